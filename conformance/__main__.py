@@ -1,0 +1,47 @@
+"""python -m conformance --target T --server-python PY [--apxs A] [--mpm M] [--mode M]
+                      [--profile P] [--json FILE] [pytest args]
+python -m conformance --list [--json]
+
+Runs the suite in one pytest session; exit 0 when every required case passes,
+1 when one fails, 2 when the target or Apache could not be set up."""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def list_catalogue(as_json):
+    from .catalogue import load_all
+    cases = sorted(load_all().values(), key=lambda c: c.id)
+    if as_json:
+        print(json.dumps([{"id": c.id, "area": c.area, "requirement": c.requirement,
+                           "profiles": list(c.profiles), "modes": list(c.modes)} for c in cases],
+                         indent=1))
+        return 0
+    for c in cases:
+        print("%-9s %-40s %s\n          %s" % (c.id, "profiles " + ",".join(c.profiles),
+                                               "modes " + ",".join(c.modes), c.requirement))
+    print("%d cases" % len(cases))
+    return 0
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--list" in argv:
+        return list_catalogue("--json" in argv)
+    if "--json" in argv:
+        i = argv.index("--json")
+        argv[i] = "--conformance-json"
+    import pytest
+    args = [str(HERE / "cases"), "-p", "no:cacheprovider", "--rootdir", str(HERE / "cases"),
+            "-c", os.devnull, "-q", "-rfE"]
+    if any(a == "-n" or a.startswith("-n") or a.startswith("--numprocesses") for a in argv):
+        args += ["--dist", "loadgroup"]
+    return pytest.main(args + argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

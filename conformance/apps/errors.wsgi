@@ -1,0 +1,69 @@
+# Apps that misbehave on purpose; the action is the first PATH_INFO segment.
+import sys
+
+PY3 = sys.version_info[0] >= 3
+closed = {"n": 0}
+
+
+class Closing(object):
+    def __init__(self, items):
+        self.items = items
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def close(self):
+        closed["n"] += 1
+
+
+def after_body():
+    yield b"first chunk of a body that will not finish\n"
+    raise RuntimeError("probe failure after the body started")
+
+
+def application(environ, start_response):
+    action = environ.get("PATH_INFO", "/").strip("/") or "raise"
+    if action == "raise":
+        raise ValueError("probe failure before start_response")
+    if action == "noniterable":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return None
+    if action == "twice":
+        start_response("500 Wrong", [("Content-Type", "text/plain"), ("X-First", "1")])
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Second", "1")])
+        return [b"second wins"]
+    if action == "after-body":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return after_body()
+    if action == "str-body":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return ["a native str body item"]
+    if action == "bad-status":
+        start_response("OK", [("Content-Type", "text/plain")])
+        return [b"bad status"]
+    if action == "crlf-header":
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Bad", "a\r\nX-Injected: 1")])
+        return [b"crlf"]
+    if action == "content-length":
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "100")])
+        return [b"x" * 200]
+    if action == "no-start-response":
+        return [b"never started"]
+    if action == "closing":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Closing([b"closing body"])
+    if action == "closed-count":
+        body = str(closed["n"]).encode("ascii")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [body]
+    if action == "write":
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"written;")
+        return [b"iterated"]
+    if action == "print":
+        print("probe-print-line")
+        sys.stdout.flush()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"printed"]
+    start_response("404 Not Found", [("Content-Type", "text/plain")])
+    return [b"unknown action"]

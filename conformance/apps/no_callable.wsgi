@@ -1,0 +1,2 @@
+# A script without the `application` callable.
+something_else = None

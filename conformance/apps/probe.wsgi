@@ -1,0 +1,168 @@
+# The probe: reports what a WSGI app can observe (environ, sys, os) as JSON.
+# Runs on Python 2.7 and 3.6+; the action is the first PATH_INFO segment or ?a=.
+import json
+import os
+import sys
+import time
+
+try:
+    from urllib.parse import parse_qs
+except ImportError:  # Python 2
+    from urlparse import parse_qs
+
+PY3 = sys.version_info[0] >= 3
+IMPORTED_AT = time.time()
+counter = {"n": 0}
+
+
+def _jsonable(v):
+    if isinstance(v, (bool, int, float)) or v is None:
+        return v
+    if isinstance(v, bytes) and not PY3:
+        return v.decode("latin-1")
+    if isinstance(v, (tuple, list)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (str,)) or (not PY3 and isinstance(v, unicode)):  # noqa: F821
+        return v
+    return repr(v)
+
+
+def describe_environ(environ):
+    return dict((k, {"type": type(v).__name__, "value": _jsonable(v)}) for k, v in environ.items())
+
+
+def sys_facts():
+    import locale
+    try:
+        current = locale.setlocale(locale.LC_ALL, None)
+    except Exception as e:
+        current = "error: %s" % e
+    facts = {
+        "pid": os.getpid(), "ppid": os.getppid(), "uid": os.getuid(), "gid": os.getgid(),
+        "groups": sorted(os.getgroups()), "cwd": os.getcwd(),
+        "umask": _umask(), "argv": list(getattr(sys, "argv", [])),
+        "prefix": sys.prefix, "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+        "executable": sys.executable, "version": list(sys.version_info[:3]),
+        "path": list(sys.path), "optimize": sys.flags.optimize,
+        "fs_encoding": sys.getfilesystemencoding(),
+        "preferred_encoding": locale.getpreferredencoding(False),
+        "setlocale": current, "lc_ctype": locale.setlocale(locale.LC_CTYPE, None),
+        "utf8_mode": getattr(sys.flags, "utf8_mode", 0),
+        "environ": dict((k, os.environ.get(k)) for k in
+                        ("LANG", "LC_ALL", "LC_CTYPE", "HOME", "USER", "PYTHONHOME", "PROBE_SETENV")),
+        "module_name": __name__, "imported_at": IMPORTED_AT, "now": time.time(),
+        "interpreter_marker": sys.modules.get("probe_marker_holder") is not None,
+    }
+    try:
+        import mod_wsgi
+        facts["mod_wsgi_module"] = {"process_group": getattr(mod_wsgi, "process_group", None),
+                                    "application_group": getattr(mod_wsgi, "application_group", None)}
+    except ImportError:
+        facts["mod_wsgi_module"] = None
+    return facts
+
+
+def _umask():
+    m = os.umask(0o22)
+    os.umask(m)
+    return m
+
+
+def json_response(start_response, data, status="200 OK"):
+    body = json.dumps(data, sort_keys=True).encode("utf-8")
+    start_response(status, [("Content-Type", "application/json"),
+                            ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def read_body(environ):
+    chunks = []
+    inp = environ["wsgi.input"]
+    while True:
+        c = inp.read(65536)
+        if not c:
+            break
+        chunks.append(c)
+    return b"".join(chunks)
+
+
+def application(environ, start_response):
+    app_time = time.time()
+    qs = parse_qs(environ.get("QUERY_STRING", ""))
+    action = qs.get("a", [environ.get("PATH_INFO", "/").strip("/").split("/")[0] or "env"])[0]
+
+    if action == "env":
+        return json_response(start_response, {"environ": describe_environ(environ),
+                                               "app_time": app_time})
+    if action == "sys":
+        return json_response(start_response, sys_facts())
+    if action == "counter":
+        counter["n"] += 1
+        return json_response(start_response, {"pid": os.getpid(), "count": counter["n"],
+                                              "group": environ.get("mod_wsgi.application_group")})
+    if action == "mark":
+        # Plant a module in this interpreter's sys.modules, to see which interpreters share it.
+        sys.modules["probe_marker_holder"] = sys
+        return json_response(start_response, {"marked": True})
+    if action == "sleep":
+        time.sleep(float(qs.get("s", ["0.5"])[0]))
+        return json_response(start_response, {"app_time": app_time, "pid": os.getpid(),
+                                              "environ": describe_environ(environ)})
+    if action == "echo":
+        body = read_body(environ)
+        start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+    if action == "input":
+        return input_methods(environ, start_response)
+    if action == "file":
+        path = environ["SCRIPT_FILENAME"]
+        f = open(path, "rb")
+        offset = int(qs.get("offset", ["0"])[0])
+        f.seek(offset)
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](f, 8192)
+    if action == "errors":
+        environ["wsgi.errors"].write("probe-wsgi-errors-line %s\n" % qs.get("tag", ["x"])[0])
+        environ["wsgi.errors"].flush()
+        return json_response(start_response, {"ok": True})
+    if action == "import":
+        name = qs.get("mod", ["probe_marker"])[0]
+        try:
+            mod = __import__(name)
+            return json_response(start_response, {"imported": True, "file": getattr(mod, "__file__", None)})
+        except ImportError as e:
+            return json_response(start_response, {"imported": False, "error": str(e)})
+    if action == "nonascii":
+        import tempfile
+        d = tempfile.mkdtemp()
+        name = u"caf\u00e9-\u00fc\u00df.txt"
+        try:
+            p = os.path.join(d, name)
+            with open(p, "wb") as f:
+                f.write(b"ok")
+            listed = os.listdir(d)
+            with open(p, "rb") as f:
+                data = f.read()
+            os.unlink(p)
+            result = {"ok": data == b"ok" and name in [
+                x if not isinstance(x, bytes) else x.decode("utf-8", "replace") for x in listed]}
+        except Exception as e:
+            result = {"ok": False, "error": "%s: %s" % (type(e).__name__, e)}
+        os.rmdir(d)
+        return json_response(start_response, result)
+    return json_response(start_response, {"error": "unknown action %r" % action}, "404 Not Found")
+
+
+def input_methods(environ, start_response):
+    inp = environ["wsgi.input"]
+    first_line = inp.readline()
+    limited = inp.readline(3)
+    rest_lines = inp.readlines()
+    after = inp.read()
+    again = inp.read(10)
+    out = {"first_line": first_line.decode("latin-1"), "limited": limited.decode("latin-1"),
+           "rest_lines": [x.decode("latin-1") for x in rest_lines],
+           "after": after.decode("latin-1"), "again": again.decode("latin-1"),
+           "has_iter": hasattr(inp, "__iter__")}
+    return json_response(start_response, out)

@@ -1,0 +1,249 @@
+"""ENV: the environ a WSGI app and mod_wsgi users rely on (PEP 3333 + mod_wsgi keys)."""
+
+import hashlib
+
+from conformance.catalogue import case
+from conformance.client import environ, fetch_json, http
+
+CGI_KEYS = ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "SERVER_NAME",
+            "SERVER_PORT", "SERVER_PROTOCOL", "REMOTE_ADDR", "REMOTE_PORT", "REQUEST_URI",
+            "SCRIPT_FILENAME", "DOCUMENT_ROOT", "SERVER_SOFTWARE", "SERVER_ADDR", "HTTP_HOST")
+
+
+def value(env, key):
+    return env[key]["value"]
+
+
+@case("ENV-001", "CGI variables are present as native strings (str on 2.7 and 3.x)")
+def test_cgi_keys_native_str(server, mode):
+    env, _ = environ(server, "/probe/env?x=1")
+    for key in CGI_KEYS:
+        assert key in env, "missing %s" % key
+        assert env[key]["type"] == "str", "%s is %s, not a native str" % (key, env[key]["type"])
+    assert value(env, "REQUEST_METHOD") == "GET"
+    assert value(env, "SERVER_PORT") == str(server.port)
+    assert value(env, "SERVER_PROTOCOL") == "HTTP/1.1"
+    assert value(env, "REMOTE_ADDR") == "127.0.0.1"
+    assert value(env, "SCRIPT_FILENAME") == str(server.ctx.apps / "probe.wsgi")
+
+
+@case("ENV-002", "wsgi.version is the tuple (1, 0)")
+def test_wsgi_version(server, mode):
+    env, _ = environ(server)
+    assert env["wsgi.version"] == {"type": "tuple", "value": [1, 0]}
+
+
+@case("ENV-003", "wsgi.url_scheme is 'http' on a plain connection")
+def test_url_scheme(server, mode):
+    env, _ = environ(server)
+    assert env["wsgi.url_scheme"] == {"type": "str", "value": "http"}
+
+
+@case("ENV-004", "wsgi.input, wsgi.errors and wsgi.file_wrapper are present")
+def test_stream_objects(server, mode):
+    env, _ = environ(server)
+    for key in ("wsgi.input", "wsgi.errors", "wsgi.file_wrapper"):
+        assert key in env, "missing %s" % key
+
+
+@case("ENV-005", "wsgi.run_once is False")
+def test_run_once(server, mode):
+    env, _ = environ(server)
+    assert env["wsgi.run_once"] == {"type": "bool", "value": False}
+
+
+@case("ENV-006", "wsgi.multithread / wsgi.multiprocess follow the MPM (embedded) or the daemon options")
+def test_multithread_multiprocess(server, mode, env, expect):
+    e, _ = environ(server)
+    want = expect[mode if mode == "daemon" else env.mpm]
+    got = [value(e, "wsgi.multithread"), value(e, "wsgi.multiprocess")]
+    assert got == want, "multithread/multiprocess %s, expected %s" % (got, want)
+
+
+@case("ENV-007", "HTTPS and PATH never appear in environ")
+def test_no_https_path(server, mode):
+    env, _ = environ(server, headers={"HTTPS": "on"})
+    assert "HTTPS" not in env and "PATH" not in env
+
+
+@case("ENV-008", "request headers become HTTP_* keys; repeats join with ', '; names with '_' are dropped")
+def test_http_headers(server, mode):
+    env, _ = environ(server, headers={"X-Probe-One": "1", "X_Sneaky": "spoof"})
+    assert value(env, "HTTP_X_PROBE_ONE") == "1"
+    assert "HTTP_X_SNEAKY" not in env
+    raw_env = fetch_json(server, "/probe/env", headers={"Accept-Language": "de, en"})["environ"]
+    assert raw_env["HTTP_ACCEPT_LANGUAGE"]["value"] == "de, en"
+
+
+@case("ENV-009", "CONTENT_TYPE and CONTENT_LENGTH carry the body headers, never as HTTP_CONTENT_*")
+def test_content_headers(server, mode):
+    env = fetch_json(server, "/probe/env", method="POST", data=b"abc",
+                     headers={"Content-Type": "text/x-probe"})["environ"]
+    assert value(env, "CONTENT_TYPE") == "text/x-probe"
+    assert value(env, "CONTENT_LENGTH") == "3"
+    assert "HTTP_CONTENT_TYPE" not in env and "HTTP_CONTENT_LENGTH" not in env
+
+
+@case("ENV-010", "QUERY_STRING is raw (percent-encoded) and '' when there is none")
+def test_query_string(server, mode):
+    env, _ = environ(server, "/probe/env?a=env&x=%2Fb+c%20")
+    assert value(env, "QUERY_STRING") == "a=env&x=%2Fb+c%20"
+    env, _ = environ(server, "/probe")
+    assert value(env, "QUERY_STRING") == ""
+
+
+@case("ENV-011", "a file mount splits the URL into SCRIPT_NAME (mount) and PATH_INFO (rest)")
+def test_file_mount_split(server, mode):
+    env, _ = environ(server, "/probe/env/extra/path")
+    assert (value(env, "SCRIPT_NAME"), value(env, "PATH_INFO")) == ("/probe", "/env/extra/path")
+
+
+@case("ENV-012", "a request for the mount point itself has PATH_INFO ''")
+def test_mount_point_path_info(server, mode):
+    env, _ = environ(server, "/probe")
+    assert (value(env, "SCRIPT_NAME"), value(env, "PATH_INFO")) == ("/probe", "")
+
+
+@case("ENV-013", "a root mount has SCRIPT_NAME '' and the whole path in PATH_INFO", site="rootmount")
+def test_root_mount(server, mode):
+    env, _ = environ(server, "/env/a/b")
+    assert (value(env, "SCRIPT_NAME"), value(env, "PATH_INFO")) == ("", "/env/a/b")
+
+
+@case("ENV-014", "a directory mount makes each file its own app: SCRIPT_NAME /dir/name, PATH_INFO rest")
+def test_directory_mount(server, mode):
+    env, _ = environ(server, "/dir/probe.wsgi/env/x")
+    assert (value(env, "SCRIPT_NAME"), value(env, "PATH_INFO")) == ("/dir/probe.wsgi", "/env/x")
+
+
+@case("ENV-015", "repeated slashes collapse in PATH_INFO while REQUEST_URI stays raw")
+def test_slash_collapse(server, mode):
+    env, _ = environ(server, "/probe/env//a///b")
+    assert value(env, "PATH_INFO") == "/env/a/b"
+    assert value(env, "REQUEST_URI") == "/probe/env//a///b"
+
+
+@case("ENV-016", "a non-ASCII path arrives as a latin-1-decoded native str (PEP 3333)")
+def test_non_ascii_path(server, mode):
+    env, _ = environ(server, "/probe/env/caf%C3%A9")
+    assert value(env, "PATH_INFO") == u"/env/caf\u00c3\u00a9"
+
+
+@case("ENV-017", "SetEnv variables appear in environ")
+def test_setenv(server, mode):
+    env, _ = environ(server)
+    assert value(env, "PROBE_SETENV") == "from-setenv"
+    facts = fetch_json(server, "/probe/sys")
+    assert facts["environ"]["PROBE_SETENV"] is None, "SetEnv leaked into os.environ"
+
+
+@case("ENV-018", "mod_wsgi.process_group is '' in embedded mode and the group name in daemon mode")
+def test_process_group_key(server, mode):
+    env, _ = environ(server)
+    assert env["mod_wsgi.process_group"] == {"type": "str",
+                                             "value": "" if mode == "embedded" else "main"}
+
+
+@case("ENV-019", "mod_wsgi.application_group defaults to 'host:port|SCRIPT_NAME'")
+def test_application_group_default(server, mode):
+    env, _ = environ(server)
+    assert value(env, "mod_wsgi.application_group") == "localhost:%d|/probe" % server.port
+
+
+@case("ENV-020", "mod_wsgi.callable_object is 'application' by default")
+def test_callable_object_key(server, mode):
+    env, _ = environ(server)
+    assert env["mod_wsgi.callable_object"] == {"type": "str", "value": "application"}
+
+
+@case("ENV-021", "mod_wsgi.version is a tuple of the profile's shape")
+def test_mod_wsgi_version(server, mode, expect):
+    env, _ = environ(server)
+    v = env["mod_wsgi.version"]
+    assert v["type"] == "tuple"
+    assert len(v["value"]) == expect["length"] and v["value"][0] in expect["major"]
+
+
+@case("ENV-022", "sys.argv is ['mod_wsgi']")
+def test_sys_argv(server, mode):
+    assert fetch_json(server, "/probe/sys")["argv"] == ["mod_wsgi"]
+
+
+@case("ENV-023", "wsgi.file_wrapper over a real file sends exactly the file's bytes from tell()")
+def test_file_wrapper(server, mode):
+    data = (server.ctx.apps / "probe.wsgi").read_bytes()
+    resp = http(server, "/probe/file")
+    assert resp.status_code == 200 and resp.content == data
+    resp = http(server, "/probe/file?offset=100")
+    assert resp.content == data[100:]
+    assert resp.headers.get("Content-Length") in (None, str(len(data) - 100))
+
+
+@case("ENV-024", "wsgi.input supports readline(size), readlines, read; reads past the end give b''")
+def test_input_methods(server, mode):
+    body = b"line one\nabcdef\nthree\nfour"
+    got = fetch_json(server, "/probe/input", method="POST", data=body)
+    assert got["first_line"] == "line one\n"
+    assert got["limited"] == "abc"
+    assert got["rest_lines"] == ["def\n", "three\n", "four"]
+    assert got["after"] == "" and got["again"] == ""
+    assert got["has_iter"] is True
+
+
+@case("ENV-025", "request bodies of 0 B to 1 MiB arrive intact")
+def test_body_integrity(server, mode):
+    for size in (0, 1, 11, 1024, 8192, 65536, 1 << 20):
+        body = hashlib.sha256(str(size).encode()).digest() * (size // 32 + 1)
+        body = body[:size]
+        resp = http(server, "/probe/echo", method="POST", data=body)
+        assert resp.status_code == 200, "size %d: status %d" % (size, resp.status_code)
+        assert resp.content == body, "size %d: body differs (%d bytes back)" % (size, len(resp.content))
+
+
+@case("ENV-026", "mod_wsgi.listener_host/listener_port name the address Apache accepted on")
+def test_listener(server, mode):
+    env, _ = environ(server)
+    assert value(env, "mod_wsgi.listener_port") == str(server.port)
+    assert value(env, "mod_wsgi.listener_host") in ("127.0.0.1", "")
+
+
+@case("ENV-027", "the version-specific environ keys are present or absent as the profile says")
+def test_profile_keys(server, mode, expect):
+    env, _ = environ(server)
+    present = expect["present"].get("both", []) + expect["present"].get(mode, [])
+    absent = expect["absent"].get("both", []) + expect["absent"].get(mode, [])
+    missing = [k for k in present if k not in env]
+    extra = [k for k in absent if k in env]
+    assert not missing and not extra, "missing %s; should be absent %s" % (missing, extra)
+
+
+@case("ENV-028", "wsgi.input_terminated is True")
+def test_input_terminated(server, mode):
+    env, _ = environ(server)
+    assert env.get("wsgi.input_terminated") == {"type": "bool", "value": True}
+
+
+@case("ENV-029", "wsgi.errors writes reach Apache's error log", expect_log=(r"probe-wsgi-errors-line",))
+def test_wsgi_errors(server, mode):
+    offset = server.log_size()
+    fetch_json(server, "/probe/errors?tag=e29")
+    assert server.wait_for_log(r"probe-wsgi-errors-line e29", since=offset)
+
+
+@case("ENV-030", "print() in the app goes to Apache's error log", expect_log=(r"probe-print-line",))
+def test_print_to_log(server, mode):
+    offset = server.log_size()
+    assert http(server, "/errs/print").status_code == 200
+    assert server.wait_for_log(r"probe-print-line", since=offset)
+
+
+@case("ENV-031", "a HEAD request reaches the app and returns headers without a body")
+def test_head(server, mode):
+    resp = http(server, "/probe/env", method="HEAD")
+    assert resp.status_code == 200 and resp.content == b""
+
+
+@case("ENV-032", "the script module is named _mod_wsgi_<md5> of its path")
+def test_module_name(server, mode):
+    name = fetch_json(server, "/probe/sys")["module_name"]
+    assert name.startswith("_mod_wsgi_") and len(name) == len("_mod_wsgi_") + 32

@@ -1,0 +1,103 @@
+"""HOME: python-home / WSGIPythonHome / python-path.  LOC: lang and locale of daemon groups."""
+
+import time
+
+import pytest
+
+from conformance.catalogue import case
+from conformance.client import fetch_json, http
+
+
+@case("HOME-001", "python-home (daemon) / WSGIPythonHome (embedded) at a venv makes sys.prefix the venv",
+      site="home")
+def test_venv_prefix(server, mode):
+    facts = fetch_json(server, "/probe/sys")
+    assert facts["prefix"] == str(server.ctx.root / "venv")
+
+
+@case("HOME-002", "a package installed only in the venv imports", site="home")
+def test_venv_package(server, mode):
+    got = fetch_json(server, "/probe/import?mod=probe_marker")
+    assert got["imported"], got.get("error")
+    assert got["file"].startswith(str(server.ctx.root / "venv"))
+
+
+@case("HOME-003", "with a venv as home, sys.base_prefix is the server Python's own prefix", site="home")
+def test_venv_base_prefix(server, mode, env):
+    if not env.py3:
+        pytest.skip("Python 2 has no sys.base_prefix")
+    facts = fetch_json(server, "/probe/sys")
+    assert facts["base_prefix"] != facts["prefix"]
+    assert facts["version"] == list(env.python_version)
+
+
+@case("HOME-004", "python-path / WSGIPythonPath directories are importable and ahead of the stdlib",
+      site="home")
+def test_python_path(server, mode):
+    facts = fetch_json(server, "/probe/sys")
+    extra = str(server.ctx.root / "extra-path")
+    assert extra in facts["path"]
+    stdlib = [i for i, p in enumerate(facts["path"]) if p.rstrip("/").endswith(("lib/python%d.%d" % tuple(facts["version"][:2])))]
+    assert not stdlib or facts["path"].index(extra) < stdlib[0]
+    assert fetch_json(server, "/probe/import?mod=probe_pathmod")["imported"]
+
+
+@case("HOME-005", "a missing python-home gives a 5xx within the request timeout and a log line, never a hang",
+      site="home-missing", modes=("daemon",),
+      expect_log=(r".*",))
+def test_missing_home(server, mode):
+    t0 = time.monotonic()
+    resp = http(server, "/probe/env", timeout=30)
+    took = time.monotonic() - t0
+    assert 500 <= resp.status_code < 600
+    assert took < 2.0, "the client waited %.1fs for %d: a missing python-home must fail fast" % (
+        took, resp.status_code)
+    log = server.read_log()
+    assert "no-such-venv" in log or "python-home" in log.lower(), "no log line names the python-home"
+
+
+@case("LOC-001", "lang=X sets LANG=X before Python starts and Python's encodings follow it",
+      site="locale", modes=("daemon",))
+def test_lang(server, mode, env):
+    facts = fetch_json(server, "/lang/sys")
+    assert facts["environ"]["LANG"] == "en_US.UTF-8"
+    if env.py3:
+        assert facts["fs_encoding"].lower().replace("-", "") == "utf8"
+        assert facts["preferred_encoding"].lower().replace("-", "") == "utf8"
+
+
+@case("LOC-002", "locale=X calls setlocale(LC_ALL, X) in the daemon", site="locale", modes=("daemon",))
+def test_locale(server, mode, expect):
+    facts = fetch_json(server, "/locale/sys")
+    assert "de_DE" in facts["lc_ctype"], "LC_CTYPE is %r" % facts["lc_ctype"]
+    assert facts["environ"]["LC_ALL"] == expect["LC_ALL"]
+
+
+@case("LOC-003", "with lang and locale a non-ASCII file name is written and read back",
+      site="locale", modes=("daemon",))
+def test_non_ascii_file(server, mode):
+    got = fetch_json(server, "/both/nonascii")
+    assert got["ok"], got.get("error")
+
+
+@case("LOC-004", "without lang/locale the app sees Apache's environment: LANG=C, no LC_ALL",
+      site="locale")
+def test_no_options(server, mode, env, expect):
+    facts = fetch_json(server, "/plain/sys")
+    assert facts["environ"]["LANG"] == "C"
+    assert facts["environ"]["LC_ALL"] is None
+    if env.py3 and expect:
+        want = expect.get(mode)
+        if want:
+            assert facts["fs_encoding"].lower().replace("-", "") in want, \
+                "filesystem encoding %s, expected one of %s" % (facts["fs_encoding"], want)
+
+
+@case("LOC-005", "an unsupported locale= is reported in the log and the group still serves",
+      site="locale", modes=("daemon",), expect_log=(r"xx_YY",))
+def test_bad_locale(server, mode, expect):
+    offset = 0
+    resp = http(server, "/badlocale/sys")
+    assert resp.status_code == 200
+    if expect and expect.get("warns"):
+        assert server.wait_for_log(r"xx_YY", since=offset), "no log line names the unsupported locale"

@@ -1,0 +1,134 @@
+"""MODE: routing with WSGIProcessGroup / WSGIApplicationGroup, interpreters and processes."""
+
+import time
+
+from conformance.catalogue import case
+from conformance.client import environ, fetch_json, http
+
+DAEMON = ("daemon",)
+EMBEDDED = ("embedded",)
+
+
+def group_of(server, mount):
+    env, _ = environ(server, "/%s/env" % mount)
+    return env["mod_wsgi.application_group"]["value"]
+
+
+@case("MODE-001", "%{GLOBAL} selects the main interpreter: application_group ''")
+def test_global_group(server, mode):
+    assert group_of(server, "g-global") == ""
+
+
+@case("MODE-002", "%{SERVER} names the interpreter 'host:port'")
+def test_server_group(server, mode):
+    assert group_of(server, "g-server") == "localhost:%d" % server.port
+
+
+@case("MODE-003", "%{RESOURCE} names the interpreter 'host:port|SCRIPT_NAME'")
+def test_resource_group(server, mode):
+    assert group_of(server, "g-resource") == "localhost:%d|/g-resource" % server.port
+
+
+@case("MODE-004", "%{ENV:var} takes the group name from the request's environment")
+def test_env_group(server, mode):
+    assert group_of(server, "g-env") == "envgroup"
+
+
+@case("MODE-005", "a literal WSGIApplicationGroup name is used as is")
+def test_literal_group(server, mode):
+    assert group_of(server, "g-other") == "other"
+
+
+@case("MODE-006", "module globals are shared within one application group")
+def test_shared_group_globals(server, mode):
+    # One process serves both mounts when the group is pinned: compare per pid.
+    seen = {}
+    for _ in range(12):
+        for mount in ("g-sharedA", "g-sharedB"):
+            r = fetch_json(server, "/%s/counter" % mount, headers={"Connection": "close"})
+            seen.setdefault(r["pid"], []).append(r["count"])
+    for pid, counts in seen.items():
+        assert counts == sorted(counts) and len(set(counts)) == len(counts), \
+            "pid %d: counts %s are not one shared counter" % (pid, counts)
+    assert any(len(c) > 1 for c in seen.values())
+
+
+@case("MODE-007", "module globals are isolated between application groups (sub-interpreters)")
+def test_isolated_group_globals(server, mode):
+    http(server, "/g-other/mark")
+    for _ in range(6):
+        facts = fetch_json(server, "/g-sharedA/sys")
+        assert facts["interpreter_marker"] is False, "a module planted in group 'other' is visible in 'shared'"
+
+
+@case("MODE-008", "the mod_wsgi module reports the request's process and application group")
+def test_mod_wsgi_module(server, mode):
+    facts = fetch_json(server, "/g-other/sys")
+    assert facts["mod_wsgi_module"] is not None, "import mod_wsgi failed inside the app"
+    assert facts["mod_wsgi_module"]["application_group"] == "other"
+    assert facts["mod_wsgi_module"]["process_group"] == ("main" if mode == "daemon" else "")
+
+
+@case("MODE-009", "embedded requests run in an Apache child; daemon requests in another process",
+      site="routing", modes=DAEMON)
+def test_embedded_vs_daemon_pid(server, mode):
+    emb = fetch_json(server, "/emb/sys")
+    dmn = fetch_json(server, "/one/sys")
+    assert emb["pid"] != dmn["pid"]
+    assert emb["ppid"] == dmn["ppid"] == server.proc.pid
+
+
+@case("MODE-010", "WSGIProcessGroup and the process-group= option route to the named daemon group",
+      site="routing", modes=DAEMON)
+def test_named_groups(server, mode):
+    one, _ = environ(server, "/one/env")
+    two, _ = environ(server, "/two/env")
+    assert one["mod_wsgi.process_group"]["value"] == "g1"
+    assert two["mod_wsgi.process_group"]["value"] == "g2"
+    assert fetch_json(server, "/one/sys")["pid"] != fetch_json(server, "/two/sys")["pid"]
+
+
+@case("MODE-011", "a request for an undefined process group gets 500 and a log line naming it",
+      site="routing", modes=DAEMON, expect_log=(r"nosuchgroup",))
+def test_unknown_group(server, mode):
+    offset = server.log_size()
+    assert http(server, "/unknown/env").status_code == 500
+    assert server.wait_for_log(r"nosuchgroup", since=offset)
+
+
+@case("MODE-012", "processes=N gives N distinct daemon processes", site="processes", modes=DAEMON)
+def test_processes(server, mode):
+    pids = set()
+    deadline = time.monotonic() + 20
+    while len(pids) < 3 and time.monotonic() < deadline:
+        # threads=1: holding requests open in parallel forces them onto different processes.
+        import concurrent.futures
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            for r in pool.map(lambda _: fetch_json(server, "/probe/sleep?s=0.3",
+                                                   headers={"Connection": "close"}), range(3)):
+                pids.add(r["pid"])
+    assert len(pids) == 3, "saw pids %s" % sorted(pids)
+
+
+@case("MODE-013", "processes=N makes wsgi.multiprocess True; threads=1 makes wsgi.multithread False",
+      site="processes", modes=DAEMON)
+def test_processes_flags(server, mode):
+    env, _ = environ(server)
+    assert env["wsgi.multiprocess"]["value"] is True
+    assert env["wsgi.multithread"]["value"] is False
+
+
+@case("MODE-014", "WSGIRestrictEmbedded On refuses embedded requests with 500 while daemons serve",
+      site="restrict", modes=DAEMON, expect_log=(r"[Ee]mbedded mode .*disabled",))
+def test_restrict_embedded(server, mode):
+    assert http(server, "/emb/env").status_code == 500
+    assert http(server, "/dmn/env").status_code == 200
+
+
+@case("MODE-015", "a script named with both process and application group is loaded before the first request",
+      site="preload")
+def test_preload(server, mode):
+    time.sleep(0.6)
+    data = fetch_json(server, "/preload")
+    age = data["now"] - data["imported_at"]
+    assert age > 0.4, "script was imported %.3fs before the request: loaded on demand, not preloaded" % age

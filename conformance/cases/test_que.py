@@ -1,0 +1,105 @@
+"""QUE: the timing keys (mod_wsgi.request_start, queue_start, daemon_start, script/application_start):
+presence by mode, type, unit and order per profile, and that queue time measures queueing."""
+
+import concurrent.futures
+import re
+import time
+
+from conformance.catalogue import case
+from conformance.client import environ, fetch_json
+
+
+def timing(env):
+    return env.profile.data["timing"]
+
+
+def seconds(entry, fmt):
+    """A timing key's value in seconds since the epoch, checking its format on the way."""
+    if fmt == "str_us":
+        assert entry["type"] == "str", "timing key is %s, expected str of microseconds" % entry["type"]
+        assert re.match(r"^\d{16,17}$", entry["value"]), "not integer microseconds: %r" % entry["value"]
+        return int(entry["value"]) / 1e6
+    assert entry["type"] == "float", "timing key is %s, expected float seconds" % entry["type"]
+    return entry["value"]
+
+
+@case("QUE-001", "the timing keys present in each mode are the profile's")
+def test_presence(server, mode, env):
+    t = timing(env)
+    e, _ = environ(server)
+    present = [k for k in t["keys"][mode] if "mod_wsgi." + k not in e]
+    absent = [k for k in t["absent"][mode] if "mod_wsgi." + k in e]
+    assert not present and not absent, "missing %s, unexpected %s" % (present, absent)
+
+
+@case("QUE-002", "timing keys have the profile's type: str of integer µs (3.4, 5) or float seconds (6)")
+def test_type(server, mode, env):
+    t = timing(env)
+    e, _ = environ(server)
+    for k in t["keys"][mode]:
+        if k in t.get("zero", {}).get(mode, []):
+            assert e["mod_wsgi." + k] == {"type": "float", "value": 0.0}
+            continue
+        seconds(e["mod_wsgi." + k], t["format"])
+
+
+@case("QUE-003", "timing keys are wall-clock instants of this request (within 5 s of the app's clock)")
+def test_unit(server, mode, env):
+    t = timing(env)
+    e, app_time = environ(server)
+    for k in t["keys"][mode]:
+        if k in t.get("zero", {}).get(mode, []):
+            continue
+        v = seconds(e["mod_wsgi." + k], t["format"])
+        assert 0 <= app_time - v < 5, "%s = %r is %.3fs from the app's clock" % (k, v, app_time - v)
+
+
+@case("QUE-004", "timing keys are ordered request_start <= queue_start <= daemon_start <= app start <= now")
+def test_order(server, mode, env):
+    t = timing(env)
+    e, app_time = environ(server)
+    values = []
+    for k in t["order"]:
+        if k in t["keys"][mode] and k not in t.get("zero", {}).get(mode, []):
+            values.append((k, seconds(e["mod_wsgi." + k], t["format"])))
+    values.append(("app", app_time))
+    for (k1, v1), (k2, v2) in zip(values, values[1:]):
+        assert v1 <= v2 + 1e-6, "%s (%.6f) after %s (%.6f)" % (k1, v1, k2, v2)
+
+
+@case("QUE-005", "queue time measures queueing: behind a held request the wait shows in app_time - queue key",
+      site="queue", modes=("daemon",))
+def test_queue_measures_wait(server, mode, env):
+    t = timing(env)
+    key = "mod_wsgi." + t["queue_key"]["daemon"]
+    hold = 1.5
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        first = pool.submit(fetch_json, server, "/probe/sleep?s=%s" % hold)
+        time.sleep(0.3)
+        second = pool.submit(fetch_json, server, "/probe/sleep?s=0")
+        first.result(timeout=30)
+        r = second.result(timeout=30)
+    waited = r["app_time"] - seconds(r["environ"][key], t["format"])
+    assert waited >= hold - 0.3 - 0.15, "%s says %.3fs of queueing, expected about %.1fs" % (
+        key, waited, hold - 0.3)
+
+
+@case("QUE-006", "X-Request-Start / X-Queue-Start request headers do not change the timing keys")
+def test_headers_ignored(server, mode, env):
+    t = timing(env)
+    e, app_time = environ(server, headers={"X-Request-Start": "t=1000000000000000",
+                                           "X-Queue-Start": "t=1000000000000000"})
+    for k in t["keys"][mode]:
+        if k in t.get("zero", {}).get(mode, []):
+            continue
+        assert abs(app_time - seconds(e["mod_wsgi." + k], t["format"])) < 5
+
+
+@case("QUE-007", "without queueing the queue key is close to the app's start (under 1 s)",
+      site="queue", modes=("daemon",))
+def test_no_queue_small(server, mode, env):
+    t = timing(env)
+    key = "mod_wsgi." + t["queue_key"]["daemon"]
+    r = fetch_json(server, "/probe/sleep?s=0")
+    waited = r["app_time"] - seconds(r["environ"][key], t["format"])
+    assert 0 <= waited < 1.0, "%s is %.3fs before the app started" % (key, waited)

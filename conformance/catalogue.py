@@ -1,0 +1,50 @@
+"""The case catalogue: every case has a stable ID (AREA-NNN), a one-line requirement,
+the modes it runs in, the site (Apache config) it needs and the log lines it expects."""
+
+import re
+from dataclasses import dataclass, field
+
+from . import MODES, PROFILES
+
+CASES = {}
+ID_RE = re.compile(r"^[A-Z]+-\d{3}$")
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    requirement: str
+    site: str
+    modes: tuple = MODES
+    profiles: tuple = PROFILES
+    expect_log: tuple = field(default_factory=tuple)
+
+    @property
+    def area(self):
+        return self.id.split("-")[0]
+
+
+def case(case_id, requirement, site="basic", modes=MODES, profiles=PROFILES, expect_log=()):
+    """Register a test function as conformance case `case_id`."""
+    if not ID_RE.match(case_id):
+        raise ValueError("case id %r is not AREA-NNN" % case_id)
+
+    def mark(fn):
+        if case_id in CASES and CASES[case_id].requirement != requirement:
+            raise ValueError("duplicate case id %s" % case_id)
+        meta = Case(case_id, requirement, site, tuple(modes), tuple(profiles), tuple(expect_log))
+        CASES[case_id] = meta
+        fn.conformance_case = meta
+        return fn
+    return mark
+
+
+def load_all():
+    """Import every case module so CASES is complete (for --list)."""
+    import importlib
+    import pkgutil
+    from . import cases
+    for info in pkgutil.iter_modules(cases.__path__):
+        if info.name.startswith("test_"):
+            importlib.import_module("conformance.cases." + info.name)
+    return CASES

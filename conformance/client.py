@@ -1,0 +1,80 @@
+"""HTTP from the client side: requests for ordinary exchanges (recorded as case evidence),
+a raw socket where the bytes on the wire are the point (truncation, chunk terminators)."""
+
+import json
+import socket
+import time
+
+import requests
+
+SESSION = requests.Session()
+
+
+def http(server, path, method="GET", timeout=30, **kw):
+    kw.setdefault("allow_redirects", False)
+    resp = SESSION.request(method, server.url + path, timeout=timeout, **kw)
+    body = resp.content[:2000].decode("utf-8", "replace")
+    server.exchanges.append({
+        "request": "%s %s\n%s" % (method, path, "\n".join("%s: %s" % kv for kv in (kw.get("headers") or {}).items())),
+        "response": "%s %s\n%s\n\n%s" % (resp.status_code, resp.reason,
+                                         "\n".join("%s: %s" % kv for kv in resp.headers.items()), body)})
+    return resp
+
+
+def fetch_json(server, path, **kw):
+    resp = http(server, path, **kw)
+    assert resp.status_code == 200, "GET %s gave %s: %s" % (path, resp.status_code, resp.text[:500])
+    return resp.json()
+
+
+def environ(server, path="/probe/env", **kw):
+    """The app's environ as {key: {"type": ..., "value": ...}} plus the app's clock."""
+    data = fetch_json(server, path, **kw)
+    return data["environ"], data.get("app_time")
+
+
+def raw(server, request_bytes, timeout=10.0):
+    """Send bytes, read until the server closes (or timeout); returns (bytes, closed_cleanly)."""
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+    s.sendall(request_bytes)
+    chunks, deadline = [], time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            c = s.recv(65536)
+            if not c:
+                break
+            chunks.append(c)
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        pass
+    finally:
+        s.close()
+    data = b"".join(chunks)
+    server.exchanges.append({"request": request_bytes.decode("latin-1")[:2000],
+                             "response": data[:2000].decode("latin-1")})
+    return data
+
+
+def get_request(path, extra=""):
+    return ("GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s\r\n" % (path, extra)).encode()
+
+
+def dechunk(body):
+    """Decode a chunked body; returns (payload, complete) where complete means the 0-chunk came."""
+    out, i = [], 0
+    while True:
+        j = body.find(b"\r\n", i)
+        if j < 0:
+            return b"".join(out), False
+        size = int(body[i:j].split(b";")[0] or b"0", 16)
+        if size == 0:
+            return b"".join(out), True
+        out.append(body[j + 2:j + 2 + size])
+        if len(body) < j + 2 + size + 2:
+            return b"".join(out), False
+        i = j + 2 + size + 2
+
+
+def load(text):
+    return json.loads(text)

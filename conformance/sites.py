@@ -1,0 +1,205 @@
+"""Sites: the Apache configurations cases run against, one fragment builder per name.
+
+A site is rendered per mode: in daemon mode the same mounts are delegated to a
+daemon process group.  Cases that share a site (and mode) share one server.
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+APPS = Path(__file__).parent / "apps"
+SITES = {}
+
+
+def site(name):
+    def register(fn):
+        SITES[name] = fn
+        return fn
+    return register
+
+
+class SiteContext:
+    """What a fragment builder needs to know: where things are and who is under test."""
+
+    def __init__(self, root, env, mode):
+        self.root = Path(root)
+        self.env = env          # conformance plugin's Env: target, profile, server_python ...
+        self.mode = mode
+        self.apps = self.root / "apps"
+
+    def copy_apps(self):
+        shutil.copytree(str(APPS), str(self.apps))
+        for p in [self.apps] + list(self.apps.iterdir()):
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+
+    @property
+    def daemon(self):
+        return self.mode == "daemon"
+
+    def socket_prefix(self):
+        return 'WSGISocketPrefix "%s"' % (self.root / "run" / "wsgi")
+
+    def common(self, python_home=True):
+        lines = [self.socket_prefix()]
+        # A module linked to a Python outside /usr finds its stdlib only through its home
+        # (otherwise it takes /usr/bin/python3's): what every such deployment configures.
+        if python_home and self.env.python_prefix and not self.env.python_prefix.startswith("/usr"):
+            lines.append('WSGIPythonHome "%s"' % self.env.python_prefix)
+        if self.env.target.kind == "gateway":
+            lines.insert(0, "WSGICompatibility %s" % self.env.profile.name)
+        lines += ['<Directory "%s">' % self.apps, "    Require all granted", "</Directory>"]
+        return lines
+
+
+def render_site(name, ctx):
+    if name not in SITES:
+        raise KeyError("no site %r" % name)
+    return ctx.common(python_home=name not in OWN_PYTHON_HOME) + SITES[name](ctx)
+
+
+OWN_PYTHON_HOME = {"home"}
+
+
+def _daemon_group(ctx, name, options="threads=4"):
+    return [("WSGIDaemonProcess %s %s" % (name, options)).rstrip(), "WSGIProcessGroup %s" % name]
+
+
+@site("basic")
+def basic(ctx):
+    a = ctx.apps
+    lines = _daemon_group(ctx, "main", "threads=4 display-name=%{GROUP}") if ctx.daemon else []
+    lines += [
+        "SetEnv PROBE_SETENV from-setenv",
+        "WSGIScriptAlias /probe %s/probe.wsgi" % a,
+        "WSGIScriptAlias /errs %s/errors.wsgi" % a,
+        "WSGIScriptAlias /nocall %s/no_callable.wsgi" % a,
+        "WSGIScriptAlias /imperr %s/import_error.wsgi" % a,
+        "WSGIScriptAlias /missing %s/does_not_exist.wsgi" % a,
+        "WSGIScriptAlias /dir/ %s/" % a,
+    ]
+    groups = {"g-global": "%{GLOBAL}", "g-server": "%{SERVER}", "g-resource": "%{RESOURCE}",
+              "g-env": "%{ENV:PROBE_GROUP}", "g-sharedA": "shared", "g-sharedB": "shared",
+              "g-other": "other"}
+    for mount, group in sorted(groups.items()):
+        lines += ["WSGIScriptAlias /%s %s/probe.wsgi" % (mount, a),
+                  "<Location /%s>" % mount, "    WSGIApplicationGroup %s" % group,
+                  "    SetEnv PROBE_GROUP envgroup", "</Location>"]
+    return lines
+
+
+@site("rootmount")
+def rootmount(ctx):
+    lines = _daemon_group(ctx, "root", "threads=2") if ctx.daemon else []
+    return lines + ["WSGIScriptAlias / %s/probe.wsgi" % ctx.apps]
+
+
+@site("processes")
+def processes(ctx):
+    return ["WSGIDaemonProcess procs processes=3 threads=1",
+            "WSGIScriptAlias /probe %s/probe.wsgi process-group=procs" % ctx.apps]
+
+
+@site("routing")
+def routing(ctx):
+    a = ctx.apps
+    return ["WSGIDaemonProcess g1 threads=2", "WSGIDaemonProcess g2 threads=2",
+            "WSGIScriptAlias /emb %s/probe.wsgi" % a,
+            "WSGIScriptAlias /one %s/probe.wsgi" % a,
+            "<Location /one>", "    WSGIProcessGroup g1", "</Location>",
+            "WSGIScriptAlias /two %s/probe.wsgi process-group=g2" % a,
+            "WSGIScriptAlias /unknown %s/probe.wsgi" % a,
+            "<Location /unknown>", "    WSGIProcessGroup nosuchgroup", "</Location>"]
+
+
+@site("restrict")
+def restrict(ctx):
+    return ["WSGIRestrictEmbedded On", "WSGIDaemonProcess allowed threads=2",
+            "WSGIScriptAlias /emb %s/probe.wsgi" % ctx.apps,
+            "WSGIScriptAlias /dmn %s/probe.wsgi process-group=allowed" % ctx.apps]
+
+
+@site("queue")
+def queue(ctx):
+    return ["WSGIDaemonProcess q processes=1 threads=1",
+            "WSGIScriptAlias /probe %s/probe.wsgi process-group=q" % ctx.apps]
+
+
+@site("preload")
+def preload(ctx):
+    a = ctx.apps
+    if ctx.daemon:
+        return ["WSGIDaemonProcess pre threads=2",
+                "WSGIScriptAlias /preload %s/preload.wsgi process-group=pre application-group=preapp" % a]
+    return ["WSGIImportScript %s/preload.wsgi process-group=%%{GLOBAL} application-group=%%{GLOBAL}" % a,
+            "WSGIScriptAlias /preload %s/preload.wsgi" % a,
+            "<Location /preload>", "    WSGIApplicationGroup %{GLOBAL}", "</Location>"]
+
+
+@site("locale")
+def locale_site(ctx):
+    a = ctx.apps
+    if not ctx.daemon:
+        return ["WSGIScriptAlias /plain %s/probe.wsgi" % a]
+    groups = {"plain": "", "lang": "lang=en_US.UTF-8", "locale": "locale=de_DE.UTF-8",
+              "both": "lang=de_DE.UTF-8 locale=de_DE.UTF-8", "badlocale": "locale=xx_YY.UTF-8"}
+    lines = []
+    for name, opts in sorted(groups.items()):
+        lines += ["WSGIDaemonProcess loc-%s threads=1 %s" % (name, opts),
+                  "WSGIScriptAlias /%s %s/probe.wsgi process-group=loc-%s" % (name, a, name)]
+    return [l.rstrip() for l in lines]
+
+
+def make_venv(server_python, dest):
+    """A virtual environment of the server Python with a marker package only it has.
+
+    Returns (venv_root, site_packages) or raises RuntimeError naming what is missing."""
+    dest = Path(dest)
+    out = subprocess.run([server_python, "-c", "import sys; print(sys.version_info[0])"],
+                         stdout=subprocess.PIPE, universal_newlines=True)
+    if out.stdout.strip() == "2":
+        cmd = [server_python, "-m", "virtualenv", "--no-pip", "--no-setuptools", "--no-wheel", str(dest)]
+    else:
+        cmd = [server_python, "-m", "venv", "--without-pip", str(dest)]
+    made = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    if made.returncode != 0:
+        raise RuntimeError("cannot make a virtual environment with %s: %s"
+                           % (" ".join(cmd), made.stdout.strip()[-500:]))
+    venv_python = dest / "bin" / "python"
+    sp = subprocess.run([str(venv_python), "-c",
+                         "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                        stdout=subprocess.PIPE, universal_newlines=True).stdout.strip()
+    Path(sp).mkdir(parents=True, exist_ok=True)
+    (Path(sp) / "probe_marker.py").write_text("WHERE = 'venv'\n")
+    for d, dirs, files in os.walk(str(dest)):
+        os.chmod(d, 0o755)
+    return dest, sp
+
+
+@site("home")
+def home(ctx):
+    venv, _ = make_venv(ctx.env.server_python, ctx.root / "venv")
+    pathdir = ctx.root / "extra-path"
+    pathdir.mkdir(exist_ok=True)
+    (pathdir / "probe_pathmod.py").write_text("WHERE = 'python-path'\n")
+    os.chmod(pathdir, 0o755)
+    a = ctx.apps
+    if ctx.daemon:
+        return ["WSGIDaemonProcess venv threads=2 python-home=%s python-path=%s" % (venv, pathdir),
+                "WSGIScriptAlias /probe %s/probe.wsgi process-group=venv" % a]
+    return ["WSGIPythonHome %s" % venv, "WSGIPythonPath %s" % pathdir,
+            "WSGIScriptAlias /probe %s/probe.wsgi" % a]
+
+
+@site("home-missing")
+def home_missing(ctx):
+    # A short Timeout bounds how long a module that hangs here can hold the case.
+    return ["Timeout 8",
+            "WSGIDaemonProcess nohome threads=1 python-home=%s" % (ctx.root / "no-such-venv"),
+            "WSGIScriptAlias /probe %s/probe.wsgi process-group=nohome" % ctx.apps]
+
+
+@site("none")
+def none_site(ctx):
+    return []

@@ -1,0 +1,206 @@
+"""Targets: the mod_wsgi-compatible module under test.
+
+A target is a .so plus what the suite must know about it: which symbol it
+exports (LoadModule name), which version of mod_wsgi's behaviour it claims,
+and which libpython it embeds (the server Python).  Names resolve to modules:
+
+  gateway          mod_gateway built from this repo for the server Python
+  mod_wsgi         the real mod_wsgi built from PyPI for the server Python, cached
+  mod_wsgi-debian  Debian's libapache2-mod-wsgi-py3
+  /path/to/x.so    any mod_wsgi-compatible module
+"""
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, asdict
+from pathlib import Path
+
+DEBIAN_MODULE = "/usr/lib/apache2/modules/mod_wsgi.so"
+MOD_WSGI_DEFAULT = "6.1.1"
+MOD_WSGI_LEGACY = "4.9.4"  # the last release that builds for Python 2.7 and < 3.8
+
+
+class TargetError(Exception):
+    """The target cannot be found or built; the message names what is missing."""
+
+
+@dataclass
+class Target:
+    name: str
+    kind: str            # gateway | mod_wsgi | mod_wsgi-debian | module
+    module: str
+    symbol: str          # e.g. wsgi_module, gateway_module
+    version: tuple
+    libpython: str
+    build_s: float = 0.0
+
+    @property
+    def default_profile(self):
+        if self.kind == "gateway":
+            return "5"
+        if self.version[:2] == (3, 4) or self.version[0] < 4:
+            return "3.4"
+        return "6" if self.version[0] >= 6 else "5"
+
+    def load_line(self):
+        return "LoadModule %s %s" % (self.symbol, self.module)
+
+    def as_dict(self):
+        d = asdict(self)
+        d["version"] = ".".join(str(v) for v in self.version)
+        return d
+
+
+def cache_dir():
+    return Path(os.environ.get("MOD_GATEWAY_CACHE", Path.home() / ".cache" / "mod_gateway"))
+
+
+def python_info(python):
+    code = ("import sys, sysconfig, json; print(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3],"
+            " 'prefix': sys.prefix, 'executable': sys.executable,"
+            " 'libdir': sysconfig.get_config_var('LIBDIR'),"
+            " 'ldlibrary': sysconfig.get_config_var('LDLIBRARY'),"
+            " 'shared': bool(sysconfig.get_config_var('Py_ENABLE_SHARED'))}))")
+    try:
+        out = subprocess.run([python, "-c", code], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    except OSError as e:
+        raise TargetError("server Python %s cannot run: %s" % (python, e))
+    if out.returncode != 0:
+        raise TargetError("server Python %s failed: %s" % (python, out.stderr.strip()))
+    return json.loads(out.stdout)
+
+
+def linked_libpython(module):
+    out = subprocess.run(["ldd", module], stdout=subprocess.PIPE, universal_newlines=True)
+    m = re.search(r"(libpython\S+)\s+=>\s+(\S+)", out.stdout)
+    return m.group(2) if m else ""
+
+
+def python_for_libpython(libpython):
+    """The interpreter that goes with a libpython path (for modules given by path)."""
+    if not libpython:
+        return None
+    m = re.search(r"libpython(\d+\.\d+)", libpython)
+    lib = Path(libpython)
+    candidates = [lib.parent.parent / "bin" / ("python" + m.group(1))] if m else []
+    if m:
+        candidates.append(Path("/usr/bin/python" + m.group(1)))
+    for c in candidates:
+        if c.exists():
+            return str(c)
+    return None
+
+
+def module_facts(module):
+    """(symbol, kind, version) read from the binary itself."""
+    data = Path(module).read_bytes()
+    if b"gateway_module" in data:
+        m = re.search(rb"mod_gateway/(\d+)\.(\d+)\.(\d+)", data)
+        ver = tuple(int(x) for x in m.groups()) if m else (0, 0, 0)
+        return "gateway_module", "gateway", ver
+    if b"wsgi_module" in data:
+        # mod_wsgi embeds its version string next to the "mod_wsgi/%s" token format.
+        # Python's own version strings (3.11.1) live there too: prefer 4.x-6.x, then 3.4/3.5.
+        versions = [tuple(int(x) for x in v if x)
+                    for v in re.findall(rb"\x00(\d+)\.(\d+)(?:\.(\d+))?\x00", data)]
+        for v in versions:
+            if 4 <= v[0] <= 6:
+                return "wsgi_module", "mod_wsgi", v
+        for v in versions:
+            if v[:2] in ((3, 4), (3, 5)):
+                return "wsgi_module", "mod_wsgi", v
+        return "wsgi_module", "mod_wsgi", (0,)
+    raise TargetError("%s exports neither wsgi_module nor gateway_module" % module)
+
+
+def build_mod_wsgi(server_python, apxs, version=None, log=None):
+    """The real mod_wsgi from PyPI, built for `server_python` against `apxs`, cached."""
+    info = python_info(server_python)
+    if version is None:
+        major, minor = (int(x) for x in info["version"].split(".")[:2])
+        version = MOD_WSGI_DEFAULT if (major, minor) >= (3, 8) else MOD_WSGI_LEGACY
+    key = hashlib.sha256(("%s|%s|%s|%s" % (version, info["executable"], info["version"],
+                                           os.path.realpath(apxs))).encode()).hexdigest()[:16]
+    dest = cache_dir() / "mod_wsgi" / ("%s-py%s-%s" % (version, info["version"], key))
+    found = list(dest.glob("mod_wsgi/server/mod_wsgi*.so"))
+    if found:
+        return found[0]
+    downloads = cache_dir() / "downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+    sdist = _mod_wsgi_sdist(server_python, version, downloads)
+    tmp = dest.with_name(dest.name + ".tmp")
+    env = dict(os.environ, APXS=str(apxs), PIP_DISABLE_PIP_VERSION_CHECK="1")
+    cmd = [server_python, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
+           "--no-index", "--target", str(tmp), str(sdist)]
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         universal_newlines=True, env=env)
+    if out.returncode != 0:
+        # Old pips/setuptools lack --no-build-isolation on some Pythons: retry plainly.
+        cmd = [server_python, "-m", "pip", "install", "--no-deps", "--target", str(tmp), str(sdist)]
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             universal_newlines=True, env=env)
+    if out.returncode != 0:
+        raise TargetError("building mod_wsgi %s for %s failed:\n%s"
+                          % (version, server_python, out.stdout[-4000:]))
+    if dest.exists():
+        import shutil
+        shutil.rmtree(dest)
+    tmp.rename(dest)
+    found = list(dest.glob("mod_wsgi/server/mod_wsgi*.so"))
+    if not found:
+        raise TargetError("mod_wsgi %s built but no module found under %s" % (version, dest))
+    return found[0]
+
+
+def _mod_wsgi_sdist(server_python, version, downloads):
+    existing = sorted(downloads.glob("mod_wsgi-%s.tar.gz" % version))
+    if existing:
+        return existing[0]
+    # Download with the harness Python (a modern pip), the sdist is Python-agnostic.
+    out = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                          "mod_wsgi==%s" % version, "-d", str(downloads)],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    found = sorted(downloads.glob("mod_wsgi-%s.tar.gz" % version))
+    if out.returncode != 0 or not found:
+        raise TargetError("cannot download mod_wsgi %s (offline? put mod_wsgi-%s.tar.gz in %s):\n%s"
+                          % (version, version, downloads, out.stdout[-2000:]))
+    return found[0]
+
+
+def resolve(name, server_python=None, apxs="apxs", mod_wsgi_version=None):
+    """Target for a name or path; builds (cached) what needs building."""
+    import time
+    t0 = time.monotonic()
+    if name == "gateway":
+        if not server_python:
+            raise TargetError("--target gateway needs --server-python")
+        try:
+            from gateway.build import build_module
+        except ImportError as e:
+            raise TargetError("the gateway build tool is not available: %s" % e)
+        module = str(build_module(server_python, apxs=apxs))
+        kind = "gateway"
+    elif name == "mod_wsgi":
+        if not server_python:
+            raise TargetError("--target mod_wsgi needs --server-python")
+        module = str(build_mod_wsgi(server_python, apxs, mod_wsgi_version))
+        kind = "mod_wsgi"
+    elif name == "mod_wsgi-debian":
+        if not os.path.exists(DEBIAN_MODULE):
+            raise TargetError("Debian's mod_wsgi is not installed (apt-get install libapache2-mod-wsgi-py3)")
+        module = os.path.realpath(DEBIAN_MODULE)
+        kind = "mod_wsgi-debian"
+    else:
+        if not os.path.exists(name):
+            raise TargetError("no such target: %r (a .so path, or gateway, mod_wsgi, mod_wsgi-debian)" % name)
+        module = os.path.abspath(name)
+        kind = None
+    symbol, detected_kind, version = module_facts(module)
+    return Target(name=name, kind=kind or ("gateway" if detected_kind == "gateway" else "module"),
+                  module=module, symbol=symbol, version=version,
+                  libpython=linked_libpython(module), build_s=round(time.monotonic() - t0, 3))

@@ -1,0 +1,414 @@
+"""One owner of "an Apache install and its servers".
+
+`ApacheInstall` describes an httpd build found from its apxs (version, binary,
+modules directory, MPMs).  `render_config` assembles an httpd.conf from small
+pieces.  `Server` checks a config with `httpd -t`, starts httpd in the
+foreground on a loopback port chosen at run time, waits until it answers,
+stops it, confirms every process of it is gone and reads its error log.
+
+The conformance suite, the matrix and the benchmarks all go through here, so
+the rules about privileges, environment scrubbing and teardown live in one place.
+"""
+
+import os
+import pwd
+import grp
+import re
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Debian's envvars sets LANG=C; we start Apache with that and nothing else from
+# the caller's shell (LANG, PYTHONUNBUFFERED, ... would leak into the embedded Python).
+SCRUBBED_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
+                "LANG": "C"}
+
+# Modules the base server needs when they are not compiled in.
+BASE_MODULES = ("authz_core", "authz_host", "unixd", "log_config", "mime", "alias",
+                "env", "setenvif", "headers")
+
+LOG_FAILURE = re.compile(r"\[(?:[\w_]+:)?(?:error|crit|alert|emerg)\]|Segmentation fault|"
+                         r"exit signal|AH00052|AH00051")
+
+
+class HttpdError(Exception):
+    """An Apache install or server could not do what was asked; the message says why."""
+
+
+class ConfigError(HttpdError):
+    """`httpd -t` rejected a configuration."""
+
+    def __init__(self, message, output, config_text):
+        super().__init__(message)
+        self.output = output
+        self.config_text = config_text
+
+
+def _run(cmd, env=None, timeout=60):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, env=env, timeout=timeout)
+
+
+@dataclass
+class ApacheInstall:
+    apxs: str
+    httpd: str
+    version: tuple
+    libexecdir: str
+    static_modules: tuple
+    mpms: tuple = field(default_factory=tuple)
+
+    @classmethod
+    def from_apxs(cls, apxs="apxs"):
+        apxs_path = apxs if os.path.sep in apxs else _which(apxs)
+        if not apxs_path or not os.access(apxs_path, os.X_OK):
+            raise HttpdError("apxs not found: %r (install apache2-dev, or pass --apxs)" % apxs)
+        q = {}
+        for var in ("SBINDIR", "TARGET", "LIBEXECDIR", "PROGNAME"):
+            out = _run([apxs_path, "-q", var])
+            q[var] = out.stdout.strip() if out.returncode == 0 else ""
+        progname = q["PROGNAME"] or q["TARGET"] or "httpd"
+        httpd = os.path.join(q["SBINDIR"], progname)
+        if not os.access(httpd, os.X_OK):
+            raise HttpdError("apxs %s names httpd %s, which is not executable" % (apxs_path, httpd))
+        v = _run([httpd, "-v"], env=SCRUBBED_ENV)
+        m = re.search(r"Apache/(\d+)\.(\d+)\.(\d+)", v.stdout)
+        if not m:
+            raise HttpdError("cannot read the version of %s: %s" % (httpd, v.stdout.strip()))
+        static = tuple(re.findall(r"^\s+(\S+)\.c$", _run([httpd, "-l"], env=SCRUBBED_ENV).stdout, re.M))
+        libexec = q["LIBEXECDIR"]
+        mpms = sorted(p.name[len("mod_mpm_"):-3] for p in Path(libexec).glob("mod_mpm_*.so"))
+        for s in static:
+            if s in ("prefork", "worker", "event"):
+                mpms.append(s)
+        return cls(apxs=apxs_path, httpd=httpd, version=tuple(int(x) for x in m.groups()),
+                   libexecdir=libexec, static_modules=static, mpms=tuple(sorted(set(mpms))))
+
+    @property
+    def version_string(self):
+        return ".".join(str(x) for x in self.version)
+
+    @property
+    def static_mpm(self):
+        for s in self.static_modules:
+            if s in ("prefork", "worker", "event"):
+                return s
+        return None
+
+    def load_module_line(self, name):
+        """LoadModule line for a module shipped with this install, '' if compiled in."""
+        if "mod_%s" % name in self.static_modules:
+            return ""
+        path = os.path.join(self.libexecdir, "mod_%s.so" % name)
+        if not os.path.exists(path):
+            return ""
+        return "LoadModule %s_module %s" % (name, path)
+
+
+def _which(name):
+    for d in SCRUBBED_ENV["PATH"].split(":") + os.environ.get("PATH", "").split(":"):
+        p = os.path.join(d, name)
+        if os.access(p, os.X_OK):
+            return p
+    return None
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def child_user():
+    """The unprivileged user Apache children run as when we start Apache as root."""
+    for name in ("www-data", "apache", "daemon", "nobody"):
+        try:
+            pw = pwd.getpwnam(name)
+            return pw.pw_name, grp.getgrgid(pw.pw_gid).gr_name
+        except KeyError:
+            continue
+    raise HttpdError("no unprivileged user (www-data, apache, daemon, nobody) to run Apache children")
+
+
+def can_reach(user, path):
+    """True when `user` can traverse every directory down to `path` (checked as root)."""
+    pw = pwd.getpwnam(user)
+    groups = {g.gr_gid for g in grp.getgrall() if user in g.gr_mem} | {pw.pw_gid}
+    p = Path(path).resolve()
+    for d in reversed(p.parents):
+        try:
+            st = d.stat()
+        except OSError:
+            return False
+        if not _allowed(st, pw.pw_uid, groups, 0o1, d):
+            return False
+    return True
+
+
+def _allowed(st, uid, gids, need, path):
+    if st.st_uid == uid:
+        return bool((st.st_mode >> 6) & need)
+    if _acl_allows(path, uid, need):
+        return True
+    if st.st_gid in gids:
+        return bool((st.st_mode >> 3) & need)
+    return bool(st.st_mode & need)
+
+
+def _acl_allows(path, uid, need):
+    try:
+        out = _run(["getfacl", "-cpn", str(path)]).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    m = re.search(r"^user:%d:([r-][w-][x-])" % uid, out, re.M)
+    if not m:
+        return False
+    perms = m.group(1)
+    return (need & 1 and perms[2] == "x") or (need & 4 and perms[0] == "r")
+
+
+def render_config(install, root, port, mpm, module_lines=(), fragments=(), user=None,
+                  extra_modules=(), log_level="info"):
+    """An httpd.conf from pieces: base server, MPM, module LoadModule lines, case fragments."""
+    root = Path(root)
+    lines = ["# generated by gateway.httpd for Apache %s, MPM %s" % (install.version_string, mpm),
+             'ServerRoot "%s"' % root,
+             "Listen 127.0.0.1:%d" % port,
+             "ServerName localhost:%d" % port,
+             'PidFile "%s"' % (root / "httpd.pid"),
+             'ErrorLog "%s"' % (root / "error.log"),
+             "LogLevel %s" % log_level,
+             'DefaultRuntimeDir "%s"' % (root / "run"),
+             'DocumentRoot "%s"' % (root / "htdocs"),
+             "Timeout 30",
+             "KeepAlive On",
+             "MaxKeepAliveRequests 1000"]
+    if install.static_mpm is None:
+        if mpm not in install.mpms:
+            raise HttpdError("MPM %r is not available in Apache %s (has %s)"
+                             % (mpm, install.httpd, ", ".join(install.mpms)))
+        lines.append("LoadModule mpm_%s_module %s/mod_mpm_%s.so" % (mpm, install.libexecdir, mpm))
+    elif mpm != install.static_mpm:
+        raise HttpdError("Apache %s has the %s MPM compiled in, not %s"
+                         % (install.httpd, install.static_mpm, mpm))
+    lines += [MPM_SETTINGS[mpm]]
+    for name in BASE_MODULES + tuple(extra_modules):
+        line = install.load_module_line(name)
+        if line:
+            lines.append(line)
+    if user:
+        lines += ["User %s" % user[0], "Group %s" % user[1]]
+    lines += ['LogFormat "%h %l %u %t \\"%r\\" %>s %b %D" timed',
+              'CustomLog "%s" timed' % (root / "access.log"),
+              "TypesConfig /dev/null",
+              '<Directory "/">', "    AllowOverride None", "    Require all denied", "</Directory>",
+              '<Directory "%s">' % root, "    Require all granted", "</Directory>"]
+    lines += list(module_lines)
+    lines += list(fragments)
+    return "\n".join(lines) + "\n"
+
+
+MPM_SETTINGS = {
+    "prefork": "<IfModule mpm_prefork_module>\n    StartServers 2\n    MinSpareServers 2\n"
+               "    MaxSpareServers 4\n    MaxRequestWorkers 32\n</IfModule>",
+    "worker": "<IfModule mpm_worker_module>\n    StartServers 1\n    ServerLimit 2\n"
+              "    ThreadsPerChild 16\n    MaxRequestWorkers 32\n    MinSpareThreads 8\n"
+              "    MaxSpareThreads 32\n</IfModule>",
+    "event": "<IfModule mpm_event_module>\n    StartServers 1\n    ServerLimit 2\n"
+             "    ThreadsPerChild 16\n    MaxRequestWorkers 32\n    MinSpareThreads 8\n"
+             "    MaxSpareThreads 32\n</IfModule>",
+}
+
+
+class Server:
+    """One Apache instance in its own server root. Use as a context manager."""
+
+    def __init__(self, install, root, mpm="event", module_lines=(), fragments=(),
+                 extra_modules=(), log_level="info", start_timeout=20):
+        self.install = install
+        self.root = Path(root)
+        self.mpm = mpm
+        self.module_lines = list(module_lines)
+        self.fragments = list(fragments)
+        self.extra_modules = tuple(extra_modules)
+        self.log_level = log_level
+        self.start_timeout = start_timeout
+        self.user = child_user() if os.geteuid() == 0 else None
+        self.port = None
+        self.proc = None
+        self.config_text = ""
+        self.startup_output = ""
+
+    # -- paths -------------------------------------------------------------
+    @property
+    def conf_path(self):
+        return self.root / "httpd.conf"
+
+    @property
+    def error_log(self):
+        return self.root / "error.log"
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def prepare(self):
+        for d in ("run", "htdocs", "logs"):
+            (self.root / d).mkdir(parents=True, exist_ok=True)
+        # Children run as an unprivileged user: it must traverse our tree.
+        os.chmod(self.root, 0o755)
+        os.chmod(self.root / "run", 0o755)
+        if self.user and os.geteuid() == 0:
+            pw = pwd.getpwnam(self.user[0])
+            os.chown(self.root / "run", pw.pw_uid, pw.pw_gid)
+
+    def render(self):
+        self.port = self.port or free_port()
+        self.config_text = render_config(self.install, self.root, self.port, self.mpm,
+                                         self.module_lines, self.fragments, self.user,
+                                         self.extra_modules, self.log_level)
+        self.conf_path.write_text(self.config_text)
+        return self.config_text
+
+    def check(self):
+        """`httpd -t`; raises ConfigError naming the problem."""
+        self.prepare()
+        self.render()
+        out = _run([self.install.httpd, "-t", "-f", str(self.conf_path)], env=SCRUBBED_ENV)
+        if out.returncode != 0:
+            raise ConfigError("httpd -t rejected %s:\n%s" % (self.conf_path, out.stdout.strip()),
+                              out.stdout, self.config_text)
+        return out.stdout
+
+    def start(self):
+        for attempt in range(3):
+            self.check()
+            self._log_offset_at_start = self.log_size()
+            self.proc = subprocess.Popen(
+                [self.install.httpd, "-f", str(self.conf_path), "-DFOREGROUND"],
+                stdout=open(self.root / "startup.out", "wb"), stderr=subprocess.STDOUT,
+                env=SCRUBBED_ENV, cwd=str(self.root), start_new_session=True, close_fds=True)
+            try:
+                self.wait_ready()
+                return self
+            except HttpdError:
+                in_use = "Address already in use" in self.startup_text()
+                self.stop()
+                if in_use and attempt < 2:
+                    self.port = None
+                    continue
+                raise
+
+    def startup_text(self):
+        p = self.root / "startup.out"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+    def wait_ready(self):
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise HttpdError("Apache exited with status %s during start-up:\n%s\n%s"
+                                 % (self.proc.returncode, self.startup_text(), self.read_log()[-3000:]))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    if (self.root / "httpd.pid").exists():
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise HttpdError("Apache did not accept connections on port %d within %ss"
+                         % (self.port, self.start_timeout))
+
+    def pids(self):
+        """PIDs of every process in this server's session (parent, children, daemons)."""
+        if not self.proc:
+            return []
+        sid = self.proc.pid
+        found = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[3]) == sid and fields[0] != "Z":
+                    found.append(int(d))
+            except (OSError, IndexError, ValueError):
+                continue
+        return found
+
+    def signal(self, sig):
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+
+    def graceful(self):
+        self.signal(signal.SIGUSR1)
+
+    def stop(self, timeout=15):
+        """Stop Apache and confirm that nothing of it is left running."""
+        if not self.proc:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        deadline = time.monotonic() + 5
+        left = self.pids()
+        while left and time.monotonic() < deadline:
+            time.sleep(0.1)
+            left = self.pids()
+        for pid in left:  # stragglers of our own session only, by PID
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.leftover = left
+        self.proc = None
+
+    @property
+    def running(self):
+        return bool(self.proc and self.proc.poll() is None)
+
+    # -- error log ----------------------------------------------------------
+    def log_size(self):
+        try:
+            return self.error_log.stat().st_size
+        except OSError:
+            return 0
+
+    def read_log(self, since=0):
+        try:
+            with open(self.error_log, "rb") as f:
+                f.seek(since)
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_failures(self, since=0, expected=()):
+        """Error-log lines that signal a problem and match none of the `expected` patterns."""
+        bad = []
+        for line in self.read_log(since).splitlines():
+            if LOG_FAILURE.search(line) and not any(re.search(p, line) for p in expected):
+                bad.append(line)
+        return bad
+
+    def wait_for_log(self, pattern, since=0, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.read_log(since)
+            if re.search(pattern, text):
+                return text
+            time.sleep(0.05)
+        return None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
