@@ -70,8 +70,9 @@ def _setup(config):
     if not opt.target:
         raise targets_mod.TargetError("--target is required")
     install = httpd.ApacheInstall.from_apxs(opt.apxs)
-    target = targets_mod.resolve(opt.target, opt.server_python, install.apxs, opt.mod_wsgi_version)
-    server_python = opt.server_python or targets_mod.python_for_libpython(target.libpython)
+    server_python = targets_mod.find_python(opt.server_python)
+    target = targets_mod.resolve(opt.target, server_python, install.apxs, opt.mod_wsgi_version)
+    server_python = server_python or targets_mod.python_for_libpython(target.libpython)
     if not server_python:
         raise targets_mod.TargetError("cannot tell which Python %s embeds; pass --server-python"
                                       % target.module)

@@ -159,7 +159,10 @@ def make_venv(server_python, dest):
     out = subprocess.run([server_python, "-c", "import sys; print(sys.version_info[0])"],
                          stdout=subprocess.PIPE, universal_newlines=True)
     if out.stdout.strip() == "2":
-        cmd = [server_python, "-m", "virtualenv", "--no-pip", "--no-setuptools", "--no-wheel", str(dest)]
+        # Python 2 has no venv module: the harness's virtualenv (< 20.22 still makes 2.7 envs).
+        import sys
+        cmd = [sys.executable, "-m", "virtualenv", "-p", server_python, "--no-pip", "--no-setuptools",
+               "--no-wheel", "--no-periodic-update", str(dest)]
     else:
         cmd = [server_python, "-m", "venv", "--without-pip", str(dest)]
     made = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)

@@ -59,6 +59,26 @@ def cache_dir():
     return Path(os.environ.get("MOD_GATEWAY_CACHE", Path.home() / ".cache" / "mod_gateway"))
 
 
+def find_python(spec):
+    """A server Python from a path, or a version ('3.11', 'py3.11', '2.7.18') found under
+    pyenv's versions or on PATH."""
+    if not spec or os.path.sep in spec:
+        return spec
+    import glob
+    version = spec[2:] if spec.startswith("py") else spec
+    roots = [os.environ.get("PYENV_ROOT", ""), str(Path.home() / ".pyenv"), "/root/.pyenv"]
+    for root in filter(None, roots):
+        hits = sorted(glob.glob(os.path.join(root, "versions", version + "*", "bin", "python")))
+        exact = [h for h in hits if re.search(r"/%s(\.\d+)?/bin" % re.escape(version), h)]
+        if exact:
+            return exact[-1]
+    import shutil
+    found = shutil.which("python" + version)
+    if found:
+        return found
+    raise TargetError("no Python %s found (looked under pyenv versions and PATH)" % spec)
+
+
 def python_info(python):
     code = ("import sys, sysconfig, json; print(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3],"
             " 'prefix': sys.prefix, 'executable': sys.executable,"

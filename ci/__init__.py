@@ -1,0 +1,1 @@
+"""CI and packager tooling: provisioning, the test run, the gate."""
