@@ -168,6 +168,7 @@ class ServerPool:
         os.chmod(self.base, 0o755)
         self.starts = 0
         self.start_s = 0.0
+        self.stop_problems = []
 
     def get(self, site, mode):
         if self.key == (site, mode) and self.current and self.current.running:
@@ -191,7 +192,16 @@ class ServerPool:
 
     def stop(self):
         if self.current:
-            self.current.stop()
+            srv = self.current
+            offset = srv.log_size()
+            srv.stop()
+            # Crashes and hangs at shutdown belong to no case: keep them for the journal.
+            problems = [l for l in srv.read_log(offset).splitlines()
+                        if re.search(r"Segmentation fault|exit signal|AH00045|AH00046", l)]
+            if problems or getattr(srv, "leftover", None):
+                self.stop_problems.append({"site": self.key[0], "mode": self.key[1],
+                                           "log": problems[:10],
+                                           "leftover_pids": getattr(srv, "leftover", [])})
         self.current = None
         self.key = None
 
@@ -315,12 +325,18 @@ def pytest_sessionstart(session):
     _CONFIG["config"] = session.config
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
     pool = getattr(config, "conformance_pool", None)
     if pool:
         pool.close()
-    if getattr(config, "workerinput", None) is not None:
+    wout = getattr(config, "workeroutput", None)
+    if wout is not None:
+        # xdist sends workeroutput right after this hook: server counts ride along.
+        if pool:
+            wout["conformance_starts"] = [pool.starts, round(pool.start_s, 3)]
+            wout["conformance_stop_problems"] = pool.stop_problems
         return
     if config.option.conformance_json:
         write_journal(config, config.option.conformance_json)
@@ -352,6 +368,7 @@ def write_journal(config, path):
                     "server_starts": _sum_starts(config)[0], "server_start_s": _sum_starts(config)[1],
                     "cases_s": round(sum(r["duration_s"] for r in records), 3)},
         "summary": summary,
+        "stop_problems": _stop_problems(config),
         "cases": records,
     }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -368,6 +385,20 @@ def _dedupe(records):
     return sorted(out.values(), key=lambda r: (r["id"], r["mode"]))
 
 
+def _stop_problems(config):
+    pool = getattr(config, "conformance_pool", None)
+    return list(getattr(config, "conformance_worker_stop_problems", [])) + (pool.stop_problems if pool else [])
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if config.conformance_error:
+        terminalreporter.write_line("conformance setup error: %s" % config.conformance_error, red=True)
+    for p in _stop_problems(config):
+        terminalreporter.write_line("server %s/%s did not stop cleanly: %s" % (
+            p["site"], p["mode"], "; ".join(p["log"])[:300] or "left pids %s" % p["leftover_pids"]),
+            yellow=True)
+
+
 def _sum_starts(config):
     pool = getattr(config, "conformance_pool", None)
     starts = getattr(config, "conformance_worker_starts", [])
@@ -382,11 +413,5 @@ def pytest_testnodedown(node, error):
     if "conformance_starts" in out:
         node.config.conformance_worker_starts = getattr(node.config, "conformance_worker_starts", [])
         node.config.conformance_worker_starts.append(tuple(out["conformance_starts"]))
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_unconfigure(config):
-    pool = getattr(config, "conformance_pool", None)
-    wout = getattr(config, "workeroutput", None)
-    if pool is not None and wout is not None:
-        wout["conformance_starts"] = [pool.starts, round(pool.start_s, 3)]
+        node.config.conformance_worker_stop_problems = (
+            getattr(node.config, "conformance_worker_stop_problems", []) + out.get("conformance_stop_problems", []))
