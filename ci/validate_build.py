@@ -1,0 +1,83 @@
+"""ci/validate-build: what a packager runs against the module they just built.
+
+Detects the module's kind, version and embedded Python, runs the conformance suite
+(both modes, each MPM asked for) against it with the system or given Apache, and
+writes the journals, JUnit XML and a summary under --out.  Exit 0 only when every
+required case passes.  Needs nothing from the network: the suite, apps and profiles
+ship in the sdist; pytest, pytest-xdist and requests must be importable."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from conformance import targets  # noqa: E402
+from gateway import httpd  # noqa: E402
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(prog="ci/validate-build", description=__doc__.split("\n\n")[0])
+    p.add_argument("--module", required=True, help="the built module (.so) to validate")
+    p.add_argument("--python", help="the Python it embeds (default: found from its libpython)")
+    p.add_argument("--apxs", default="apxs", help="apxs of the Apache to run it in")
+    p.add_argument("--profile", choices=("3.4", "5", "6"), help="default: from the module's version")
+    p.add_argument("--mpm", action="append", help="MPM(s) to run (default: every MPM the Apache has)")
+    p.add_argument("--out", default="reports/validate", help="where journals and JUnit go")
+    p.add_argument("--dry-run", action="store_true", help="print the sessions, run nothing")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    a = parse(sys.argv[1:] if argv is None else argv)
+    try:
+        install = httpd.ApacheInstall.from_apxs(a.apxs)
+        target = targets.resolve(os.path.abspath(a.module), a.python, install.apxs)
+        python = a.python or targets.python_for_libpython(target.libpython)
+        if not python:
+            raise targets.TargetError("cannot tell which Python %s embeds (libpython %r): pass --python"
+                                      % (a.module, target.libpython))
+    except (targets.TargetError, httpd.HttpdError) as e:
+        print("validate-build: %s" % e, file=sys.stderr)
+        return 2
+    profile = a.profile or target.default_profile
+    mpms = a.mpm or list(install.mpms)
+    out = Path(a.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    print("validate-build: %s (%s %s, Python %s) on Apache %s, profile %s, MPMs %s"
+          % (a.module, target.kind, ".".join(map(str, target.version)), python,
+             install.version_string, profile, ", ".join(mpms)))
+    results = []
+    for mpm in mpms:
+        name = "%s-%s" % (Path(a.module).name, mpm)
+        cmd = [sys.executable, "-m", "conformance", "--target", os.path.abspath(a.module),
+               "--server-python", python, "--apxs", install.apxs, "--mpm", mpm, "--profile", profile,
+               "--json", str(out / (name + ".json")), "--junitxml", str(out / (name + ".xml")), "-n", "2"]
+        print("==> " + " ".join(cmd), flush=True)
+        if a.dry_run:
+            continue
+        rc = subprocess.call(cmd, cwd=str(HERE.parent))
+        journal = out / (name + ".json")
+        summary = json.loads(journal.read_text())["summary"] if journal.exists() else {}
+        results.append((mpm, rc, summary))
+    if a.dry_run:
+        return 0
+    print("\n%-8s %-7s %s" % ("mpm", "result", "cases"))
+    for mpm, rc, summary in results:
+        print("%-8s %-7s %s" % (mpm, "ok" if rc == 0 else "FAIL", json.dumps(summary, sort_keys=True)))
+    failed = [r for r in results if r[1] != 0]
+    (out / "verdict.json").write_text(json.dumps({
+        "module": os.path.abspath(a.module), "kind": target.kind,
+        "version": ".".join(map(str, target.version)), "python": python, "profile": profile,
+        "apache": install.version_string, "passed": not failed,
+        "sessions": [{"mpm": m, "exit": rc, "summary": s} for m, rc, s in results]}, indent=1))
+    print("%d passed, %d failed" % (len(results) - len(failed), len(failed)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
