@@ -153,8 +153,9 @@ def pytest_runtest_setup(item):
         pytest.skip("not-applicable: " + reason)
     deviation = env.profile.deviation(env.label, meta.id, mode)
     if deviation:
-        item.add_marker(pytest.mark.xfail(reason="known deviation of %s: %s" % (env.label, deviation),
-                                          strict=True, run=True))
+        reason, strict = deviation
+        item.add_marker(pytest.mark.xfail(reason="known deviation of %s: %s" % (env.label, reason),
+                                          strict=strict, run=True))
 
 
 class ServerPool:
@@ -309,7 +310,8 @@ def pytest_runtest_logreport(report):
         "requirement": props["requirement"], "verdict": verdict,
         "required": verdict not in ("not-applicable", "known-deviation"),
         "duration_s": round(report.duration, 3), "message": message,
-        "evidence": props.get("evidence", {}), "nodeid": report.nodeid})
+        "evidence": props.get("evidence", {}), "metrics": props.get("metrics"),
+        "nodeid": report.nodeid})
 
 
 def _short(report):

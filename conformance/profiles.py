@@ -28,12 +28,17 @@ class Profile:
         return na.get("%s/%s" % (case_id, mode)) or na.get(case_id)
 
     def deviation(self, target_label, case_id, mode):
-        """Reason the target is known to deviate here, or None."""
+        """(reason, strict) where the target is known to deviate here, or None.
+
+        A deviation is a plain reason (it must fail: strict) or {"reason", "strict": false}
+        for one that shows only intermittently."""
         for prefix, cases in self.data.get("known_deviations", {}).items():
             if target_label.startswith(prefix):
-                reason = cases.get("%s/%s" % (case_id, mode)) or cases.get(case_id)
-                if reason:
-                    return reason
+                d = cases.get("%s/%s" % (case_id, mode)) or cases.get(case_id)
+                if isinstance(d, dict):
+                    return d["reason"], d.get("strict", True)
+                if d:
+                    return d, True
         return None
 
 

@@ -206,3 +206,59 @@ def home_missing(ctx):
 @site("none")
 def none_site(ctx):
     return []
+
+
+@site("directives")
+def directives(ctx):
+    a = ctx.apps
+    for name in ("reload_on", "reload_off"):
+        shutil.copy(str(a / "reload.wsgi"), str(a / (name + ".wsgi")))
+    lines = _daemon_group(ctx, "dirs", "threads=4") if ctx.daemon else []
+    return lines + [
+        "WSGIScriptAliasMatch ^/match/([^/]+) %s/$1.wsgi" % a,
+        "WSGIScriptAlias /callable %s/probe.wsgi" % a,
+        "<Location /callable>", "    WSGICallableObject alt_application", "</Location>",
+        "WSGIScriptAlias /calloption %s/probe.wsgi callable-object=alt_application" % a,
+        "WSGIScriptAlias /reload-on %s/reload_on.wsgi" % a,
+        "WSGIScriptAlias /reload-off %s/reload_off.wsgi" % a,
+        "<Location /reload-off>", "    WSGIScriptReloading Off", "</Location>",
+        "WSGIScriptAlias /auth-on %s/probe.wsgi" % a,
+        "<Location /auth-on>", "    WSGIPassAuthorization On", "</Location>",
+        "WSGIScriptAlias /auth-off %s/probe.wsgi" % a,
+        "WSGIScriptAlias /chunked-on %s/probe.wsgi" % a,
+        "<Location /chunked-on>", "    WSGIChunkedRequest On", "</Location>",
+        "WSGIScriptAlias /chunked-off %s/probe.wsgi" % a,
+    ] + ([] if ctx.env.profile.name == "3.4" else [
+        "WSGIScriptAlias /head-get %s/probe.wsgi" % a,
+        "<Location /head-get>", "    WSGIMapHEADToGET On", "</Location>",
+        "WSGIScriptAlias /head-keep %s/probe.wsgi" % a,
+        "<Location /head-keep>", "    WSGIMapHEADToGET Off", "</Location>"])
+
+
+@site("serverwide")
+def serverwide(ctx):
+    return ["WSGIRestrictStdout On", "WSGIRestrictStdin On", "WSGIPythonOptimize 1",
+            "WSGIScriptAlias /probe %s/probe.wsgi" % ctx.apps]
+
+
+@site("daemonopts")
+def daemonopts(ctx):
+    a = ctx.apps
+    home = ctx.root / "daemon-home"
+    home.mkdir(exist_ok=True)
+    os.chmod(str(home), 0o755)
+    groups = {"maxreq": "processes=1 threads=1 maximum-requests=3",
+              "idle": "processes=1 threads=1 inactivity-timeout=2",
+              "named": "threads=1 display-name=%{GROUP}",
+              "ident": "threads=1 umask=0027 home=%s" % home}
+    lines = []
+    for name, opts in sorted(groups.items()):
+        lines += ["WSGIDaemonProcess %s %s" % (name, opts),
+                  "WSGIScriptAlias /%s %s/probe.wsgi process-group=%s" % (name, a, name)]
+    return lines
+
+
+@site("bigbody")
+def bigbody(ctx):
+    lines = _daemon_group(ctx, "big", "threads=2") if ctx.daemon else []
+    return lines + ["LimitRequestBody 0", "WSGIScriptAlias /probe %s/probe.wsgi" % ctx.apps]

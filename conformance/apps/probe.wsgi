@@ -68,10 +68,10 @@ def _umask():
     return m
 
 
-def json_response(start_response, data, status="200 OK"):
+def json_response(start_response, data, status="200 OK", extra=()):
     body = json.dumps(data, sort_keys=True).encode("utf-8")
     start_response(status, [("Content-Type", "application/json"),
-                            ("Content-Length", str(len(body)))])
+                            ("Content-Length", str(len(body)))] + list(extra))
     return [body]
 
 
@@ -93,7 +93,8 @@ def application(environ, start_response):
 
     if action == "env":
         return json_response(start_response, {"environ": describe_environ(environ),
-                                               "app_time": app_time})
+                                               "app_time": app_time},
+                             extra=[("X-Probe-Method", str(environ["REQUEST_METHOD"]))])
     if action == "sys":
         return json_response(start_response, sys_facts())
     if action == "counter":
@@ -151,7 +152,68 @@ def application(environ, start_response):
             result = {"ok": False, "error": "%s: %s" % (type(e).__name__, e)}
         os.rmdir(d)
         return json_response(start_response, result)
+    if action == "upload":
+        import hashlib
+        h, n, inp = hashlib.sha256(), 0, environ["wsgi.input"]
+        while True:
+            c = inp.read(1 << 20)
+            if not c:
+                break
+            h.update(c)
+            n += len(c)
+        return json_response(start_response, {"size": n, "sha256": h.hexdigest(), "pid": os.getpid(),
+                                               "rss_peak_kb": _rss_peak_kb()})
+    if action == "download":
+        size = int(qs.get("size", ["0"])[0])
+        start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                  ("Content-Length", str(size))])
+        return _pattern(size)
+    if action == "signal":
+        import signal
+        handler = lambda *a: None  # noqa: E731
+        returned = signal.signal(signal.SIGUSR2, handler)
+        return json_response(start_response, {"returned_same": returned is handler})
+    if action == "stdout":
+        try:
+            sys.stdout.write("probe-stdout-line\n")
+            sys.stdout.flush()
+            result = {"restricted": False}
+        except (IOError, OSError) as e:
+            result = {"restricted": True, "error": str(e)}
+        return json_response(start_response, result)
+    if action == "stdin":
+        try:
+            sys.stdin.read(0)
+            result = {"restricted": False}
+        except (IOError, OSError) as e:
+            result = {"restricted": True, "error": str(e)}
+        return json_response(start_response, result)
+    if action == "rss":
+        return json_response(start_response, {"pid": os.getpid(), "rss_peak_kb": _rss_peak_kb()})
     return json_response(start_response, {"error": "unknown action %r" % action}, "404 Not Found")
+
+
+def alt_application(environ, start_response):
+    return json_response(start_response, {"callable": "alt_application"})
+
+
+def _pattern(size):
+    block = b"".join(bytes(bytearray([i % 251])) for i in range(251)) * 261  # 65511 bytes
+    sent = 0
+    while sent < size:
+        chunk = block[:min(len(block), size - sent)]
+        sent += len(chunk)
+        yield chunk
+
+
+def _rss_peak_kb():
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (IOError, OSError):
+        pass
+    return None
 
 
 def input_methods(environ, start_response):

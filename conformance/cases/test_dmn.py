@@ -1,0 +1,170 @@
+"""DMN: daemon process groups as processes: restarts, rotation, identity, large bodies."""
+
+import hashlib
+import os
+import pwd
+import signal
+import time
+
+import pytest
+import requests
+
+from conformance.catalogue import case
+from conformance.client import fetch_json, http
+
+DAEMON = ("daemon",)
+
+
+def wait_for_new_pid(server, path, old, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            r = http(server, path, timeout=10)
+            if r.status_code == 200 and r.json()["pid"] != old:
+                return r.json()["pid"], time.monotonic()
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    return None, None
+
+
+@case("DMN-001", "a daemon process killed with SIGKILL is replaced and the group serves again",
+      site="daemonopts", modes=DAEMON, expect_log=(r"signal|exit|died|restart|[Dd]aemon",))
+def test_kill_restart(server, mode):
+    old = fetch_json(server, "/named/sys")["pid"]
+    t0 = time.monotonic()
+    os.kill(old, signal.SIGKILL)
+    new, t1 = wait_for_new_pid(server, "/named/sys", old)
+    assert new, "group 'named' did not serve again within 15 s after kill -9 of %d" % old
+    assert new in server.pids()
+
+
+@case("DMN-002", "maximum-requests=3 replaces the process after its third request", site="daemonopts",
+      modes=DAEMON)
+def test_maximum_requests(server, mode):
+    pids = [fetch_json(server, "/maxreq/sys", headers={"Connection": "close"})["pid"] for _ in range(4)]
+    assert pids[0] == pids[1] == pids[2], pids
+    assert pids[3] != pids[0], "no new process after 3 requests: %s" % pids
+
+
+@case("DMN-003", "inactivity-timeout=2 replaces an idle process", site="daemonopts", modes=DAEMON)
+def test_inactivity_timeout(server, mode):
+    old = fetch_json(server, "/idle/sys")["pid"]
+    time.sleep(4)
+    assert fetch_json(server, "/idle/sys")["pid"] != old
+
+
+@case("DMN-004", "display-name=%{GROUP} shows the process as (wsgi:NAME)", site="daemonopts", modes=DAEMON)
+def test_display_name(server, mode):
+    pid = fetch_json(server, "/named/sys")["pid"]
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        cmdline = f.read()
+    assert cmdline.startswith(b"(wsgi:named)"), cmdline[:60]
+
+
+@case("DMN-005", "the daemon runs as Apache's child user with that user's HOME", site="daemonopts",
+      modes=DAEMON)
+def test_identity(server, mode):
+    facts = fetch_json(server, "/named/sys")
+    user = server.user[0] if server.user else pwd.getpwuid(os.getuid()).pw_name
+    pw = pwd.getpwnam(user)
+    assert (facts["uid"], facts["gid"]) == (pw.pw_uid, pw.pw_gid)
+    assert facts["environ"]["HOME"] == pw.pw_dir
+    assert pw.pw_gid in facts["groups"] or facts["groups"] == []
+
+
+@case("DMN-006", "umask= and home= set the daemon's umask and working directory", site="daemonopts",
+      modes=DAEMON)
+def test_umask_home(server, mode):
+    facts = fetch_json(server, "/ident/sys")
+    assert facts["umask"] == 0o027
+    assert facts["cwd"] == str(server.ctx.root / "daemon-home")
+
+
+@case("DMN-007", "a 256 MiB request body and a 256 MiB response cross intact (sha256)", site="bigbody")
+def test_large_bodies(server, mode, record_property):
+    size = 256 << 20
+    block = b"".join(bytes(bytearray([i % 251])) for i in range(251)) * 261
+
+    def body():
+        sent = 0
+        while sent < size:
+            c = block[:min(len(block), size - sent)]
+            sent += len(c)
+            yield c
+    want = hashlib.sha256()
+    for c in body():
+        want.update(c)
+    up = requests.post(server.url + "/probe/upload", data=PatternReader(body(), size), timeout=300)
+    assert up.status_code == 200, up.text[:300]
+    assert up.json()["size"] == size and up.json()["sha256"] == want.hexdigest()
+    got, n = hashlib.sha256(), 0
+    with requests.get(server.url + "/probe/download?size=%d" % size, stream=True, timeout=300) as r:
+        assert r.status_code == 200
+        for c in r.iter_content(1 << 20):
+            got.update(c)
+            n += len(c)
+    assert n == size and got.hexdigest() == want.hexdigest()
+    rss = {}
+    for pid in server.pids():
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        rss[pid] = int(line.split()[1])
+        except OSError:
+            pass
+    record_property("metrics", {"peak_rss_kb_by_pid": rss, "app_peak_rss_kb": up.json()["rss_peak_kb"],
+                                "bytes_each_way": size})
+    # Bounded memory: nothing holds the whole body.
+    assert max(rss.values()) < 200 * 1024, "a process peaked at %d KiB RSS" % max(rss.values())
+
+
+class PatternReader(object):
+    """A sized file-like body, so the client streams it with a Content-Length (not chunked)."""
+
+    def __init__(self, chunks, size):
+        self.chunks, self.size, self.pending = chunks, size, b""
+
+    def __len__(self):
+        return self.size
+
+    def read(self, n=-1):
+        while n < 0 or len(self.pending) < n:
+            nxt = next(self.chunks, None)
+            if nxt is None:
+                break
+            self.pending += nxt
+        out, self.pending = (self.pending, b"") if n < 0 else (self.pending[:n], self.pending[n:])
+        return out
+
+
+@case("DMN-008", "during a graceful restart every request is answered 200 and the daemons are replaced",
+      site="daemonopts", modes=DAEMON, expect_log=(r"graceful|SIGUSR1|restart",))
+def test_graceful(server, mode):
+    old = fetch_json(server, "/named/sys")["pid"]
+    failures, pids = [], set()
+    with requests.Session() as s:  # keep-alive: old children keep serving this connection
+        s.get(server.url + "/named/sys")
+        server.graceful()
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            try:
+                r = s.get(server.url + "/named/sys", timeout=20)
+            except requests.ConnectionError:
+                # An idle keep-alive connection closed by an exiting child: clients retry those.
+                r = s.get(server.url + "/named/sys", timeout=20)
+            if r.status_code != 200:
+                failures.append(r.status_code)
+            else:
+                pids.add(r.json()["pid"])
+            time.sleep(0.02)
+    assert not failures, "%d requests failed during graceful restart: %s" % (len(failures), failures[:5])
+    assert pids - {old}, "daemon not replaced after graceful restart"
+
+
+@case("DMN-009", "user=root for a daemon group is a config error", site="none", modes=DAEMON)
+def test_root_refused(env, mode, tmp_path):
+    from conformance.cases.test_err import _config_rejected
+    out = _config_rejected(env, tmp_path, lambda c: ["WSGIDaemonProcess r user=root"])
+    assert "root" in out.lower()
