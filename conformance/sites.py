@@ -203,6 +203,27 @@ def home_missing(ctx):
             "WSGIScriptAlias /probe %s/probe.wsgi process-group=nohome" % ctx.apps]
 
 
+@site("home-mismatch")
+def home_mismatch(ctx):
+    other = other_python(ctx.env.python_version)
+    venv, _ = make_venv(other, ctx.root / "other-venv")
+    return ["Timeout 8",
+            "WSGIDaemonProcess mismatch threads=1 python-home=%s" % venv,
+            "WSGIScriptAlias /probe %s/probe.wsgi process-group=mismatch" % ctx.apps]
+
+
+def other_python(version):
+    """A Python of another X.Y than `version`, for a python-home that cannot work."""
+    from .targets import find_python, TargetError
+    for candidate in ("3.12", "3.11", "3.13", "3.10"):
+        if candidate != "%d.%d" % tuple(version[:2]):
+            try:
+                return find_python(candidate)
+            except TargetError:
+                continue
+    raise RuntimeError("no second Python version found to build a mismatched venv from")
+
+
 @site("none")
 def none_site(ctx):
     return []

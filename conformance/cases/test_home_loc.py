@@ -56,6 +56,18 @@ def test_missing_home(server, mode):
     assert "no-such-venv" in log or "python-home" in log.lower(), "no log line names the python-home"
 
 
+@case("HOME-006", "a python-home made from another Python version gives a fast 5xx and a log line naming it",
+      site="home-mismatch", modes=("daemon",), expect_log=(r".*",))
+def test_mismatched_home(server, mode):
+    t0 = time.monotonic()
+    resp = http(server, "/probe/sys", timeout=30)
+    took = time.monotonic() - t0
+    assert 500 <= resp.status_code < 600, "served %d from a venv of another Python: %s" % (
+        resp.status_code, resp.text[:200])
+    assert took < 2.0, "the client waited %.1fs for %d" % (took, resp.status_code)
+    assert "other-venv" in server.read_log(), "no log line names the python-home"
+
+
 @case("LOC-001", "lang=X sets LANG=X before Python starts and Python's encodings follow it",
       site="locale", modes=("daemon",))
 def test_lang(server, mode, env):
