@@ -1,0 +1,310 @@
+/*
+ * gw_input.c - wsgi.input over gw_reqio.read_body.
+ *
+ * read([size]), readline([size]), readlines([hint]), iteration, close().
+ * Reads past the end return b'' and never block (wsgi.input_terminated).
+ */
+#include "gw_interp.h"
+
+typedef struct {
+    PyObject_HEAD
+    gw_reqio *io;
+    int expired;
+    int eof;
+    char *buf;
+    apr_size_t start, end, cap;
+} GwInput;
+
+#define GW_INPUT_CHUNK 8192
+
+PyObject *gw_input_new(gw_reqio *io)
+{
+    GwInput *self = PyObject_New(GwInput, &GwInput_Type);
+    if (!self)
+        return NULL;
+    self->io = io;
+    self->expired = 0;
+    self->eof = 0;
+    self->buf = NULL;
+    self->start = self->end = self->cap = 0;
+    return (PyObject *)self;
+}
+
+void gw_input_expire(PyObject *obj)
+{
+    GwInput *self = (GwInput *)obj;
+    self->expired = 1;
+    self->io = NULL;
+}
+
+static void input_dealloc(GwInput *self)
+{
+    PyMem_Free(self->buf);
+    PyObject_Del(self);
+}
+
+static int input_check(GwInput *self)
+{
+    if (self->expired) {
+        PyErr_SetString(PyExc_RuntimeError, "request object has expired");
+        return -1;
+    }
+    return 0;
+}
+
+/* Read straight from the request into dst; GIL released.  n, 0 EOF, -1 error set. */
+static apr_ssize_t input_raw(GwInput *self, char *dst, apr_size_t len)
+{
+    apr_ssize_t n;
+    const char *err = NULL;
+    if (self->eof)
+        return 0;
+    Py_BEGIN_ALLOW_THREADS
+    n = self->io->read_body(self->io, dst, len, &err);
+    Py_END_ALLOW_THREADS
+    if (n < 0) {
+        PyErr_Format(PyExc_IOError, "request data read error: %s", err ? err : "unknown");
+        return -1;
+    }
+    if (n == 0)
+        self->eof = 1;
+    return n;
+}
+
+/* Append at least one read to the buffer.  Bytes added, 0 at EOF, -1 error. */
+static apr_ssize_t input_fill(GwInput *self)
+{
+    apr_ssize_t n;
+    if (self->start == self->end)
+        self->start = self->end = 0;
+    if (self->cap - self->end < GW_INPUT_CHUNK) {
+        if (self->start > 0) {
+            memmove(self->buf, self->buf + self->start, self->end - self->start);
+            self->end -= self->start;
+            self->start = 0;
+        }
+        if (self->cap - self->end < GW_INPUT_CHUNK) {
+            apr_size_t cap = self->cap ? self->cap * 2 : GW_INPUT_CHUNK * 2;
+            char *nb = PyMem_Realloc(self->buf, cap);
+            if (!nb) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            self->buf = nb;
+            self->cap = cap;
+        }
+    }
+    n = input_raw(self, self->buf + self->end, self->cap - self->end);
+    if (n > 0)
+        self->end += n;
+    return n;
+}
+
+static PyObject *input_take(GwInput *self, apr_size_t n)
+{
+    PyObject *r = PyBytes_FromStringAndSize(self->buf + self->start, n);
+    if (r)
+        self->start += n;
+    return r;
+}
+
+static PyObject *input_read_impl(GwInput *self, Py_ssize_t size)
+{
+    PyObject *result;
+    apr_size_t have = self->end - self->start;
+    char *dst;
+    apr_size_t got;
+
+    if (input_check(self) < 0)
+        return NULL;
+    if (size < 0) {
+        /* Everything that is left. */
+        apr_size_t cap = have + GW_INPUT_CHUNK * 8;
+        result = PyBytes_FromStringAndSize(NULL, cap);
+        if (!result)
+            return NULL;
+        dst = PyBytes_AS_STRING(result);
+        memcpy(dst, self->buf + self->start, have);
+        self->start = self->end = 0;
+        got = have;
+        for (;;) {
+            apr_ssize_t n;
+            if (cap - got < GW_INPUT_CHUNK) {
+                cap *= 2;
+                if (_PyBytes_Resize(&result, cap) < 0)
+                    return NULL;
+                dst = PyBytes_AS_STRING(result);
+            }
+            n = input_raw(self, dst + got, cap - got);
+            if (n < 0) {
+                Py_DECREF(result);
+                return NULL;
+            }
+            if (n == 0)
+                break;
+            got += n;
+        }
+        if (_PyBytes_Resize(&result, got) < 0)
+            return NULL;
+        return result;
+    }
+    if ((apr_size_t)size <= have)
+        return input_take(self, size);
+    result = PyBytes_FromStringAndSize(NULL, size);
+    if (!result)
+        return NULL;
+    dst = PyBytes_AS_STRING(result);
+    memcpy(dst, self->buf + self->start, have);
+    self->start = self->end = 0;
+    got = have;
+    while (got < (apr_size_t)size) {
+        apr_ssize_t n = input_raw(self, dst + got, size - got);
+        if (n < 0) {
+            Py_DECREF(result);
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        got += n;
+    }
+    if (got != (apr_size_t)size && _PyBytes_Resize(&result, got) < 0)
+        return NULL;
+    return result;
+}
+
+static int size_arg(PyObject *args, Py_ssize_t *size)
+{
+    PyObject *o = Py_None;
+    *size = -1;
+    if (!PyArg_ParseTuple(args, "|O:read", &o))
+        return -1;
+    if (o == Py_None)
+        return 0;
+    *size = PyNumber_AsSsize_t(o, PyExc_OverflowError);
+    if (*size == -1 && PyErr_Occurred())
+        return -1;
+    return 0;
+}
+
+static PyObject *input_read(GwInput *self, PyObject *args)
+{
+    Py_ssize_t size;
+    if (size_arg(args, &size) < 0)
+        return NULL;
+    return input_read_impl(self, size);
+}
+
+static PyObject *input_readline_impl(GwInput *self, Py_ssize_t size)
+{
+    apr_size_t scanned = 0;
+    if (input_check(self) < 0)
+        return NULL;
+    if (size == 0)
+        return PyBytes_FromStringAndSize("", 0);
+    for (;;) {
+        apr_size_t have = self->end - self->start;
+        char *nl = memchr(self->buf + self->start + scanned, '\n', have - scanned);
+        apr_ssize_t n;
+        if (nl) {
+            apr_size_t linelen = nl - (self->buf + self->start) + 1;
+            if (size > 0 && linelen > (apr_size_t)size)
+                linelen = size;
+            return input_take(self, linelen);
+        }
+        if (size > 0 && have >= (apr_size_t)size)
+            return input_take(self, size);
+        scanned = have;
+        n = input_fill(self);
+        if (n < 0)
+            return NULL;
+        if (n == 0)
+            return input_take(self, self->end - self->start);
+    }
+}
+
+static PyObject *input_readline(GwInput *self, PyObject *args)
+{
+    Py_ssize_t size;
+    if (size_arg(args, &size) < 0)
+        return NULL;
+    return input_readline_impl(self, size);
+}
+
+static PyObject *input_readlines(GwInput *self, PyObject *args)
+{
+    Py_ssize_t hint, total = 0;
+    PyObject *list;
+    if (size_arg(args, &hint) < 0)
+        return NULL;
+    list = PyList_New(0);
+    if (!list)
+        return NULL;
+    for (;;) {
+        PyObject *line = input_readline_impl(self, -1);
+        if (!line) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        if (PyBytes_GET_SIZE(line) == 0) {
+            Py_DECREF(line);
+            break;
+        }
+        total += PyBytes_GET_SIZE(line);
+        if (PyList_Append(list, line) < 0) {
+            Py_DECREF(line);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(line);
+        if (hint > 0 && total >= hint)
+            break;
+    }
+    return list;
+}
+
+static PyObject *input_close(GwInput *self, PyObject *unused)
+{
+    (void)self; (void)unused;
+    Py_RETURN_NONE;
+}
+
+static PyObject *input_iter(PyObject *self)
+{
+    if (input_check((GwInput *)self) < 0)
+        return NULL;
+    Py_INCREF(self);
+    return self;
+}
+
+static PyObject *input_next(GwInput *self)
+{
+    PyObject *line = input_readline_impl(self, -1);
+    if (line && PyBytes_GET_SIZE(line) == 0) {
+        Py_DECREF(line);
+        return NULL;    /* StopIteration */
+    }
+    return line;
+}
+
+static PyMethodDef input_methods[] = {
+    { "read", (PyCFunction)input_read, METH_VARARGS, NULL },
+    { "readline", (PyCFunction)input_readline, METH_VARARGS, NULL },
+    { "readlines", (PyCFunction)input_readlines, METH_VARARGS, NULL },
+    { "close", (PyCFunction)input_close, METH_NOARGS, NULL },
+    { NULL, NULL, 0, NULL }
+};
+
+PyTypeObject GwInput_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    "mod_wsgi.Input",
+    sizeof(GwInput), 0,
+    (destructor)input_dealloc,
+};
+
+void gw_input_types_ready(void)
+{
+    GwInput_Type.tp_flags = GW_TPFLAGS_DEFAULT;
+    GwInput_Type.tp_methods = input_methods;
+    GwInput_Type.tp_iter = input_iter;
+    GwInput_Type.tp_iternext = (iternextfunc)input_next;
+}

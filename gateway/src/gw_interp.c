@@ -1,0 +1,435 @@
+/*
+ * gw_interp.c - Python initialisation (home, venv, path, flags), one
+ * sub-interpreter per application group, and the GIL.
+ *
+ * Interpreters are found by name in a hash table (plus a per-thread
+ * last-used cache); each thread keeps its own PyThreadState per interpreter
+ * in a thread-local array indexed by the interpreter's slot, so taking the
+ * GIL for a request is one array lookup and PyEval_RestoreThread().
+ */
+#include "gw_interp.h"
+
+#include <unistd.h>
+#include <sys/stat.h>
+
+gw_python_settings gw_py;
+int gw_python_ready;
+server_rec *gw_main_server;
+
+static apr_pool_t *interp_pool;
+static apr_hash_t *interps;             /* name -> gw_interp* */
+static apr_thread_mutex_t *interps_lock;
+static int interp_count;
+static gw_interp *main_interp;
+
+static GW_THREAD_LOCAL PyThreadState **tl_states;
+static GW_THREAD_LOCAL int tl_nstates;
+static GW_THREAD_LOCAL gw_interp *tl_last;
+
+void gw_log_types_ready(void);
+void gw_input_types_ready(void);
+void gw_adapter_types_ready(void);
+
+/* ------------------------------------------------------- mod_wsgi module */
+
+PyObject *gw_module_create(const char *process_group, const char *application_group)
+{
+    const gw_profile_info *prof = gw_profile();
+    PyObject *m = PyModule_New("mod_wsgi"), *v;
+    int i;
+    if (!m)
+        return NULL;
+    v = PyTuple_New(prof->version_len);
+    for (i = 0; v && i < prof->version_len; i++)
+        PyTuple_SET_ITEM(v, i, GW_Int_FromLong(prof->version[i]));
+    if (v)
+        PyModule_AddObject(m, "version", v);
+    PyModule_AddObject(m, "process_group", GW_Native_FromString(process_group));
+    PyModule_AddObject(m, "application_group", GW_Native_FromString(application_group));
+    Py_INCREF(&GwFileWrapper_Type);
+    PyModule_AddObject(m, "FileWrapper", (PyObject *)&GwFileWrapper_Type);
+    PyModule_AddObject(m, "gateway_version", GW_Native_FromString(GW_VERSION_STRING));
+    if (PyErr_Occurred()) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
+
+static const char gw_bootstrap[] =
+    "import sys\n"
+    "def _gw_setup(path, eggs, restrict_signal, pid):\n"
+    "    if path:\n"
+    "        import site\n"
+    "        before = list(sys.path)\n"
+    "        for d in path.split(':'):\n"
+    "            if d:\n"
+    "                site.addsitedir(d)\n"
+    "        added = [p for p in sys.path if p not in before]\n"
+    "        sys.path[:] = added + [p for p in sys.path if p not in added]\n"
+    "    if eggs:\n"
+    "        import os\n"
+    "        os.environ['PYTHON_EGG_CACHE'] = eggs\n"
+    "    if restrict_signal:\n"
+    "        import signal\n"
+    "        def signal_handler(signum, handler, _pid=pid):\n"
+    "            import traceback\n"
+    "            err = sys.stderr\n"
+    "            err.write('mod_gateway (pid=%d): Callback registration for signal %d '\n"
+    "                      'ignored.\\n' % (_pid, signum))\n"
+    "            for line in traceback.format_stack()[:-1]:\n"
+    "                err.write(line)\n"
+    "            err.flush()\n"
+    "            return handler\n"
+    "        signal.signal = signal_handler\n";
+
+/* Per-interpreter setup: mod_wsgi module, std streams, argv, path.  GIL held. */
+static int setup_interpreter(gw_interp *ip, server_rec *s)
+{
+    PyObject *mod, *sysmod, *o, *ns = NULL, *fn, *r;
+    PyObject *modules = PyImport_GetModuleDict();
+
+    mod = gw_module_create(gw_py.process_group, ip->name);
+    if (!mod)
+        goto error;
+    PyDict_SetItemString(modules, "mod_wsgi", mod);
+    ip->module = mod;
+    Py_DECREF(mod);
+
+    sysmod = PyImport_ImportModule("sys");
+    if (!sysmod)
+        goto error;
+    o = gw_py.restrict_stdout ? gw_restricted_new("sys.stdout")
+                              : gw_log_new(NULL, APLOG_ERR, "<stdout>");
+    if (o) {
+        PyObject_SetAttrString(sysmod, "stdout", o);
+        Py_DECREF(o);
+    }
+    o = gw_log_new(NULL, APLOG_ERR, "<stderr>");
+    if (o) {
+        PyObject_SetAttrString(sysmod, "stderr", o);
+        Py_DECREF(o);
+    }
+    if (gw_py.restrict_stdin) {
+        o = gw_restricted_new("sys.stdin");
+        if (o) {
+            PyObject_SetAttrString(sysmod, "stdin", o);
+            Py_DECREF(o);
+        }
+    }
+    o = Py_BuildValue("[s]", "mod_wsgi");
+    if (o) {
+        PyObject_SetAttrString(sysmod, "argv", o);
+        Py_DECREF(o);
+    }
+    Py_DECREF(sysmod);
+    if (PyErr_Occurred())
+        goto error;
+
+    ns = PyDict_New();
+    if (!ns)
+        goto error;
+    PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins());
+    r = PyRun_String(gw_bootstrap, Py_file_input, ns, ns);
+    if (!r)
+        goto error;
+    Py_DECREF(r);
+    fn = PyDict_GetItemString(ns, "_gw_setup");
+    r = fn ? PyObject_CallFunction(fn, "zzii", gw_py.python_path, gw_py.python_eggs,
+                                   gw_py.restrict_signal, (int)getpid()) : NULL;
+    if (!r)
+        goto error;
+    Py_DECREF(r);
+    Py_DECREF(ns);
+    return 0;
+
+error:
+    Py_XDECREF(ns);
+    gw_log_exception(NULL, s, apr_psprintf(interp_pool, "mod_gateway (pid=%d): Failed to set up "
+                                           "Python interpreter '%s'.", (int)getpid(), ip->name));
+    return -1;
+}
+
+/* ------------------------------------------------------ initialisation */
+
+static int is_pyvenv(const char *home)
+{
+    struct stat st;
+    char path[4096];
+    apr_snprintf(path, sizeof(path), "%s/pyvenv.cfg", home);
+    return stat(path, &st) == 0;
+}
+
+static void check_home(server_rec *s, const char *home)
+{
+    struct stat st;
+    if (stat(home, &st) != 0)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s, "mod_gateway (pid=%d): Unable to stat "
+                     "Python home %s. Python interpreter may not be able to be initialized "
+                     "correctly. Verify the supplied path and access permissions for whole of "
+                     "the path.", (int)getpid(), home);
+    else if (!S_ISDIR(st.st_mode))
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "mod_gateway (pid=%d): Python home %s is "
+                     "not a directory.", (int)getpid(), home);
+}
+
+#if GW_HAVE_PYCONFIG
+static int init_python(server_rec *s)
+{
+    PyPreConfig pre;
+    PyConfig cfg;
+    PyStatus st;
+    static char *argv[] = { "mod_wsgi", NULL };
+    const char *home = gw_py.python_home;
+    int i;
+
+    PyPreConfig_InitPythonConfig(&pre);
+    pre.parse_argv = 0;
+    if (!gw_profile()->utf8_locale_coercion) {
+        pre.coerce_c_locale = 0;
+        pre.utf8_mode = 0;
+    }
+    st = Py_PreInitialize(&pre);
+    if (PyStatus_Exception(st))
+        goto failed;
+
+    PyConfig_InitPythonConfig(&cfg);
+    cfg.parse_argv = 0;
+    cfg.install_signal_handlers = 0;
+    cfg.optimization_level = gw_py.optimize;
+    cfg.write_bytecode = !gw_py.dont_write_bytecode;
+    st = PyConfig_SetBytesArgv(&cfg, 1, argv);
+    if (PyStatus_Exception(st))
+        goto failed_cfg;
+    if (home) {
+        check_home(s, home);
+        if (is_pyvenv(home)) {
+            const char *prog = apr_pstrcat(interp_pool, home, "/bin/python", NULL);
+            st = PyConfig_SetBytesString(&cfg, &cfg.program_name, prog);
+        }
+        else {
+            st = PyConfig_SetBytesString(&cfg, &cfg.home, home);
+        }
+        if (PyStatus_Exception(st))
+            goto failed_cfg;
+    }
+    if (gw_py.hash_seed && strcmp(gw_py.hash_seed, "random")) {
+        cfg.use_hash_seed = 1;
+        cfg.hash_seed = (unsigned long)apr_atoi64(gw_py.hash_seed);
+    }
+    for (i = 0; gw_py.warnings && i < gw_py.warnings->nelts; i++) {
+        wchar_t *w = Py_DecodeLocale(APR_ARRAY_IDX(gw_py.warnings, i, const char *), NULL);
+        if (w) {
+            PyWideStringList_Append(&cfg.warnoptions, w);
+            PyMem_RawFree(w);
+        }
+    }
+    st = Py_InitializeFromConfig(&cfg);
+    PyConfig_Clear(&cfg);
+    if (PyStatus_Exception(st))
+        goto failed;
+    return 0;
+
+failed_cfg:
+    PyConfig_Clear(&cfg);
+failed:
+    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "mod_gateway (pid=%d): Python initialisation "
+                 "failed: %s%s%s", (int)getpid(), st.func ? st.func : "",
+                 st.func ? ": " : "", st.err_msg ? st.err_msg : "unknown error");
+    return -1;
+}
+#else
+static int init_python(server_rec *s)
+{
+    const char *home = gw_py.python_home;
+#if GW_PY3
+    static wchar_t *wargv[2];
+    static wchar_t *whome, *wprog;
+    wargv[0] = Py_DecodeLocale("mod_wsgi", NULL);
+#else
+    static char *argv[] = { "mod_wsgi", NULL };
+    static char *chome, *cprog;
+#endif
+    if (home) {
+        check_home(s, home);
+#if GW_PY3
+        if (is_pyvenv(home)) {
+            wprog = Py_DecodeLocale(apr_pstrcat(interp_pool, home, "/bin/python", NULL), NULL);
+            Py_SetProgramName(wprog);
+        }
+        else {
+            whome = Py_DecodeLocale(home, NULL);
+            Py_SetPythonHome(whome);
+        }
+#else
+        if (is_pyvenv(home)) {
+            cprog = strdup(apr_pstrcat(interp_pool, home, "/bin/python", NULL));
+            Py_SetProgramName(cprog);
+        }
+        else {
+            chome = strdup(home);
+            Py_SetPythonHome(chome);
+        }
+#endif
+    }
+    if (gw_py.hash_seed)
+        setenv("PYTHONHASHSEED", gw_py.hash_seed, 1);
+    Py_OptimizeFlag = gw_py.optimize;
+    Py_DontWriteBytecodeFlag = gw_py.dont_write_bytecode;
+    Py_InitializeEx(0);
+    if (!Py_IsInitialized()) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "mod_gateway (pid=%d): Python initialisation "
+                     "failed.", (int)getpid());
+        return -1;
+    }
+#if GW_PY3
+    PySys_SetArgvEx(1, wargv, 0);
+#else
+    PySys_SetArgvEx(1, argv, 0);
+#endif
+    if (gw_py.warnings && gw_py.warnings->nelts) {
+        int i;
+        PyObject *sysmod = PyImport_ImportModule("sys");
+        PyObject *wo = sysmod ? PyObject_GetAttrString(sysmod, "warnoptions") : NULL;
+        for (i = 0; wo && i < gw_py.warnings->nelts; i++) {
+            PyObject *w = GW_Native_FromString(APR_ARRAY_IDX(gw_py.warnings, i, const char *));
+            if (w) {
+                PyList_Append(wo, w);
+                Py_DECREF(w);
+            }
+        }
+        Py_XDECREF(wo);
+        Py_XDECREF(sysmod);
+        PyErr_Clear();
+    }
+    return 0;
+}
+#endif
+
+static gw_interp *new_interp_record(const char *name, PyInterpreterState *interp)
+{
+    gw_interp *ip = apr_pcalloc(interp_pool, sizeof(*ip));
+    ip->name = apr_pstrdup(interp_pool, name);
+    ip->index = interp_count++;
+    ip->interp = interp;
+    apr_thread_mutex_create(&ip->import_lock, APR_THREAD_MUTEX_DEFAULT, interp_pool);
+    return ip;
+}
+
+static PyThreadState **tl_slot(int index)
+{
+    if (index >= tl_nstates) {
+        int n = index + 8;
+        PyThreadState **a = realloc(tl_states, n * sizeof(*a));
+        if (!a)
+            return NULL;
+        memset(a + tl_nstates, 0, (n - tl_nstates) * sizeof(*a));
+        tl_states = a;
+        tl_nstates = n;
+    }
+    return &tl_states[index];
+}
+
+int gw_python_init(server_rec *s, apr_pool_t *p)
+{
+    PyThreadState *ts;
+    gw_main_server = s;
+    interp_pool = p;
+    interps = apr_hash_make(p);
+    apr_thread_mutex_create(&interps_lock, APR_THREAD_MUTEX_DEFAULT, p);
+
+    if (init_python(s) < 0)
+        return -1;
+    GW_INIT_THREADS();
+
+    gw_log_types_ready();
+    gw_input_types_ready();
+    gw_adapter_types_ready();
+    if (PyType_Ready(&GwLog_Type) < 0 || PyType_Ready(&GwRestricted_Type) < 0 ||
+        PyType_Ready(&GwInput_Type) < 0 || PyType_Ready(&GwAdapter_Type) < 0 ||
+        PyType_Ready(&GwFileWrapper_Type) < 0) {
+        gw_log_exception(NULL, s, "mod_gateway: cannot initialise Python types.");
+        PyEval_SaveThread();
+        return -1;
+    }
+
+    ts = PyThreadState_Get();
+    main_interp = new_interp_record("", GW_TSTATE_INTERP(ts));
+    apr_hash_set(interps, main_interp->name, APR_HASH_KEY_STRING, main_interp);
+    *tl_slot(main_interp->index) = ts;
+    setup_interpreter(main_interp, s);
+    PyEval_SaveThread();
+    gw_python_ready = 1;
+    return 0;
+}
+
+/* ------------------------------------------------------ acquire / release */
+
+gw_interp *gw_interp_acquire(const char *name, server_rec *s)
+{
+    gw_interp *ip = tl_last;
+    PyThreadState **slot, *mts, *nts;
+
+    if (!gw_python_ready)
+        return NULL;
+    if (!ip || strcmp(ip->name, name)) {
+        apr_thread_mutex_lock(interps_lock);
+        ip = apr_hash_get(interps, name, APR_HASH_KEY_STRING);
+        apr_thread_mutex_unlock(interps_lock);
+    }
+    if (ip) {
+        slot = tl_slot(ip->index);
+        if (!slot)
+            return NULL;
+        if (!*slot)
+            *slot = PyThreadState_New(ip->interp);
+        PyEval_RestoreThread(*slot);
+        tl_last = ip;
+        return ip;
+    }
+
+    /* First use of this group in the process: create it under the main GIL. */
+    slot = tl_slot(main_interp->index);
+    if (!slot)
+        return NULL;
+    if (!*slot)
+        *slot = PyThreadState_New(main_interp->interp);
+    mts = *slot;
+    PyEval_RestoreThread(mts);
+
+    apr_thread_mutex_lock(interps_lock);
+    ip = apr_hash_get(interps, name, APR_HASH_KEY_STRING);
+    apr_thread_mutex_unlock(interps_lock);
+    if (ip) {
+        /* Another thread made it while we waited for the GIL. */
+        PyEval_SaveThread();
+        return gw_interp_acquire(name, s);
+    }
+    nts = Py_NewInterpreter();
+    if (!nts) {
+        PyThreadState_Swap(mts);
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "mod_gateway (pid=%d): Cannot create "
+                     "interpreter '%s'.", (int)getpid(), name);
+        PyEval_SaveThread();
+        return NULL;
+    }
+    apr_thread_mutex_lock(interps_lock);
+    ip = new_interp_record(name, GW_TSTATE_INTERP(nts));
+    apr_thread_mutex_unlock(interps_lock);
+    slot = tl_slot(ip->index);
+    *slot = nts;
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "mod_gateway (pid=%d): Create interpreter '%s'.",
+                 (int)getpid(), name);
+    setup_interpreter(ip, s);
+    apr_thread_mutex_lock(interps_lock);
+    apr_hash_set(interps, ip->name, APR_HASH_KEY_STRING, ip);
+    apr_thread_mutex_unlock(interps_lock);
+    tl_last = ip;
+    return ip;
+}
+
+void gw_interp_release(gw_interp *ip)
+{
+    (void)ip;
+    PyEval_SaveThread();
+}

@@ -1,0 +1,405 @@
+/*
+ * gw_log.c - wsgi.errors, sys.stdout/sys.stderr into Apache's error log,
+ * tracebacks, and the restricted stdin/stdout objects.
+ */
+#include "gw_interp.h"
+
+GW_THREAD_LOCAL gw_reqio *gw_current_io;
+
+extern server_rec *gw_main_server;
+
+void gw_io_logf(gw_reqio *io, int level, const char *fmt, ...)
+{
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    apr_vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (io && io->log)
+        io->log(io, level, buf);
+    else
+        ap_log_error(APLOG_MARK, level, 0, gw_main_server, "%s", buf);
+}
+
+void gw_log_lines(gw_reqio *io, server_rec *s, int level, const char *text, apr_size_t len)
+{
+    const char *end = text + len;
+    char buf[8192];
+    if (!s)
+        s = gw_main_server;
+    while (text < end) {
+        const char *nl = memchr(text, '\n', end - text);
+        apr_size_t n = (nl ? nl : end) - text;
+        if (n >= sizeof(buf))
+            n = sizeof(buf) - 1;
+        memcpy(buf, text, n);
+        buf[n] = '\0';
+        if (io && io->log)
+            io->log(io, level, buf);
+        else
+            ap_log_error(APLOG_MARK, level, 0, s, "%s", buf);
+        text = nl ? nl + 1 : end;
+    }
+}
+
+/* ---------------------------------------------------------------- Log type */
+
+typedef struct {
+    PyObject_HEAD
+    gw_reqio *io;           /* bound request (wsgi.errors), else NULL */
+    int bound;              /* 1 for wsgi.errors; 0 for sys.stdout/stderr */
+    int expired;
+    int level;
+    char *buf;
+    apr_size_t len, cap;
+    const char *name;
+} GwLog;
+
+static gw_reqio *log_target(GwLog *self)
+{
+    return self->bound ? self->io : gw_current_io;
+}
+
+static void log_emit(GwLog *self, const char *data, apr_size_t n)
+{
+    gw_log_lines(log_target(self), NULL, self->level, data, n);
+}
+
+static void log_flush_buffer(GwLog *self)
+{
+    if (self->len) {
+        log_emit(self, self->buf, self->len);
+        self->len = 0;
+    }
+}
+
+static int log_append(GwLog *self, const char *data, apr_size_t n)
+{
+    const char *p = data, *end = data + n, *nl;
+    /* Complete lines go out at once; the tail waits for its newline. */
+    while ((nl = memchr(p, '\n', end - p)) != NULL) {
+        if (self->len) {
+            apr_size_t part = nl - p;
+            if (self->len + part > self->cap) {
+                apr_size_t cap = (self->len + part) * 2;
+                char *nb = PyMem_Realloc(self->buf, cap);
+                if (!nb) {
+                    PyErr_NoMemory();
+                    return -1;
+                }
+                self->buf = nb;
+                self->cap = cap;
+            }
+            memcpy(self->buf + self->len, p, part);
+            self->len += part;
+            log_emit(self, self->buf, self->len);
+            self->len = 0;
+        }
+        else {
+            log_emit(self, p, nl - p);
+        }
+        p = nl + 1;
+    }
+    if (p < end) {
+        apr_size_t part = end - p;
+        if (self->len + part > self->cap) {
+            apr_size_t cap = (self->len + part) * 2 + 64;
+            char *nb = PyMem_Realloc(self->buf, cap);
+            if (!nb) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            self->buf = nb;
+            self->cap = cap;
+        }
+        memcpy(self->buf + self->len, p, part);
+        self->len += part;
+        if (self->len > 8000)
+            log_flush_buffer(self);
+    }
+    return 0;
+}
+
+PyObject *gw_log_new(gw_reqio *io, int level, const char *name)
+{
+    GwLog *self = PyObject_New(GwLog, &GwLog_Type);
+    if (!self)
+        return NULL;
+    self->io = io;
+    self->bound = io != NULL;
+    self->expired = 0;
+    self->level = level;
+    self->buf = NULL;
+    self->len = self->cap = 0;
+    self->name = name;
+    return (PyObject *)self;
+}
+
+void gw_log_detach(PyObject *obj)
+{
+    GwLog *self = (GwLog *)obj;
+    log_flush_buffer(self);
+    self->io = NULL;
+    self->expired = 1;
+}
+
+static void log_dealloc(GwLog *self)
+{
+    if (self->len && !self->expired)
+        log_flush_buffer(self);
+    PyMem_Free(self->buf);
+    PyObject_Del(self);
+}
+
+static PyObject *log_write(GwLog *self, PyObject *arg)
+{
+    PyObject *bytes = NULL;
+    if (self->expired) {
+        PyErr_SetString(PyExc_RuntimeError, "log object has expired");
+        return NULL;
+    }
+    if (PyBytes_Check(arg)) {
+        Py_INCREF(arg);
+        bytes = arg;
+    }
+    else if (PyUnicode_Check(arg)) {
+        bytes = PyUnicode_AsUTF8String(arg);
+        if (!bytes)
+            return NULL;
+    }
+    else {
+        PyErr_Format(PyExc_TypeError, "argument must be a string, not %.100s",
+                     Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    if (log_append(self, PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes)) < 0) {
+        Py_DECREF(bytes);
+        return NULL;
+    }
+#if GW_PY3
+    {
+        Py_ssize_t n = PyUnicode_Check(arg) ? PyUnicode_GET_LENGTH(arg) : PyBytes_GET_SIZE(bytes);
+        Py_DECREF(bytes);
+        return PyLong_FromSsize_t(n);
+    }
+#else
+    Py_DECREF(bytes);
+    Py_RETURN_NONE;
+#endif
+}
+
+static PyObject *log_writelines(GwLog *self, PyObject *seq)
+{
+    PyObject *it = PyObject_GetIter(seq), *item;
+    if (!it)
+        return NULL;
+    while ((item = PyIter_Next(it)) != NULL) {
+        PyObject *r = log_write(self, item);
+        Py_DECREF(item);
+        if (!r) {
+            Py_DECREF(it);
+            return NULL;
+        }
+        Py_DECREF(r);
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *log_flush(GwLog *self, PyObject *unused)
+{
+    (void)unused;
+    if (!self->expired)
+        log_flush_buffer(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *log_false(GwLog *self, PyObject *unused)
+{
+    (void)self; (void)unused;
+    Py_RETURN_FALSE;
+}
+
+static PyObject *log_true(GwLog *self, PyObject *unused)
+{
+    (void)self; (void)unused;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *log_closed(GwLog *self, void *unused)
+{
+    (void)unused;
+    return PyBool_FromLong(self->expired);
+}
+
+static PyObject *log_encoding(GwLog *self, void *unused)
+{
+    (void)self; (void)unused;
+    return GW_Native_FromString("utf-8");
+}
+
+static PyObject *log_errors(GwLog *self, void *unused)
+{
+    (void)self; (void)unused;
+    return GW_Native_FromString("backslashreplace");
+}
+
+static PyObject *log_name(GwLog *self, void *unused)
+{
+    (void)unused;
+    return GW_Native_FromString(self->name ? self->name : "<wsgi.errors>");
+}
+
+static PyObject *log_enter(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    Py_INCREF(self);
+    return self;
+}
+
+static PyObject *log_exit(GwLog *self, PyObject *args)
+{
+    (void)args;
+    log_flush_buffer(self);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef log_methods[] = {
+    { "write", (PyCFunction)log_write, METH_O, NULL },
+    { "writelines", (PyCFunction)log_writelines, METH_O, NULL },
+    { "flush", (PyCFunction)log_flush, METH_NOARGS, NULL },
+    { "close", (PyCFunction)log_flush, METH_NOARGS, NULL },
+    { "isatty", (PyCFunction)log_false, METH_NOARGS, NULL },
+    { "readable", (PyCFunction)log_false, METH_NOARGS, NULL },
+    { "seekable", (PyCFunction)log_false, METH_NOARGS, NULL },
+    { "writable", (PyCFunction)log_true, METH_NOARGS, NULL },
+    { "__enter__", (PyCFunction)log_enter, METH_NOARGS, NULL },
+    { "__exit__", (PyCFunction)log_exit, METH_VARARGS, NULL },
+    { NULL, NULL, 0, NULL }
+};
+
+static PyGetSetDef log_getset[] = {
+    { "closed", (getter)log_closed, NULL, NULL, NULL },
+    { "encoding", (getter)log_encoding, NULL, NULL, NULL },
+    { "errors", (getter)log_errors, NULL, NULL, NULL },
+    { "name", (getter)log_name, NULL, NULL, NULL },
+    { NULL, NULL, NULL, NULL, NULL }
+};
+
+PyTypeObject GwLog_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    "mod_wsgi.Log",
+    sizeof(GwLog), 0,
+    (destructor)log_dealloc,
+};
+
+/* ------------------------------------------------------ Restricted streams */
+
+typedef struct {
+    PyObject_HEAD
+    const char *stream;
+} GwRestricted;
+
+PyObject *gw_restricted_new(const char *stream)
+{
+    GwRestricted *self = PyObject_New(GwRestricted, &GwRestricted_Type);
+    if (self)
+        self->stream = stream;
+    return (PyObject *)self;
+}
+
+static void restricted_dealloc(GwRestricted *self)
+{
+    PyObject_Del(self);
+}
+
+static PyObject *restricted_getattro(GwRestricted *self, PyObject *name)
+{
+    (void)name;
+    PyErr_Format(PyExc_IOError, "%s access restricted by mod_wsgi", self->stream);
+    return NULL;
+}
+
+PyTypeObject GwRestricted_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    "mod_wsgi.Restricted",
+    sizeof(GwRestricted), 0,
+    (destructor)restricted_dealloc,
+};
+
+/* --------------------------------------------------------------- tracebacks */
+
+void gw_log_exception(gw_reqio *io, server_rec *s, const char *headline)
+{
+    PyObject *type, *value, *tb, *mod = NULL, *fn = NULL, *lines = NULL, *text = NULL;
+    PyObject *sep = NULL, *bytes = NULL;
+
+    PyErr_Fetch(&type, &value, &tb);
+    if (!type)
+        return;
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (headline)
+        gw_log_lines(io, s, APLOG_ERR, headline, strlen(headline));
+
+    mod = PyImport_ImportModule("traceback");
+    if (mod)
+        fn = PyObject_GetAttrString(mod, "format_exception");
+    if (fn)
+        lines = PyObject_CallFunctionObjArgs(fn, type, value ? value : Py_None,
+                                             tb ? tb : Py_None, NULL);
+    if (lines) {
+        sep = GW_Native_FromString("");
+        if (sep)
+            text = PyObject_CallMethod(sep, "join", "O", lines);
+    }
+    if (text) {
+#if GW_PY3
+        bytes = PyUnicode_AsEncodedString(text, "utf-8", "backslashreplace");
+#else
+        Py_INCREF(text);
+        bytes = text;
+#endif
+    }
+    if (bytes) {
+        gw_log_lines(io, s, APLOG_ERR, PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes));
+    }
+    else {
+        /* Formatting failed: at least the type and message. */
+        PyObject *r;
+        PyErr_Clear();
+        r = value ? PyObject_Str(value) : NULL;
+        gw_io_logf(io, APLOG_ERR, "%s: %s",
+                   PyExceptionClass_Check(type) ? ((PyTypeObject *)type)->tp_name : "exception",
+#if GW_PY3
+                   r && PyUnicode_Check(r) ? PyUnicode_AsUTF8(r) : "?"
+#else
+                   r && PyString_Check(r) ? PyString_AsString(r) : "?"
+#endif
+                   );
+        Py_XDECREF(r);
+    }
+    PyErr_Clear();
+    Py_XDECREF(bytes);
+    Py_XDECREF(text);
+    Py_XDECREF(sep);
+    Py_XDECREF(lines);
+    Py_XDECREF(fn);
+    Py_XDECREF(mod);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+/* Fill the slots C89-style initialisers above cannot name portably. */
+void gw_log_types_ready(void);
+void gw_log_types_ready(void)
+{
+    GwLog_Type.tp_flags = GW_TPFLAGS_DEFAULT;
+    GwLog_Type.tp_methods = log_methods;
+    GwLog_Type.tp_getset = log_getset;
+    GwLog_Type.tp_doc = "Writes lines to Apache's error log.";
+    GwRestricted_Type.tp_flags = GW_TPFLAGS_DEFAULT;
+    GwRestricted_Type.tp_getattro = (getattrofunc)restricted_getattro;
+}

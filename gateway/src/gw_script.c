@@ -1,0 +1,185 @@
+/*
+ * gw_script.c - loading WSGI scripts as modules and reloading them.
+ *
+ * A script is imported as module _mod_wsgi_<md5 of its path> in the
+ * interpreter of its application group, cached in sys.modules, and
+ * re-imported when its mtime differs from the recorded __mtime__ (or its
+ * reload_required(resource) says so) while WSGIScriptReloading is On.
+ */
+#include "gw_interp.h"
+
+#include <unistd.h>
+
+char *gw_script_module_name(apr_pool_t *p, const char *script)
+{
+    unsigned char digest[APR_MD5_DIGESTSIZE];
+    char *name = apr_palloc(p, 10 + 2 * APR_MD5_DIGESTSIZE + 1);
+    char *path = apr_pstrdup(p, script), *c;
+    int i, lower;
+    /* mod_wsgi before 6.0 lower-cased with WSGICaseSensitivity On (its test was inverted). */
+    lower = gw_profile()->id == GW_PROFILE_6 ? !gw_global->case_sensitivity
+                                             : gw_global->case_sensitivity;
+    if (lower)
+        for (c = path; *c; c++)
+            *c = apr_tolower(*c);
+    apr_md5(digest, path, strlen(path));
+    memcpy(name, "_mod_wsgi_", 10);
+    for (i = 0; i < APR_MD5_DIGESTSIZE; i++)
+        apr_snprintf(name + 10 + 2 * i, 3, "%02x", digest[i]);
+    return name;
+}
+
+static apr_time_t script_mtime(const char *script)
+{
+    apr_finfo_t fi;
+    apr_pool_t *p;
+    apr_time_t t = 0;
+    if (apr_pool_create(&p, NULL) != APR_SUCCESS)
+        return 0;
+    if (apr_stat(&fi, script, APR_FINFO_MTIME, p) == APR_SUCCESS)
+        t = fi.mtime;
+    apr_pool_destroy(p);
+    return t;
+}
+
+/* 1 reload needed, 0 not. */
+static int needs_reload(PyObject *module, apr_time_t mtime, const char *resource)
+{
+    PyObject *d = PyModule_GetDict(module), *o;
+    int reload = 1;
+    o = PyDict_GetItemString(d, "__mtime__");
+    if (o) {
+        PY_LONG_LONG v = PyLong_Check(o) ? PyLong_AsLongLong(o) : (PY_LONG_LONG)GW_Int_AsLong(o);
+        if (PyErr_Occurred())
+            PyErr_Clear();
+        else
+            reload = (apr_time_t)v != mtime;
+    }
+    if (!reload) {
+        o = PyDict_GetItemString(d, "reload_required");
+        if (o && PyCallable_Check(o)) {
+            PyObject *r = PyObject_CallFunction(o, "s", resource ? resource : "");
+            if (r) {
+                reload = PyObject_IsTrue(r) == 1;
+                Py_DECREF(r);
+            }
+            PyErr_Clear();
+        }
+    }
+    return reload;
+}
+
+static PyObject *load(gw_interp *ip, gw_reqio *io, server_rec *s, const char *script,
+                      const char *name, apr_time_t mtime, int reloading, const char *kind)
+{
+    FILE *fp;
+    char *src = NULL;
+    long size;
+    PyObject *code = NULL, *module = NULL, *t;
+    char head[1024];
+    (void)ip;
+
+    gw_io_logf(io, APLOG_INFO, "mod_gateway (pid=%d, process='%s', application='%s'): %s %s "
+               "'%s'.", (int)getpid(), gw_py.process_group, ip->name,
+               reloading ? "Reloading" : "Loading", kind, script);
+
+    fp = fopen(script, "rb");
+    if (!fp) {
+        gw_io_logf(io, APLOG_ERR, "mod_gateway (pid=%d): Call to fopen() failed for '%s'.",
+                   (int)getpid(), script);
+        return NULL;
+    }
+    if (fseek(fp, 0, SEEK_END) == 0 && (size = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0) {
+        src = PyMem_Malloc(size + 1);
+        if (src && fread(src, 1, size, fp) == (size_t)size)
+            src[size] = '\0';
+        else {
+            PyMem_Free(src);
+            src = NULL;
+        }
+    }
+    fclose(fp);
+    if (!src) {
+        gw_io_logf(io, APLOG_ERR, "mod_gateway (pid=%d): Could not read '%s'.", (int)getpid(),
+                   script);
+        return NULL;
+    }
+
+    code = Py_CompileStringFlags(src, script, Py_file_input, NULL);
+    PyMem_Free(src);
+    if (code)
+        module = PyImport_ExecCodeModuleEx((char *)name, code, (char *)script);
+    Py_XDECREF(code);
+    if (!module) {
+        apr_snprintf(head, sizeof(head), "mod_gateway (pid=%d): Target WSGI script '%s' cannot "
+                     "be loaded as Python module.", (int)getpid(), script);
+        gw_io_logf(io, APLOG_ERR, "%s", head);
+        apr_snprintf(head, sizeof(head), "mod_gateway (pid=%d): Exception occurred processing "
+                     "WSGI script '%s'.", (int)getpid(), script);
+        gw_log_exception(io, s, head);
+        /* Never cache a half-run module: the next request imports again. */
+        if (PyDict_GetItemString(PyImport_GetModuleDict(), name))
+            PyDict_DelItemString(PyImport_GetModuleDict(), name);
+        PyErr_Clear();
+        return NULL;
+    }
+    t = PyLong_FromLongLong((PY_LONG_LONG)mtime);
+    if (t) {
+        PyObject_SetAttrString(module, "__mtime__", t);
+        Py_DECREF(t);
+    }
+    PyErr_Clear();
+    return module;
+}
+
+PyObject *gw_script_module(gw_interp *ip, gw_reqio *io, server_rec *s, const char *script,
+                           int reloading, const char *resource, const char *kind)
+{
+    char name[64];
+    PyObject *modules = PyImport_GetModuleDict(), *m;
+    apr_time_t mtime = 0;
+    int reload = 0;
+    apr_pool_t *tmp;
+
+    if (apr_pool_create(&tmp, NULL) != APR_SUCCESS)
+        return NULL;
+    apr_cpystrn(name, gw_script_module_name(tmp, script), sizeof(name));
+    apr_pool_destroy(tmp);
+
+    m = PyDict_GetItemString(modules, name);
+    if (m) {
+        if (!reloading) {
+            Py_INCREF(m);
+            return m;
+        }
+        mtime = script_mtime(script);
+        if (!needs_reload(m, mtime, resource)) {
+            Py_INCREF(m);
+            return m;
+        }
+    }
+
+    /* Serialise loading within the interpreter; wait without the GIL. */
+    Py_BEGIN_ALLOW_THREADS
+    apr_thread_mutex_lock(ip->import_lock);
+    Py_END_ALLOW_THREADS
+
+    m = PyDict_GetItemString(modules, name);
+    if (m) {
+        if (!mtime)
+            mtime = script_mtime(script);
+        if (!reloading || !needs_reload(m, mtime, resource)) {
+            Py_INCREF(m);
+            apr_thread_mutex_unlock(ip->import_lock);
+            return m;
+        }
+        reload = 1;
+        PyDict_DelItemString(modules, name);
+        PyErr_Clear();
+    }
+    if (!mtime)
+        mtime = script_mtime(script);
+    m = load(ip, io, s, script, name, mtime, reload, kind);
+    apr_thread_mutex_unlock(ip->import_lock);
+    return m;
+}
