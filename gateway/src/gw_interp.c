@@ -32,6 +32,35 @@ void gw_adapter_types_ready(void);
 
 /* ------------------------------------------------------- mod_wsgi module */
 
+/* mod_wsgi._log_warning(text): lines to the error log at warning level. */
+static PyObject *module_log_warning(PyObject *self, PyObject *arg)
+{
+    PyObject *keep = NULL;
+    const char *text = NULL;
+    (void)self;
+#if GW_PY3
+    if (PyUnicode_Check(arg)) {
+        keep = PyUnicode_AsEncodedString(arg, "utf-8", "backslashreplace");
+        text = keep ? PyBytes_AS_STRING(keep) : NULL;
+    }
+#else
+    if (PyString_Check(arg))
+        text = PyString_AS_STRING(arg);
+#endif
+    if (!text) {
+        Py_XDECREF(keep);
+        PyErr_SetString(PyExc_TypeError, "text expected");
+        return NULL;
+    }
+    gw_log_lines(gw_current_io, NULL, APLOG_WARNING, text, strlen(text));
+    Py_XDECREF(keep);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef module_log_warning_def = {
+    "_log_warning", (PyCFunction)module_log_warning, METH_O, NULL
+};
+
 PyObject *gw_module_create(const char *process_group, const char *application_group)
 {
     const gw_profile_info *prof = gw_profile();
@@ -49,6 +78,7 @@ PyObject *gw_module_create(const char *process_group, const char *application_gr
     Py_INCREF(&GwFileWrapper_Type);
     PyModule_AddObject(m, "FileWrapper", (PyObject *)&GwFileWrapper_Type);
     PyModule_AddObject(m, "gateway_version", GW_Native_FromString(GW_VERSION_STRING));
+    PyModule_AddObject(m, "_log_warning", PyCFunction_New(&module_log_warning_def, NULL));
     if (PyErr_Occurred()) {
         Py_DECREF(m);
         return NULL;
@@ -72,14 +102,12 @@ static const char gw_bootstrap[] =
     "        os.environ['PYTHON_EGG_CACHE'] = eggs\n"
     "    if restrict_signal:\n"
     "        import signal\n"
-    "        def signal_handler(signum, handler, _pid=pid):\n"
+    "        import mod_wsgi\n"
+    "        def signal_handler(signum, handler, _pid=pid, _log=mod_wsgi._log_warning):\n"
     "            import traceback\n"
-    "            err = sys.stderr\n"
-    "            err.write('mod_gateway (pid=%d): Callback registration for signal %d '\n"
-    "                      'ignored.\\n' % (_pid, signum))\n"
-    "            for line in traceback.format_stack()[:-1]:\n"
-    "                err.write(line)\n"
-    "            err.flush()\n"
+    "            _log('mod_gateway (pid=%d): Callback registration for signal %d '\n"
+    "                 'ignored.' % (_pid, signum))\n"
+    "            _log(''.join(traceback.format_stack()[:-1]))\n"
     "            return handler\n"
     "        signal.signal = signal_handler\n";
 

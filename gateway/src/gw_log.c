@@ -4,6 +4,8 @@
  */
 #include "gw_interp.h"
 
+#include <unistd.h>
+
 GW_THREAD_LOCAL gw_reqio *gw_current_io;
 
 extern server_rec *gw_main_server;
@@ -331,21 +333,89 @@ PyTypeObject GwRestricted_Type = {
 
 /* --------------------------------------------------------------- tracebacks */
 
+/* Log text line by line, each line prefixed (so every line names its origin). */
+static void log_prefixed(gw_reqio *io, server_rec *s, const char *prefix, const char *text,
+                         apr_size_t len)
+{
+    const char *end = text + len;
+    char buf[8192];
+    while (text < end) {
+        const char *nl = memchr(text, '\n', end - text);
+        apr_size_t n = (nl ? nl : end) - text;
+        apr_snprintf(buf, sizeof(buf), "%s%.*s", prefix, (int)n, text);
+        gw_log_lines(io, s, APLOG_ERR, buf, strlen(buf));
+        text = nl ? nl + 1 : end;
+    }
+}
+
+static const char *utf8_of(PyObject *o, PyObject **keep)
+{
+    *keep = NULL;
+    if (!o)
+        return NULL;
+#if GW_PY3
+    if (PyUnicode_Check(o)) {
+        *keep = PyUnicode_AsEncodedString(o, "utf-8", "backslashreplace");
+        return *keep ? PyBytes_AS_STRING(*keep) : NULL;
+    }
+#endif
+    if (PyBytes_Check(o))
+        return PyBytes_AS_STRING(o);
+    return NULL;
+}
+
 void gw_log_exception(gw_reqio *io, server_rec *s, const char *headline)
 {
     PyObject *type, *value, *tb, *mod = NULL, *fn = NULL, *lines = NULL, *text = NULL;
-    PyObject *sep = NULL, *bytes = NULL;
+    PyObject *sep = NULL, *keep = NULL, *cause = NULL, *cause_keep = NULL;
+    const char *ctext, *ttext;
+    char prefix[64];
 
     PyErr_Fetch(&type, &value, &tb);
     if (!type)
         return;
     PyErr_NormalizeException(&type, &value, &tb);
-    if (headline)
-        gw_log_lines(io, s, APLOG_ERR, headline, strlen(headline));
+    apr_snprintf(prefix, sizeof(prefix), "mod_gateway (pid=%d): ", (int)getpid());
 
     mod = PyImport_ImportModule("traceback");
-    if (mod)
+    if (mod) {
+        /* The cause on one line: "ValueError: message". */
+        fn = PyObject_GetAttrString(mod, "format_exception_only");
+        if (fn) {
+            PyObject *only = PyObject_CallFunctionObjArgs(fn, type, value ? value : Py_None, NULL);
+            if (only) {
+                PyObject *empty = GW_Native_FromString("");
+                if (empty)
+                    cause = PyObject_CallMethod(empty, "join", "O", only);
+                Py_XDECREF(empty);
+                Py_DECREF(only);
+            }
+            Py_DECREF(fn);
+            fn = NULL;
+        }
+        PyErr_Clear();
         fn = PyObject_GetAttrString(mod, "format_exception");
+    }
+    ctext = utf8_of(cause, &cause_keep);
+    if (headline) {
+        char *line;
+        apr_size_t hl = strlen(headline), cl = ctext ? strcspn(ctext, "\n") : 0;
+        line = malloc(hl + cl + 8);
+        if (line) {
+            memcpy(line, headline, hl);
+            if (cl) {
+                /* "... script '/x.wsgi'. Cause: ValueError: message" */
+                memcpy(line + hl, " Cause: ", 8);
+                memcpy(line + hl + 8, ctext, cl);
+                line[hl + 8 + cl] = '\0';
+            }
+            else {
+                line[hl] = '\0';
+            }
+            gw_log_lines(io, s, APLOG_ERR, line, strlen(line));
+            free(line);
+        }
+    }
     if (fn)
         lines = PyObject_CallFunctionObjArgs(fn, type, value ? value : Py_None,
                                              tb ? tb : Py_None, NULL);
@@ -354,34 +424,18 @@ void gw_log_exception(gw_reqio *io, server_rec *s, const char *headline)
         if (sep)
             text = PyObject_CallMethod(sep, "join", "O", lines);
     }
-    if (text) {
-#if GW_PY3
-        bytes = PyUnicode_AsEncodedString(text, "utf-8", "backslashreplace");
-#else
-        Py_INCREF(text);
-        bytes = text;
-#endif
-    }
-    if (bytes) {
-        gw_log_lines(io, s, APLOG_ERR, PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes));
-    }
-    else {
-        /* Formatting failed: at least the type and message. */
-        PyObject *r;
-        PyErr_Clear();
-        r = value ? PyObject_Str(value) : NULL;
-        gw_io_logf(io, APLOG_ERR, "%s: %s",
-                   PyExceptionClass_Check(type) ? ((PyTypeObject *)type)->tp_name : "exception",
-#if GW_PY3
-                   r && PyUnicode_Check(r) ? PyUnicode_AsUTF8(r) : "?"
-#else
-                   r && PyString_Check(r) ? PyString_AsString(r) : "?"
-#endif
-                   );
-        Py_XDECREF(r);
-    }
+    ttext = utf8_of(text, &keep);
+    if (ttext)
+        log_prefixed(io, s, prefix, ttext, strlen(ttext));
+    else if (ctext)
+        log_prefixed(io, s, prefix, ctext, strlen(ctext));
+    else
+        gw_io_logf(io, APLOG_ERR, "%s%s", prefix,
+                   PyExceptionClass_Check(type) ? ((PyExceptionClass_Name(type))) : "exception");
     PyErr_Clear();
-    Py_XDECREF(bytes);
+    Py_XDECREF(keep);
+    Py_XDECREF(cause_keep);
+    Py_XDECREF(cause);
     Py_XDECREF(text);
     Py_XDECREF(sep);
     Py_XDECREF(lines);

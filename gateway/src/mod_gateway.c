@@ -527,6 +527,12 @@ static void gw_register_hooks(apr_pool_t *p)
         gw_daemon_register_hooks(p);
 }
 
+/*
+ * The module calls itself mod_wsgi.c: <IfModule mod_wsgi.c> sections of an
+ * existing site keep working after the LoadModule swap, and error-log lines
+ * carry the [wsgi:...] tag that log watchers of mod_wsgi sites look for.
+ */
+#line 1 "mod_wsgi.c"
 module AP_MODULE_DECLARE_DATA gateway_module = {
     STANDARD20_MODULE_STUFF,
     gw_create_dir_config,
