@@ -124,11 +124,20 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("mode", modes, ids=modes)
 
 
+def _mode_of(item):
+    mode = item.callspec.params.get("mode", "") if hasattr(item, "callspec") else ""
+    return mode if isinstance(mode, str) else None  # None: no mode left after --mode
+
+
 def pytest_collection_modifyitems(session, config, items):
+    dropped = [i for i in items if _mode_of(i) is None]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [i for i in items if _mode_of(i) is not None]
+
     def key(item):
         meta = getattr(item.function, "conformance_case", None)
-        mode = item.callspec.params.get("mode", "") if hasattr(item, "callspec") else ""
-        return (meta.site if meta else "", mode)
+        return (meta.site if meta else "", _mode_of(item))
     # Cases sharing a site and mode run together on one worker: one server start.
     items.sort(key=key)
     for item in items:
