@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 #include <sys/stat.h>
+#include <locale.h>
 
 gw_python_settings gw_py;
 int gw_python_ready;
@@ -302,6 +303,16 @@ static int init_python(server_rec *s)
     }
     if (gw_py.hash_seed)
         setenv("PYTHONHASHSEED", gw_py.hash_seed, 1);
+#if GW_PY3
+    /* Profile 6 runs like a PEP 538/540 Python: a C locale is coerced to UTF-8. */
+    if (gw_profile()->utf8_locale_coercion && !getenv("LC_ALL")) {
+        const char *cur = setlocale(LC_CTYPE, "");
+        if (!cur || !strcmp(cur, "C") || !strcmp(cur, "POSIX")) {
+            if (setlocale(LC_CTYPE, "C.UTF-8"))
+                setenv("LC_CTYPE", "C.UTF-8", 1);
+        }
+    }
+#endif
     Py_OptimizeFlag = gw_py.optimize;
     Py_DontWriteBytecodeFlag = gw_py.dont_write_bytecode;
     Py_InitializeEx(0);

@@ -125,6 +125,29 @@ PyObject *gw_script_module(gw_interp *ip, gw_reqio *io, server_rec *s, const cha
                            int reloading, const char *resource, const char *kind);
 char *gw_script_module_name(apr_pool_t *p, const char *script);
 
+/* What gw_execute needs besides the environ table. */
+typedef struct {
+    const char *script;             /* file to load */
+    const char *application_group;  /* expanded interpreter name ("" = main) */
+    const char *callable_object;
+    int script_reloading;
+    const char *resource;           /* passed to reload_required() */
+    int daemon;                     /* running in a daemon process */
+    int multithread, multiprocess, run_once;
+    int enable_sendfile;
+    int is_head;
+} gw_execute_args;
+
+/*
+ * Run one WSGI request end to end: take the interpreter of the group, load
+ * (or reload) the script, find the callable (404 if missing), build environ
+ * from `env` (CGI variables + mod_wsgi.* carriers), call the application
+ * through the adapter, release the interpreter.  Called WITHOUT the GIL.
+ * Returns OK when a response was produced, else an HTTP status to send.
+ * This is the single entry point for both embedded and daemon mode.
+ */
+int gw_execute(gw_reqio *io, server_rec *s, const apr_table_t *env, const gw_execute_args *a);
+
 /* The mod_wsgi module of an interpreter (version, groups, FileWrapper). */
 PyObject *gw_module_create(const char *process_group, const char *application_group);
 

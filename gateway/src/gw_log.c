@@ -400,7 +400,7 @@ void gw_log_exception(gw_reqio *io, server_rec *s, const char *headline)
     if (headline) {
         char *line;
         apr_size_t hl = strlen(headline), cl = ctext ? strcspn(ctext, "\n") : 0;
-        line = malloc(hl + cl + 8);
+        line = malloc(hl + cl + 16);
         if (line) {
             memcpy(line, headline, hl);
             if (cl) {

@@ -183,3 +183,86 @@ PyObject *gw_script_module(gw_interp *ip, gw_reqio *io, server_rec *s, const cha
     apr_thread_mutex_unlock(ip->import_lock);
     return m;
 }
+
+/* ------------------------------------------------------------- execute */
+
+int gw_execute(gw_reqio *io, server_rec *s, const apr_table_t *env, const gw_execute_args *a)
+{
+    gw_interp *ip;
+    PyObject *module, *app = NULL, *input = NULL, *errors = NULL, *environ = NULL;
+    gw_environ_info info;
+    gw_call call;
+    gw_reqio *saved_io;
+    int status;
+
+    ip = gw_interp_acquire(a->application_group, s);
+    if (!ip) {
+        gw_io_logf(io, APLOG_ERR, "mod_gateway (pid=%d): Python is not available in this "
+                   "process, cannot run '%s'.", (int)getpid(), a->script);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    saved_io = gw_current_io;
+    gw_current_io = io;
+
+    module = gw_script_module(ip, io, s, a->script, a->script_reloading, a->resource,
+                              "WSGI script");
+    if (!module) {
+        status = HTTP_INTERNAL_SERVER_ERROR;
+        goto out;
+    }
+    app = PyObject_GetAttrString(module, a->callable_object);
+    Py_DECREF(module);
+    if (!app) {
+        PyErr_Clear();
+        gw_io_logf(io, APLOG_ERR, "mod_gateway (pid=%d): Target WSGI script '%s' does not "
+                   "contain WSGI application '%s'.", (int)getpid(), a->script,
+                   a->callable_object);
+        status = HTTP_NOT_FOUND;
+        goto out;
+    }
+
+    memset(&info, 0, sizeof(info));
+    info.process_group = gw_py.process_group;
+    info.application_group = a->application_group;
+    info.callable_object = a->callable_object;
+    info.script = a->script;
+    info.daemon = a->daemon;
+    info.multithread = a->multithread;
+    info.multiprocess = a->multiprocess;
+    info.run_once = a->run_once;
+    input = gw_input_new(io);
+    errors = gw_log_new(io, APLOG_ERR, "wsgi.errors");
+    info.script_start = apr_time_now();
+    if (input && errors)
+        environ = gw_environ_dict(env, &info, input, errors);
+    if (!environ) {
+        gw_log_exception(io, s, "mod_gateway: cannot build the WSGI environ.");
+        status = HTTP_INTERNAL_SERVER_ERROR;
+        goto out;
+    }
+
+    memset(&call, 0, sizeof(call));
+    call.io = io;
+    call.server = s;
+    call.environ = environ;
+    call.application = app;
+    call.script = a->script;
+    call.enable_sendfile = a->enable_sendfile;
+    call.is_head = a->is_head;
+    status = gw_adapter_run(&call);
+
+out:
+    if (input)
+        gw_input_expire(input);
+    if (errors)
+        gw_log_detach(errors);
+    Py_XDECREF(app);
+    Py_XDECREF(environ);
+    Py_XDECREF(input);
+    Py_XDECREF(errors);
+    if (PyErr_Occurred())
+        PyErr_Clear();
+    gw_current_io = saved_io;
+    gw_interp_release(ip);
+    return status;
+}

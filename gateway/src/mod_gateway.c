@@ -258,81 +258,21 @@ static const char *expand_group(request_rec *r, const char *spec, int applicatio
 static int run_embedded(request_rec *r, gw_request_config *rc, apr_table_t *env)
 {
     gw_embedded e;
-    gw_interp *ip;
-    PyObject *module, *app, *input = NULL, *errors = NULL, *environ = NULL;
-    gw_environ_info info;
-    gw_call call;
-    int status;
+    gw_execute_args a;
 
     emb_init(&e, r);
-    ip = gw_interp_acquire(rc->application_group, r->server);
-    if (!ip) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Python is not "
-                      "available in this process, cannot run '%s'.", (int)getpid(), r->filename);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    gw_current_io = &e.io;
-
-    module = gw_script_module(ip, &e.io, r->server, r->filename, rc->script_reloading, r->uri,
-                              "WSGI script");
-    if (!module) {
-        status = HTTP_INTERNAL_SERVER_ERROR;
-        goto out;
-    }
-    app = PyObject_GetAttrString(module, rc->callable_object);
-    Py_DECREF(module);
-    if (!app) {
-        PyErr_Clear();
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Target WSGI script "
-                      "'%s' does not contain WSGI application '%s'.", (int)getpid(),
-                      r->filename, rc->callable_object);
-        status = HTTP_NOT_FOUND;
-        goto out;
-    }
-
-    memset(&info, 0, sizeof(info));
-    info.process_group = "";
-    info.application_group = rc->application_group;
-    info.callable_object = rc->callable_object;
-    info.script = r->filename;
-    info.multithread = gw_py.multithread;
-    info.multiprocess = gw_py.multiprocess;
-    input = gw_input_new(&e.io);
-    errors = gw_log_new(&e.io, APLOG_ERR, "wsgi.errors");
-    info.script_start = apr_time_now();
-    if (input && errors)
-        environ = gw_environ_dict(env, &info, input, errors);
-    if (!environ) {
-        gw_log_exception(&e.io, r->server, "mod_gateway: cannot build the WSGI environ.");
-        Py_DECREF(app);
-        status = HTTP_INTERNAL_SERVER_ERROR;
-        goto out;
-    }
-
-    memset(&call, 0, sizeof(call));
-    call.io = &e.io;
-    call.server = r->server;
-    call.environ = environ;
-    call.application = app;
-    call.script = r->filename;
-    call.enable_sendfile = rc->enable_sendfile > 0;
-    call.is_head = r->header_only;
-    status = gw_adapter_run(&call);
-    Py_DECREF(app);
-
-out:
-    if (input)
-        gw_input_expire(input);
-    if (errors)
-        gw_log_detach(errors);
-    Py_XDECREF(environ);
-    Py_XDECREF(input);
-    Py_XDECREF(errors);
-    if (PyErr_Occurred())
-        PyErr_Clear();
-    gw_current_io = NULL;
-    gw_interp_release(ip);
-    return status;
+    memset(&a, 0, sizeof(a));
+    a.script = r->filename;
+    a.application_group = rc->application_group;
+    a.callable_object = rc->callable_object;
+    a.script_reloading = rc->script_reloading;
+    a.resource = r->uri;
+    a.daemon = 0;
+    a.multithread = gw_py.multithread;
+    a.multiprocess = gw_py.multiprocess;
+    a.enable_sendfile = rc->enable_sendfile > 0;
+    a.is_head = r->header_only;
+    return gw_execute(&e.io, r->server, env, &a);
 }
 
 static int gw_handler(request_rec *r)
