@@ -62,7 +62,10 @@ print(json.dumps({
 
 
 def python_info(python):
-    out = _run([python, "-c", _PY_INFO])
+    try:
+        out = _run([python, "-c", _PY_INFO])
+    except OSError as e:
+        raise BuildError("cannot run Python %s: %s" % (python, e))
     if out.returncode != 0:
         raise BuildError("cannot query Python %s:\n%s" % (python, out.stdout))
     return json.loads(out.stdout.strip().splitlines()[-1])
