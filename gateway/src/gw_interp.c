@@ -174,8 +174,12 @@ static int setup_interpreter(gw_interp *ip, server_rec *s)
 
 error:
     Py_XDECREF(ns);
-    gw_log_exception(NULL, s, apr_psprintf(interp_pool, "mod_gateway (pid=%d): Failed to set up "
-                                           "Python interpreter '%s'.", (int)getpid(), ip->name));
+    {
+        char head[512];
+        apr_snprintf(head, sizeof(head), "mod_gateway (pid=%d): Failed to set up Python "
+                     "interpreter '%s'.", (int)getpid(), ip->name);
+        gw_log_exception(NULL, s, head);
+    }
     return -1;
 }
 
@@ -372,8 +376,13 @@ static PyThreadState **tl_slot(int index)
 int gw_python_init(server_rec *s, apr_pool_t *p)
 {
     PyThreadState *ts;
+    apr_allocator_t *alloc = NULL;
     gw_main_server = s;
-    interp_pool = p;
+    /* Our own pool and allocator: records are made from request threads. */
+    if (apr_allocator_create(&alloc) != APR_SUCCESS ||
+        apr_pool_create_ex(&interp_pool, p, NULL, alloc) != APR_SUCCESS)
+        return -1;
+    apr_allocator_owner_set(alloc, interp_pool);
     interps = apr_hash_make(p);
     apr_thread_mutex_create(&interps_lock, APR_THREAD_MUTEX_DEFAULT, p);
 

@@ -9,37 +9,54 @@
 #include "gw_interp.h"
 
 #include <unistd.h>
+#include <sys/stat.h>
 
-char *gw_script_module_name(apr_pool_t *p, const char *script)
+/* _mod_wsgi_<md5> into buf (at least 43 bytes), without allocating. */
+static void module_name_into(char *buf, const char *script)
 {
     unsigned char digest[APR_MD5_DIGESTSIZE];
-    char *name = apr_palloc(p, 10 + 2 * APR_MD5_DIGESTSIZE + 1);
-    char *path = apr_pstrdup(p, script), *c;
+    apr_md5_ctx_t ctx;
     int i, lower;
     /* mod_wsgi before 6.0 lower-cased with WSGICaseSensitivity On (its test was inverted). */
     lower = gw_profile()->id == GW_PROFILE_6 ? !gw_global->case_sensitivity
                                              : gw_global->case_sensitivity;
-    if (lower)
-        for (c = path; *c; c++)
-            *c = apr_tolower(*c);
-    apr_md5(digest, path, strlen(path));
-    memcpy(name, "_mod_wsgi_", 10);
-    for (i = 0; i < APR_MD5_DIGESTSIZE; i++)
-        apr_snprintf(name + 10 + 2 * i, 3, "%02x", digest[i]);
+    apr_md5_init(&ctx);
+    if (lower) {
+        char chunk[256];
+        const char *c = script;
+        while (*c) {
+            apr_size_t n = 0;
+            while (*c && n < sizeof(chunk))
+                chunk[n++] = apr_tolower(*c++);
+            apr_md5_update(&ctx, chunk, n);
+        }
+    }
+    else {
+        apr_md5_update(&ctx, script, strlen(script));
+    }
+    apr_md5_final(digest, &ctx);
+    memcpy(buf, "_mod_wsgi_", 10);
+    for (i = 0; i < APR_MD5_DIGESTSIZE; i++) {
+        static const char hex[] = "0123456789abcdef";
+        buf[10 + 2 * i] = hex[digest[i] >> 4];
+        buf[11 + 2 * i] = hex[digest[i] & 15];
+    }
+    buf[10 + 2 * APR_MD5_DIGESTSIZE] = '\0';
+}
+
+char *gw_script_module_name(apr_pool_t *p, const char *script)
+{
+    char *name = apr_palloc(p, 10 + 2 * APR_MD5_DIGESTSIZE + 1);
+    module_name_into(name, script);
     return name;
 }
 
 static apr_time_t script_mtime(const char *script)
 {
-    apr_finfo_t fi;
-    apr_pool_t *p;
-    apr_time_t t = 0;
-    if (apr_pool_create(&p, NULL) != APR_SUCCESS)
+    struct stat st;
+    if (stat(script, &st) != 0)
         return 0;
-    if (apr_stat(&fi, script, APR_FINFO_MTIME, p) == APR_SUCCESS)
-        t = fi.mtime;
-    apr_pool_destroy(p);
-    return t;
+    return apr_time_from_sec(st.st_mtim.tv_sec) + st.st_mtim.tv_nsec / 1000;
 }
 
 /* 1 reload needed, 0 not. */
@@ -139,12 +156,8 @@ PyObject *gw_script_module(gw_interp *ip, gw_reqio *io, server_rec *s, const cha
     PyObject *modules = PyImport_GetModuleDict(), *m;
     apr_time_t mtime = 0;
     int reload = 0;
-    apr_pool_t *tmp;
 
-    if (apr_pool_create(&tmp, NULL) != APR_SUCCESS)
-        return NULL;
-    apr_cpystrn(name, gw_script_module_name(tmp, script), sizeof(name));
-    apr_pool_destroy(tmp);
+    module_name_into(name, script);
 
     m = PyDict_GetItemString(modules, name);
     if (m) {
