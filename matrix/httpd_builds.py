@@ -136,13 +136,13 @@ class _Build:
         self.args = []
         self.steps = {}
 
-    def sh(self, cmd, logfile, cwd=None, env=None):
+    def sh(self, cmd, logfile, cwd=None):
         with open(logfile, "a") as out:
             shown = ("<script>" if "\n" in str(c) else str(c) for c in cmd)  # not the whole -c program
             out.write(f"$ {' '.join(shown)}  (in {cwd or os.getcwd()})\n")
             out.flush()
             subprocess.run([str(c) for c in cmd], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                           stdin=subprocess.DEVNULL, env=env, check=True)
+                           stdin=subprocess.DEVNULL, check=True)
 
     def run(self, step, func):
         logfile = self.logs / f"{step}.log"
@@ -267,7 +267,7 @@ def build_httpd(version, force=False, log=print):
     if version not in KNOWN:
         raise ValueError(f"unknown httpd version {version!r}; known: {', '.join(KNOWN)}")
     b = _Build(version, log)
-    b.logs.mkdir(parents=True, exist_ok=True)
+    b.work.mkdir(parents=True, exist_ok=True)
     # Parallel matrix jobs may ask for the same build: one builds, the others wait and reuse it.
     with open(f"{b.work}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -275,6 +275,8 @@ def build_httpd(version, force=False, log=print):
             log(f"cached: {b.prefix}")
             return b.prefix
         shutil.rmtree(b.prefix, ignore_errors=True)  # also drops an old marker
+        shutil.rmtree(b.logs, ignore_errors=True)    # only this attempt's logs
+        b.logs.mkdir()
         start = time.monotonic()
         try:
             for step in ("download", "unpack", "pcre", "configure", "make", "install", "verify"):

@@ -6,7 +6,6 @@ the failure; a real cached build, when there is one, is checked as-is.
 
 import io
 import json
-import os
 import subprocess
 import tarfile
 from pathlib import Path
