@@ -1,0 +1,96 @@
+"""python -m matrix {list,run,merge,report,build-httpd,bench} (see matrix/__init__.py)."""
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+
+USAGE = __import__("matrix").__doc__
+
+
+def ci_jobs(ids, limit):
+    """Job entries for a CI job matrix of at most `limit` jobs: the cell IDs themselves
+    when they fit, else the deepest ID prefixes (as `prefix/*` globs) that do."""
+    for depth in (5, 4, 3, 2, 1):
+        groups = sorted({"/".join(i.split("/")[:depth]) for i in ids})
+        if len(groups) <= limit:
+            return groups if depth == 5 else [g + "/*" for g in groups]
+    return ["*"]
+
+
+def cmd_list(argv):
+    from . import axes, store
+    from .cells import select
+    p = argparse.ArgumentParser(prog="python -m matrix list")
+    p.add_argument("--json", action="store_true", help="axes and cells as JSON")
+    p.add_argument("--cells", nargs="+", default=[], metavar="GLOB")
+    p.add_argument("--python", action="append", default=[], help="also consider this server Python")
+    p.add_argument("--ci-jobs", type=int, metavar="N",
+                   help="print only a JSON list of at most N `run --cells` arguments covering every runnable cell")
+    p.add_argument("--record-unavailable", metavar="DIR",
+                   help="write the unavailable cells' records into DIR (for a CI merge)")
+    a = p.parse_args(argv)
+    found = axes.discover(a.python)
+    cells = select(found.cells, a.cells)
+    runnable = [c.id for c in cells if not c.unavailable]
+    if a.record_unavailable:
+        for c in cells:
+            if c.unavailable:
+                store.write_record(a.record_unavailable, {"cell": c.as_dict(), "status": "unavailable",
+                                                          "message": c.unavailable, "wall_s": 0.0, "build_s": 0.0})
+    if a.ci_jobs:
+        print(json.dumps(ci_jobs(runnable, a.ci_jobs)))
+        return 0
+    if a.json:
+        print(json.dumps({"schema": "mod_gateway.matrix-axes/1", "axes": found.as_dict(),
+                          "runnable": runnable,
+                          "cells": [dict(c.as_dict(), status="unavailable: " + c.unavailable
+                                         if c.unavailable else "available") for c in cells]}, indent=1))
+        return 0
+    print("Apache builds:")
+    for ap in found.apaches:
+        print("  %-8s %-8s %s" % (ap.version, ap.source, "unavailable: " + ap.unavailable if ap.unavailable
+                                  else "%s (MPMs %s)" % (ap.apxs, ", ".join(ap.mpms))))
+    print("Server Pythons:")
+    for py in found.pythons:
+        print("  py%-6s %-8s %s" % (py.version, py.source, "unavailable: " + py.unavailable if py.unavailable
+                                    else "%s (%s)%s" % (py.path, py.full_version,
+                                                        " also: " + ", ".join(py.shadowed) if py.shadowed else "")))
+    print("Cells (apache/python/mpm/mode/target): %d, %d runnable" % (len(cells), len(runnable)))
+    for cid in runnable:
+        print("  " + cid)
+    why = defaultdict(list)
+    for c in cells:
+        if c.unavailable:
+            why[c.unavailable].append(c.id)
+    for reason, ids in sorted(why.items()):
+        print("  unavailable: %s: %d cells, e.g. %s" % (reason, len(ids), ids[0]))
+    return 0
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command == "list":
+        return cmd_list(rest)
+    if command == "run":
+        from . import run
+        return run.main(rest)
+    if command in ("merge", "report"):
+        from . import report
+        return report.main(rest, command)
+    if command == "build-httpd":
+        from . import httpd_builds
+        return httpd_builds.main(rest)
+    if command == "bench":
+        from . import bench
+        return bench.main(rest)
+    print("unknown command %r\n%s" % (command, USAGE), file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""Discovery: which Apache builds, MPMs, server Pythons and targets exist here, and the
+cells they make.  What is declared but missing stays in the matrix as an unavailable
+cell naming what is missing; nothing is dropped silently.
+
+Apache builds: the system one (apxs on PATH), the ones `python -m matrix build-httpd`
+put in the cache (matrix.httpd_builds), 2.4.12/2.4.69 when not built yet, and 2.2.
+Pythons: every interpreter with a shared libpython given with --python, under pyenv's
+versions, or on PATH (first one wins per X.Y, in that order); 2.7 and 3.2-3.13 are declared.
+Targets: mod_gateway and the real mod_wsgi from PyPI per Python; Debian's packaged
+mod_wsgi only with its own Python and the Debian Apache.
+"""
+
+import glob
+import json
+import os
+import re
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, asdict
+from pathlib import Path
+from typing import Optional
+
+from conformance import MODES
+from conformance import targets as targets_mod
+from gateway import httpd
+
+from . import httpd_builds
+from .cells import Cell
+
+MPMS = ("prefork", "worker", "event")
+DECLARED_PYTHONS = ("2.7",) + tuple("3.%d" % m for m in range(2, 14))
+# Declared Apache builds nobody can obtain on this machine, and why.
+UNOBTAINABLE_APACHES = {"2.2": "Apache 2.2 is not obtainable here"}
+DEBIAN_APXS = "/usr/bin/apxs"
+MOD_WSGI_FIRST_FOR_PY38 = (3, 8)   # 6.x needs 3.8+; older Pythons get the legacy release
+
+# Runs on every server Python (2.7 and 3.x): version and whether a shared libpython exists.
+_PROBE = r"""
+import json, os, sys, sysconfig
+g = sysconfig.get_config_var
+names = [n for n in (g("INSTSONAME"), g("LDLIBRARY")) if n and ".so" in n]
+dirs = [d for d in (g("LIBDIR"), os.path.join(g("LIBDIR") or "", g("MULTIARCH") or "")) if d]
+found = [os.path.join(d, n) for d in dirs for n in names if os.path.exists(os.path.join(d, n))]
+print(json.dumps({"version": "%d.%d.%d" % sys.version_info[:3], "executable": sys.executable,
+                  "shared": bool(g("Py_ENABLE_SHARED")), "libpython": found[0] if found else ""}))
+"""
+
+
+@dataclass
+class ApacheBuild:
+    version: str
+    source: str                      # system | built | declared
+    apxs: Optional[str] = None
+    httpd: Optional[str] = None
+    mpms: tuple = ()
+    unavailable: Optional[str] = None
+
+    @property
+    def is_debian(self):
+        return self.apxs is not None and os.path.realpath(self.apxs) == os.path.realpath(DEBIAN_APXS)
+
+
+@dataclass
+class ServerPython:
+    version: str                     # X.Y
+    source: str                      # --python | pyenv | PATH | declared
+    path: Optional[str] = None
+    full_version: Optional[str] = None
+    libpython: Optional[str] = None
+    unavailable: Optional[str] = None
+    shadowed: list = field(default_factory=list)   # other interpreters of the same X.Y
+
+
+@dataclass
+class Axes:
+    apaches: list
+    pythons: list
+    cells: list
+
+    def as_dict(self):
+        return {"apache": [asdict(a) for a in self.apaches],
+                "python": [asdict(p) for p in self.pythons],
+                "mpm": list(MPMS), "mode": list(MODES),
+                "target": sorted({c.target for c in self.cells})}
+
+
+# -- Apache ---------------------------------------------------------------------------
+
+def _install(apxs, version, source):
+    try:
+        inst = httpd.ApacheInstall.from_apxs(str(apxs))
+    except httpd.HttpdError as e:
+        return ApacheBuild(version, source, apxs=str(apxs), unavailable=str(e))
+    return ApacheBuild(inst.version_string, source, apxs=inst.apxs, httpd=inst.httpd,
+                       mpms=tuple(inst.mpms))
+
+
+def discover_apaches():
+    found = []
+    system = httpd._which("apxs") or httpd._which("apxs2")
+    if system:
+        found.append(_install(system, "system", "system"))
+    built = httpd_builds.cached_builds()
+    for version, prefix in sorted(built.items()):
+        found.append(_install(prefix / "bin" / "apxs", version, "built"))
+    have = {a.version for a in found}
+    for version in sorted(httpd_builds.KNOWN):
+        if version not in have:
+            found.append(ApacheBuild(version, "declared", unavailable=(
+                "not built (run python -m matrix build-httpd %s)" % version)))
+    for version, why in sorted(UNOBTAINABLE_APACHES.items()):
+        if version not in have:
+            found.append(ApacheBuild(version, "declared", unavailable=why))
+    return found
+
+
+# -- Python ---------------------------------------------------------------------------
+
+def _pyenv_root():
+    root = os.environ.get("PYENV_ROOT")
+    if not root:
+        try:
+            root = subprocess.run(["pyenv", "root"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  universal_newlines=True, timeout=20).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            root = ""
+    return root or str(Path.home() / ".pyenv")
+
+
+def candidate_pythons(extra=()):
+    """(path, source) in order of preference; pyenv shims are skipped (they only redirect)."""
+    out = [(p, "--python") for p in extra]
+    out += [(p, "pyenv") for p in sorted(glob.glob(os.path.join(_pyenv_root(), "versions", "*", "bin", "python")))]
+    for d in os.environ.get("PATH", "").split(os.pathsep):
+        if not d or "shims" in Path(d).parts:
+            continue
+        try:
+            names = sorted(os.listdir(d))
+        except OSError:
+            continue
+        out += [(os.path.join(d, n), "PATH") for n in names if re.match(r"^python\d(\.\d+)?$", n)]
+    seen, unique = set(), []
+    for path, source in out:
+        real = os.path.realpath(path)
+        if real not in seen and os.access(path, os.X_OK):
+            seen.add(real)
+            unique.append((path, source))
+    return unique
+
+
+def probe_python(path):
+    try:
+        out = subprocess.run([path, "-c", _PROBE], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             universal_newlines=True, timeout=30)
+        return json.loads(out.stdout) if out.returncode == 0 else None
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
+
+
+def discover_pythons(extra=()):
+    candidates = candidate_pythons(extra)
+    with ThreadPoolExecutor(8) as pool:
+        infos = list(pool.map(probe_python, [p for p, _ in candidates]))
+    by_version = {}
+    for (path, source), info in zip(candidates, infos):
+        if not info:
+            continue
+        xy = ".".join(info["version"].split(".")[:2])
+        if xy in by_version:
+            by_version[xy].shadowed.append(path)
+            continue
+        missing = None if info["shared"] and info["libpython"] else (
+            "Python %s at %s has no shared libpython (build it with --enable-shared)" % (xy, path))
+        by_version[xy] = ServerPython(xy, source, path=path, full_version=info["version"],
+                                      libpython=info["libpython"], unavailable=missing)
+    for xy in DECLARED_PYTHONS:
+        if xy not in by_version:
+            by_version[xy] = ServerPython(xy, "declared", unavailable=(
+                "Python %s not found (looked on PATH, under %s/versions; add one with --python)"
+                % (xy, _pyenv_root())))
+    return sorted(by_version.values(), key=lambda p: tuple(int(x) for x in p.version.split(".")))
+
+
+# -- targets and cells ----------------------------------------------------------------
+
+def mod_wsgi_version_for(python_xy):
+    major, minor = (int(x) for x in python_xy.split("."))
+    return (targets_mod.MOD_WSGI_DEFAULT if (major, minor) >= MOD_WSGI_FIRST_FOR_PY38
+            else targets_mod.MOD_WSGI_LEGACY)
+
+
+def profile_for_mod_wsgi(version):
+    """The behaviour profile the conformance suite gives this mod_wsgi release."""
+    return targets_mod.Target("mod_wsgi", "mod_wsgi", "", "", tuple(int(x) for x in version.split(".")),
+                              "").default_profile
+
+
+def _why(*things):
+    return "; ".join(t for t in things if t) or None
+
+
+def _cells_for(apache, python, targets):
+    out = []
+    for mpm in MPMS:
+        no_mpm = None if apache.unavailable or mpm in apache.mpms else (
+            "Apache %s has no mod_mpm_%s" % (apache.version, mpm))
+        for mode in MODES:
+            for target, mod_wsgi_version, profile, missing in targets:
+                out.append(Cell(apache.version, python.version, mpm, mode, target,
+                                apxs=apache.apxs, python_path=python.path,
+                                python_version=python.full_version,
+                                mod_wsgi_version=mod_wsgi_version, profile=profile,
+                                unavailable=_why(apache.unavailable, no_mpm, python.unavailable, missing)))
+    return out
+
+
+def debian_python():
+    """Debian's mod_wsgi and the Python it embeds, or (None, why-not)."""
+    module = targets_mod.DEBIAN_MODULE
+    if not os.path.exists(module):
+        return None, "Debian's mod_wsgi is not installed (apt-get install libapache2-mod-wsgi-py3)"
+    path = targets_mod.python_for_libpython(targets_mod.linked_libpython(module))
+    info = probe_python(path) if path else None
+    if not info:
+        return None, "cannot find the Python that %s embeds" % module
+    version = ".".join(str(v) for v in targets_mod.module_facts(module)[2])
+    xy = ".".join(info["version"].split(".")[:2])
+    return ServerPython(xy, "debian", path=path, full_version=info["version"],
+                        libpython=info["libpython"]), version
+
+
+def make_cells(apaches, pythons):
+    cells = []
+    for apache in apaches:
+        for python in pythons:
+            mw = mod_wsgi_version_for(python.version)
+            profile = profile_for_mod_wsgi(mw)
+            # gateway runs under the profile of the mod_wsgi it is compared with.
+            cells += _cells_for(apache, python, [("gateway", None, profile, None),
+                                                 ("mod_wsgi", mw, profile, None)])
+        if apache.is_debian:
+            py, version = debian_python()
+            if py is None:
+                any_py = ServerPython("3", "declared")
+                cells += _cells_for(apache, any_py, [("mod_wsgi-debian", None, None, version)])
+            else:
+                cells += _cells_for(apache, py, [("mod_wsgi-debian", version,
+                                                  profile_for_mod_wsgi(version), None)])
+    return sorted(cells, key=lambda c: c.sort_key)
+
+
+def discover(extra_pythons=()):
+    apaches, pythons = discover_apaches(), discover_pythons(extra_pythons)
+    return Axes(apaches, pythons, make_cells(apaches, pythons))

@@ -1,0 +1,52 @@
+"""report.md: the report for a terminal or a PR comment (cells, failures, differential)."""
+
+from collections import defaultdict
+
+from .run import fmt_duration
+
+
+def _md(text):
+    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def render(doc):
+    s = doc["summary"]
+    out = ["# mod_gateway conformance matrix", "",
+           "%d cells: %s. Wall time of the run: %s; time in cells: %s. Generated %s." % (
+               s["cells"], ", ".join("%d %s" % (n, k) for k, n in sorted(s["status"].items())),
+               fmt_duration(doc["wall_s"]) if doc.get("wall_s") is not None else "n/a",
+               fmt_duration(s["cell_time_s"]), doc["generated"]),
+           "", "Case verdicts: " + ", ".join("%d %s" % (n, v) for v, n in s["verdicts"].items()), "",
+           "## Cells", "",
+           "| cell | status | profile | pass | fail | skip | n/a | known dev. | wall s | build s | starts | start s | cases s |",
+           "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    unavailable = defaultdict(list)
+    for c in doc["cells"]:
+        if c["status"] == "unavailable":
+            unavailable[c["message"]].append(c["id"])
+            continue
+        n, t = c["summary"], c["timings"]
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            c["id"], c["status"], c["profile"], *(n.get(v, "") for v in
+                                                  ("pass", "fail", "skip", "not-applicable", "known-deviation")),
+            *(t[k] for k in ("wall_s", "build_s", "server_starts", "server_start_s", "cases_s"))))
+    out += ["", "## Failures", ""]
+    failures = [(c, case) for c in doc["cells"] for case in c["cases"] if case["verdict"] == "fail"]
+    out += ["- `%s` %s: %s" % (c["id"], case["id"], _md((case["message"] or "").splitlines()[0] if case["message"] else ""))
+            for c, case in failures] or ["none"]
+    problems = [c for c in doc["cells"] if c["status"] not in ("pass", "fail", "unavailable")]
+    if problems:
+        out += ["", "## Cells without a result", ""]
+        out += ["- `%s` %s: %s" % (c["id"], c["status"], _md((c["message"] or "").splitlines()[0] if c["message"] else ""))
+                for c in problems]
+    out += ["", "## gateway vs real mod_wsgi", ""]
+    if doc["differential"]:
+        out += ["| Apache/Python/MPM/mode | case | gateway | reference | its verdict |", "|---|---|---|---|---|"]
+        out += ["| %s | %s | %s | %s (profile %s) | %s |" % (
+            d["group"], d["case"], d["gateway"]["verdict"], d["reference"]["target"],
+            d["reference"]["profile"], d["reference"]["verdict"]) for d in doc["differential"]]
+    else:
+        out.append("No case where they disagree.")
+    out += ["", "## Unavailable cells", ""]
+    out += ["- %d cells: %s (e.g. `%s`)" % (len(ids), why, ids[0]) for why, ids in sorted(unavailable.items())] or ["none"]
+    return "\n".join(out) + "\n"

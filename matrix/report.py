@@ -1,0 +1,235 @@
+"""The matrix report, from the cell records and journals of one or more output directories.
+
+    python -m matrix report [--out reports/matrix]        redraw from what is in --out
+    python -m matrix merge DIR... --out reports/matrix    journals made on many machines -> one report
+
+Writes report.json (schema mod_gateway.matrix-report/1), report.md, report.html
+(self-contained) and junit/<cell>.xml (the session's, or a synthetic one for a cell
+that produced none, so CI sees unavailable and timed-out cells too).
+"""
+
+import argparse
+import datetime
+import shutil
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+from . import REPORT_SCHEMA, store
+from .cells import Cell, slug
+
+VERDICTS = ("pass", "fail", "skip", "not-applicable", "known-deviation")
+# How a verdict says the module behaved, for the differential: skips say nothing.
+OUTCOME = {"pass": "as specified", "fail": "deviates", "known-deviation": "deviates"}
+REFERENCE_TARGETS = ("mod_wsgi", "mod_wsgi-debian")
+
+
+def evidence_anchor(cell_id, case):
+    return "evidence-%s-%s-%s" % (slug(cell_id), case["id"], case.get("mode", ""))
+
+
+def cell_anchor(cell_id):
+    return "cell-" + slug(cell_id)
+
+
+def _verdicts_by_case(cell_entry):
+    """{case id: case} for the cell's own mode (a 'both' journal holds two per case)."""
+    out = {}
+    for case in cell_entry["cases"]:
+        if case["id"] not in out or case.get("mode") == cell_entry["axes"]["mode"]:
+            out[case["id"]] = case
+    return out
+
+
+def _cell_entry(rec):
+    cell = Cell.from_dict(rec["cell"])
+    journal = rec.get("journal") or {}
+    jt = journal.get("timings") or {}
+    build_s = round((rec.get("build_s") or 0.0) + (jt.get("build_s") or 0.0), 3)
+    wall = rec.get("wall_s") or 0.0
+    start_s, cases_s = jt.get("server_start_s", 0.0), jt.get("cases_s", 0.0)
+    cases = []
+    for c in journal.get("cases", []):
+        c = {k: c.get(k) for k in ("id", "area", "mode", "requirement", "verdict", "required",
+                                   "duration_s", "message", "evidence")}
+        if c["verdict"] == "fail":
+            c["anchor"] = evidence_anchor(cell.id, c)
+        cases.append(c)
+    return {
+        "id": cell.id, "anchor": cell_anchor(cell.id),
+        "axes": {"apache": cell.apache, "python": cell.python, "mpm": cell.mpm, "mode": cell.mode,
+                 "target": cell.target},
+        "definition": rec["cell"], "status": rec.get("status", "error"), "message": rec.get("message", ""),
+        "profile": (journal.get("target") or {}).get("profile") or cell.profile,
+        "target": journal.get("target"), "apache": journal.get("apache"),
+        "server_python": journal.get("server_python"), "setup_error": journal.get("setup_error"),
+        "stop_problems": journal.get("stop_problems", []),
+        "host": rec.get("host"), "started": rec.get("started"), "finished": rec.get("finished"),
+        "exit_code": rec.get("exit_code"),
+        "timings": {"wall_s": wall, "build_s": build_s, "server_starts": jt.get("server_starts", 0),
+                    "server_start_s": start_s, "cases_s": cases_s,
+                    "other_s": round(max(0.0, wall - build_s - start_s - cases_s), 3)},
+        "summary": journal.get("summary") or {},
+        "journal": "cells/%s/journal.json" % cell.id if journal else None,
+        "junit": "junit/%s.xml" % slug(cell.id),
+        "cases": cases,
+    }
+
+
+def differential(cells):
+    """Cases where mod_gateway and a real mod_wsgi behave differently in the same
+    Apache/Python/MPM/mode: one passes where the other fails or deviates."""
+    groups = defaultdict(dict)
+    for c in cells:
+        if c["cases"]:
+            groups[c["id"].rsplit("/", 1)[0]][c["axes"]["target"]] = c
+    out = []
+    for group, by_target in sorted(groups.items()):
+        gw = by_target.get("gateway")
+        for ref in (by_target.get(t) for t in REFERENCE_TARGETS):
+            if not gw or not ref:
+                continue
+            gv, rv = _verdicts_by_case(gw), _verdicts_by_case(ref)
+            for case_id in sorted(set(gv) & set(rv)):
+                a, b = gv[case_id], rv[case_id]
+                oa, ob = OUTCOME.get(a["verdict"]), OUTCOME.get(b["verdict"])
+                if oa and ob and oa != ob:
+                    out.append({"group": group, "case": case_id, "requirement": a["requirement"],
+                                "gateway": _side(gw, a), "reference": _side(ref, b)})
+    return out
+
+
+def _side(cell, case):
+    return {"cell": cell["id"], "target": cell["axes"]["target"], "profile": cell["profile"],
+            "verdict": case["verdict"], "message": case.get("message") or "", "anchor": case.get("anchor")}
+
+
+def catalogue(cells):
+    """{case id: {area, requirement}} of every case any journal reports."""
+    out = {}
+    for c in cells:
+        for case in c["cases"]:
+            out.setdefault(case["id"], {"area": case["area"], "requirement": case["requirement"]})
+    return dict(sorted(out.items()))
+
+
+def build(records, expected=(), runs=(), axes=None):
+    """The report.json document from cell records; `expected` cells without one are not-run."""
+    records = dict(records)
+    for cell in expected:
+        if cell.id not in records:
+            records[cell.id] = {"cell": cell.as_dict(), "status": "not-run",
+                                "message": "no result recorded (interrupted, or not selected by --rerun-failed)"}
+    order = sorted(records, key=lambda i: Cell.from_dict(records[i]["cell"]).sort_key)
+    cells = [_cell_entry(records[i]) for i in order]
+    verdicts = Counter(case["verdict"] for c in cells for case in c["cases"])
+    runs = list(runs)
+    return {
+        "schema": REPORT_SCHEMA,
+        "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "wall_s": runs[-1]["wall_s"] if runs else None,
+        "runs": runs,
+        "axes": axes or {},
+        "summary": {"cells": len(cells), "status": dict(Counter(c["status"] for c in cells)),
+                    "verdicts": {v: verdicts.get(v, 0) for v in VERDICTS},
+                    "cell_time_s": round(sum(c["timings"]["wall_s"] for c in cells), 3)},
+        "catalogue": catalogue(cells),
+        "cells": cells,
+        "differential": differential(cells),
+    }
+
+
+# -- JUnit -----------------------------------------------------------------------------
+
+def junit_for(cell, src):
+    """The session's JUnit XML, or one test case standing for a cell that wrote none."""
+    if src and Path(src).exists():
+        return Path(src).read_text(errors="replace")
+    status, msg = cell["status"], cell["message"] or cell["status"]
+    if status == "unavailable":
+        body = "<skipped message=%s/>" % quoteattr("unavailable: " + msg)
+    elif status == "not-run":
+        body = "<skipped message=%s/>" % quoteattr("not run: " + msg)
+    else:
+        body = "<error message=%s>%s</error>" % (quoteattr(status + ": " + msg.splitlines()[0] if msg else status),
+                                                escape(msg))
+    bad = int(status not in ("unavailable", "not-run"))
+    return ('<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name=%s tests="1" errors="%d" '
+            'failures="0" skipped="%d"><testcase classname="matrix" name=%s time="%s">%s</testcase>'
+            '</testsuite></testsuites>\n' % (quoteattr(cell["id"]), bad, 1 - bad, quoteattr(cell["id"]),
+                                            cell["timings"]["wall_s"], body))
+
+
+# -- writing ---------------------------------------------------------------------------
+
+def write_report(out, expected=(), records=None, runs=None, axes=None):
+    """Write report.json/.md/.html and junit/ into `out`; returns their paths."""
+    from . import html, markdown
+    out = Path(out)
+    records = store.load_records(out) if records is None else records
+    runs = store.read_json(out / "runs.json", []) if runs is None else runs
+    axes = store.read_json(out / "axes.json", {}) if axes is None else axes
+    doc = build(records, expected, runs, axes)
+    junit = out / "junit"
+    if junit.exists():
+        shutil.rmtree(junit)
+    junit.mkdir(parents=True)
+    for cell in doc["cells"]:
+        src = store.cell_dir(out, cell["id"]) / "junit.xml"
+        (out / cell["junit"]).write_text(junit_for(cell, src))
+    paths = {"json": out / "report.json", "md": out / "report.md", "html": out / "report.html"}
+    store.write_json(paths["json"], doc)
+    paths["md"].write_text(markdown.render(doc))
+    paths["html"].write_text(html.render(doc))
+    return paths
+
+
+def merge_axes(docs):
+    """Union of several axes.json by label; an available entry beats an unavailable one."""
+    merged = {}
+    for doc in docs:
+        for name, values in (doc or {}).items():
+            slot = merged.setdefault(name, {})
+            for v in values:
+                key = v.get("version") if isinstance(v, dict) else v
+                if key not in slot or (isinstance(v, dict) and slot[key].get("unavailable") and not v.get("unavailable")):
+                    slot[key] = v
+    return {name: list(slot.values()) for name, slot in merged.items()}
+
+
+def merge(dirs, out):
+    """Copy every cell of `dirs` into `out` (the later finish wins a duplicate) and report."""
+    out = Path(out)
+    chosen = {}
+    for d in dirs:
+        for cell_id, rec in store.load_records(d).items():
+            old = chosen.get(cell_id)
+            if old is None or (rec.get("finished") or "") >= (old.get("finished") or ""):
+                chosen[cell_id] = rec
+    for rec in chosen.values():
+        store.copy_cell(rec, out)
+    runs = [r for d in dirs for r in store.read_json(Path(d) / "runs.json", [])]
+    axes = merge_axes(store.read_json(Path(d) / "axes.json", {}) for d in dirs)
+    store.write_json(out / "runs.json", runs)
+    store.write_json(out / "axes.json", axes)
+    return write_report(out)
+
+
+def main(argv, command):
+    p = argparse.ArgumentParser(prog="python -m matrix " + command)
+    if command == "merge":
+        p.add_argument("dirs", nargs="+", help="output directories of `run` (e.g. CI artifacts)")
+    p.add_argument("--out", default="reports/matrix")
+    a = p.parse_args(argv)
+    if command == "merge":
+        missing = [d for d in a.dirs if not (Path(d) / "cells").is_dir()]
+        if missing:
+            print("no cells/ under: %s" % " ".join(missing), file=sys.stderr)
+            return 2
+        paths = merge(a.dirs, a.out)
+    else:
+        paths = write_report(a.out)
+    doc = store.read_json(paths["json"])
+    print("%d cells %s; report: %s" % (doc["summary"]["cells"], doc["summary"]["status"], paths["html"]))
+    return 0

@@ -1,0 +1,320 @@
+"""python -m matrix run: one `python -m conformance` session per cell, cells in parallel.
+
+    python -m matrix run [--cells GLOB ...] [--jobs N] [--workers-per-cell N]
+                         [--cell-timeout S] [--rerun-failed] [--fresh] [--python PATH ...]
+                         [--out reports/matrix] [-- pytest args]
+    python -m matrix run --cell ID --out DIR        exactly one cell (CI fan-out)
+
+Resumable: a cell whose record is on disk for the same definition is reused;
+--rerun-failed runs only the cells recorded as fail/timeout/error/setup-error.
+Targets are built before their cell's session (one build per module, cached by
+conformance.targets) so the build's cost is measured apart and parallel cells never
+build the same module twice.  A cell that outlives --cell-timeout is killed with
+every process it started (Apache runs in sessions of its own, so by PID, not by group).
+
+MATRIX_CONFORMANCE_CMD replaces `python -m conformance` (tests use a fake that writes
+a synthetic journal); with it set, no target is pre-built.
+"""
+
+import argparse
+import datetime
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from . import store
+from .cells import select
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = "reports/matrix"
+DEFAULT_TIMEOUT = 900.0
+
+
+def now_iso():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def fmt_duration(seconds):
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return "%ds" % seconds
+    if seconds < 3600:
+        return "%dm%02ds" % divmod(seconds, 60)
+    return "%dh%02dm" % (seconds // 3600, seconds % 3600 // 60)
+
+
+# -- the session command ---------------------------------------------------------------
+
+def conformance_command(cell, cdir, workers=1, pytest_args=()):
+    fake = os.environ.get("MATRIX_CONFORMANCE_CMD")
+    cmd = shlex.split(fake) if fake else [sys.executable, "-m", "conformance"]
+    cmd += ["--target", cell.target, "--server-python", cell.python_path, "--apxs", cell.apxs,
+            "--mpm", cell.mpm, "--mode", cell.mode, "--profile", cell.profile,
+            "--json", str(cdir / "journal.json"), "--junitxml", str(cdir / "junit.xml")]
+    if cell.target == "mod_wsgi":
+        cmd += ["--mod-wsgi-version", cell.mod_wsgi_version]
+    if workers > 1:
+        cmd += ["-n", str(workers)]
+    return cmd + list(pytest_args)
+
+
+class Prebuilder:
+    """Builds each cell's module once, before its session; one lock per distinct module."""
+
+    def __init__(self):
+        self.locks = {}
+        self.guard = threading.Lock()
+
+    def __call__(self, cell):
+        from conformance import targets
+        key = (cell.target, cell.python_path, cell.apxs, cell.mod_wsgi_version)
+        with self.guard:
+            lock = self.locks.setdefault(key, threading.Lock())
+        with lock:
+            t0 = time.monotonic()
+            targets.resolve(cell.target, cell.python_path, cell.apxs,
+                            cell.mod_wsgi_version if cell.target == "mod_wsgi" else None)
+            return round(time.monotonic() - t0, 3)
+
+
+# -- processes -------------------------------------------------------------------------
+
+def _children_map():
+    kids = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            kids.setdefault(ppid, []).append(int(d))
+    return kids
+
+
+def process_tree(pid):
+    kids, out, todo = _children_map(), [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += kids.get(p, [])
+    return out
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def kill_tree(pid, grace=10.0):
+    """SIGTERM the cell's process and all its descendants (taken before anyone is
+    orphaned), then SIGKILL what is left after `grace`; returns how many there were."""
+    pids = process_tree(pid)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for p in pids:
+            try:
+                os.kill(p, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(_alive(p) for p in pids):
+            time.sleep(0.1)
+    return len(pids)
+
+
+def _tail(path, lines=40):
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+# -- one cell --------------------------------------------------------------------------
+
+def run_cell(cell, out, workers=1, timeout=DEFAULT_TIMEOUT, pytest_args=(), prebuild=None):
+    """Run one cell's session; writes and returns its record."""
+    cdir = store.cell_dir(out, cell.id)
+    store.clear_cell(out, cell.id)
+    cdir.mkdir(parents=True, exist_ok=True)
+    rec = {"cell": cell.as_dict(), "started": now_iso(), "host": socket.gethostname(),
+           "build_s": 0.0, "exit_code": None, "message": ""}
+    t0 = time.monotonic()
+    if prebuild:
+        try:
+            rec["build_s"] = prebuild(cell)
+        except Exception as e:  # any build failure is this cell's setup error, not the run's
+            rec.update(status="setup-error", message="building %s: %s" % (cell.target, e),
+                       wall_s=round(time.monotonic() - t0, 3), finished=now_iso())
+            store.write_record(out, rec)
+            return rec
+    cmd = conformance_command(cell, cdir, workers, pytest_args)
+    rec["command"] = cmd
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    with open(cdir / "output.log", "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO), env=env,
+                                start_new_session=True)
+        try:
+            rc = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            killed = kill_tree(proc.pid)
+            proc.wait()
+            rc = None
+            rec.update(status="timeout", message="no result after %ss; killed %d processes\n%s"
+                       % (timeout, killed, _tail(cdir / "output.log")))
+        except BaseException:  # interrupted: leave nothing running behind
+            kill_tree(proc.pid, grace=3)
+            raise
+    rec["exit_code"] = rc
+    rec["wall_s"] = round(time.monotonic() - t0, 3)
+    if rc is not None:
+        journal = store.read_json(cdir / "journal.json")
+        rec.update(_status(rc, journal, cdir))
+    rec["finished"] = now_iso()
+    store.write_record(out, rec)
+    return rec
+
+
+def _status(rc, journal, cdir):
+    """The cell's status from the session's exit code and journal (the contract: 0 every
+    required case passed, 1 one failed, 2 setup error; anything else is a harness error)."""
+    if journal is None:
+        return {"status": "error", "message": "exit code %s and no journal\n%s" % (rc, _tail(cdir / "output.log"))}
+    if journal.get("setup_error"):
+        return {"status": "setup-error", "message": journal["setup_error"]}
+    if rc == 0:
+        return {"status": "pass", "message": ""}
+    if rc == 1:
+        failed = [c["id"] for c in journal.get("cases", []) if c.get("verdict") == "fail" and c.get("required")]
+        return {"status": "fail", "message": "failed: " + " ".join(failed)}
+    return {"status": "error", "message": "exit code %s\n%s" % (rc, _tail(cdir / "output.log"))}
+
+
+def describe(rec):
+    """The progress line's middle: '58 pass 2 fail (41.2s)'."""
+    status, summary = rec["status"], rec.get("summary") or {}
+    if status in ("pass", "fail") and summary:
+        parts = ["%d %s" % (summary.get(k, 0), k) for k in ("pass", "fail")]
+        parts += ["%d %s" % (summary[k], k) for k in ("known-deviation", "skip") if summary.get(k)]
+        text = " ".join(parts)
+    else:
+        text = status.upper() + (": " + rec["message"].splitlines()[0][:120] if rec.get("message") else "")
+    return "%s (%.1fs)" % (text, rec.get("wall_s", 0.0))
+
+
+# -- the run ---------------------------------------------------------------------------
+
+def plan(cells, out, rerun_failed=False, fresh=False):
+    """(to_run, reused, unavailable) for the selected cells."""
+    to_run, reused, unavailable = [], [], []
+    for cell in cells:
+        if cell.unavailable:
+            unavailable.append(cell)
+            continue
+        rec = None if fresh else store.read_record(out, cell.id)
+        same = rec is not None and rec.get("cell") == cell.as_dict()
+        if rerun_failed:
+            (to_run if same and rec.get("status") in store.FAILED else reused).append(cell)
+        elif same and rec.get("status") in store.STATUSES:
+            reused.append(cell)
+        else:
+            to_run.append(cell)
+    return to_run, reused, unavailable
+
+
+def run_cells(cells, out, jobs=2, workers=1, timeout=DEFAULT_TIMEOUT, pytest_args=(),
+              rerun_failed=False, fresh=False, prebuild=None, log=print):
+    """Run the selected cells into `out`; returns {cell id: record} of every selected cell."""
+    out = Path(out).resolve()
+    to_run, reused, unavailable = plan(cells, out, rerun_failed, fresh)
+    for cell in unavailable:
+        store.clear_cell(out, cell.id)
+        store.write_record(out, {"cell": cell.as_dict(), "status": "unavailable",
+                                 "message": cell.unavailable, "wall_s": 0.0, "build_s": 0.0})
+    log("%d cells selected: %d to run, %d reused from %s, %d unavailable (jobs=%d, workers/cell=%d)"
+        % (len(cells), len(to_run), len(reused), out, len(unavailable), jobs, workers))
+    started, t0, done = now_iso(), time.monotonic(), 0
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        futures = {pool.submit(run_cell, c, out, workers, timeout, pytest_args, prebuild): c for c in to_run}
+        try:
+            for fut in as_completed(futures):
+                rec = fut.result()
+                done += 1
+                rec["summary"] = (store.read_json(store.cell_dir(out, rec["cell"]["id"]) / "journal.json")
+                                  or {}).get("summary")
+                elapsed = time.monotonic() - t0
+                eta = elapsed / done * (len(to_run) - done)
+                log("[%d/%d] %s: %s elapsed %s ETA %s" % (done, len(to_run), rec["cell"]["id"],
+                                                          describe(rec), fmt_duration(elapsed),
+                                                          fmt_duration(eta)))
+        except KeyboardInterrupt:
+            for f in futures:
+                f.cancel()
+            log("interrupted: stopping the running cells")
+            raise
+    wall = round(time.monotonic() - t0, 3)
+    runs = store.read_json(out / "runs.json", [])
+    runs.append({"started": started, "wall_s": wall, "jobs": jobs, "workers_per_cell": workers,
+                 "cell_timeout_s": timeout, "selected": len(cells), "ran": len(to_run),
+                 "reused": len(reused), "unavailable": len(unavailable), "host": socket.gethostname(),
+                 "argv": sys.argv[1:]})
+    store.write_json(out / "runs.json", runs)
+    log("wall time %s for %d cells (%d run)" % (fmt_duration(wall), len(cells), len(to_run)))
+    return {c.id: store.read_record(out, c.id) for c in cells}
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m matrix run", description=__doc__.split("\n\n")[0])
+    p.add_argument("--cells", nargs="+", action="extend", default=[], metavar="GLOB",
+                   help="cell ID globs, segment-wise (default: every cell); env MATRIX_CELLS too")
+    p.add_argument("--cell", help="exactly this cell ID")
+    p.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 2, help="cells at a time")
+    p.add_argument("--workers-per-cell", type=int, default=1, help="pytest-xdist workers inside a cell")
+    p.add_argument("--cell-timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per cell")
+    p.add_argument("--rerun-failed", action="store_true", help="rerun only fail/timeout/error cells")
+    p.add_argument("--fresh", action="store_true", help="ignore results already on disk")
+    p.add_argument("--python", action="append", default=[], help="also consider this server Python")
+    p.add_argument("--out", default=DEFAULT_OUT)
+    p.add_argument("pytest_args", nargs="*", help="after --: passed to every session")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    from . import axes, report
+    a = parse_args(sys.argv[1:] if argv is None else argv)
+    found = axes.discover(a.python)
+    if a.cell:
+        cells = [c for c in found.cells if c.id == a.cell]
+        if not cells:
+            print("no such cell: %s (python -m matrix list)" % a.cell, file=sys.stderr)
+            return 2
+    else:
+        patterns = a.cells or os.environ.get("MATRIX_CELLS", "").split()
+        cells = select(found.cells, patterns)
+        if not cells:
+            print("no cell matches %s (python -m matrix list)" % " ".join(patterns), file=sys.stderr)
+            return 2
+    out = Path(a.out).resolve()
+    store.write_json(out / "axes.json", found.as_dict())
+    prebuild = None if os.environ.get("MATRIX_CONFORMANCE_CMD") else Prebuilder()
+    try:
+        records = run_cells(cells, out, a.jobs, a.workers_per_cell, a.cell_timeout, a.pytest_args,
+                            a.rerun_failed, a.fresh, prebuild)
+    except KeyboardInterrupt:
+        report.write_report(out, expected=cells)
+        return 130
+    paths = report.write_report(out, expected=cells)
+    print("report: %s" % paths["html"])
+    bad = sorted(i for i, r in records.items() if r and r.get("status") in store.FAILED)
+    if bad:
+        print("%d cells did not pass: %s" % (len(bad), " ".join(bad[:20]) + (" ..." if len(bad) > 20 else "")))
+    return 1 if bad else 0
