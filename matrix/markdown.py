@@ -2,7 +2,7 @@
 
 from collections import defaultdict
 
-from .run import fmt_duration
+from .run import fmt_duration, headline
 
 
 def _md(text):
@@ -37,8 +37,7 @@ def render(doc):
     problems = [c for c in doc["cells"] if c["status"] not in ("pass", "fail", "unavailable")]
     if problems:
         out += ["", "## Cells without a result", ""]
-        out += ["- `%s` %s: %s" % (c["id"], c["status"], _md((c["message"] or "").splitlines()[0] if c["message"] else ""))
-                for c in problems]
+        out += ["- `%s` %s: %s" % (c["id"], c["status"], _md(headline(c["message"]))) for c in problems]
     out += ["", "## gateway vs real mod_wsgi", ""]
     if doc["differential"]:
         out += ["| Apache/Python/MPM/mode | case | gateway | reference | its verdict |", "|---|---|---|---|---|"]

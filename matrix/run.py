@@ -19,6 +19,7 @@ a synthetic journal); with it set, no target is pre-built.
 import argparse
 import datetime
 import os
+import re
 import shlex
 import signal
 import socket
@@ -66,10 +67,12 @@ def conformance_command(cell, cdir, workers=1, pytest_args=()):
 
 
 class Prebuilder:
-    """Builds each cell's module once, before its session; one lock per distinct module."""
+    """Builds each cell's module once, before its session; one lock per distinct module,
+    and a failed build is not retried by the next cell that needs the same module."""
 
     def __init__(self):
         self.locks = {}
+        self.failed = {}
         self.guard = threading.Lock()
 
     def __call__(self, cell):
@@ -78,9 +81,15 @@ class Prebuilder:
         with self.guard:
             lock = self.locks.setdefault(key, threading.Lock())
         with lock:
+            if key in self.failed:
+                raise RuntimeError("(as for an earlier cell) " + self.failed[key])
             t0 = time.monotonic()
-            targets.resolve(cell.target, cell.python_path, cell.apxs,
-                            cell.mod_wsgi_version if cell.target == "mod_wsgi" else None)
+            try:
+                targets.resolve(cell.target, cell.python_path, cell.apxs,
+                                cell.mod_wsgi_version if cell.target == "mod_wsgi" else None)
+            except Exception as e:
+                self.failed[key] = str(e)
+                raise
             return round(time.monotonic() - t0, 3)
 
 
@@ -199,6 +208,15 @@ def _status(rc, journal, cdir):
     return {"status": "error", "message": "exit code %s\n%s" % (rc, _tail(cdir / "output.log"))}
 
 
+def headline(message, width=160):
+    """A message's first line, plus its first compiler/pytest error line when there is one."""
+    lines = [l.strip() for l in (message or "").splitlines() if l.strip()]
+    if not lines:
+        return ""
+    err = next((l for l in lines[1:] if re.search(r"\berror\b|^E ", l, re.I)), None)
+    return (lines[0] + (" ... " + err if err else ""))[:width]
+
+
 def describe(rec):
     """The progress line's middle: '58 pass 2 fail (41.2s)'."""
     status, summary = rec["status"], rec.get("summary") or {}
@@ -207,7 +225,7 @@ def describe(rec):
         parts += ["%d %s" % (summary[k], k) for k in ("known-deviation", "skip") if summary.get(k)]
         text = " ".join(parts)
     else:
-        text = status.upper() + (": " + rec["message"].splitlines()[0][:120] if rec.get("message") else "")
+        text = status.upper() + (": " + headline(rec.get("message")) if rec.get("message") else "")
     return "%s (%.1fs)" % (text, rec.get("wall_s", 0.0))
 
 

@@ -1,0 +1,107 @@
+import json
+import os
+import time
+
+from matrix import run, store
+
+from .conftest import make_cell, write_cell
+
+CELLS = [make_cell(t, m) for t in ("gateway", "mod_wsgi") for m in ("embedded", "daemon")]
+
+
+def _calls(path):
+    return sorted(path.read_text().split()) if path.exists() else []
+
+
+def test_cells_run_through_the_session_command(tmp_path, fake_conformance, monkeypatch):
+    monkeypatch.setenv("FAKE_FAIL", "gateway")
+    lines = []
+    out = tmp_path / "out"
+    records = run.run_cells(CELLS + [make_cell(apache="2.2", unavailable="Apache 2.2 is not obtainable here")],
+                            out, jobs=2, log=lines.append)
+    assert {i: r["status"] for i, r in records.items() if "2.2" not in i} == {
+        c.id: ("fail" if c.target == "gateway" else "pass") for c in CELLS}
+    assert records["apache2.2/py3.11/event/embedded/gateway"]["status"] == "unavailable"
+    assert len(_calls(fake_conformance)) == 4
+    progress = [l for l in lines if l.startswith("[")]
+    assert len(progress) == 4 and any(
+        "apache2.4.71/py3.11/event/daemon/gateway: 2 pass 1 fail (" in l and " elapsed " in l and " ETA " in l
+        for l in progress)
+    rec = store.read_record(out, CELLS[0].id)
+    assert rec["command"][-4:] == ["--json", str(out / "cells" / CELLS[0].id / "journal.json"),
+                                   "--junitxml", str(out / "cells" / CELLS[0].id / "junit.xml")]
+    assert "--mod-wsgi-version" not in rec["command"]
+    assert json.loads((out / "runs.json").read_text())[0]["ran"] == 4
+
+
+def test_finished_cells_are_reused_and_rerun_failed_reruns_only_failures(tmp_path, fake_conformance, monkeypatch):
+    out = tmp_path / "out"
+    monkeypatch.setenv("FAKE_FAIL", "gateway")
+    run.run_cells(CELLS[:2], out, log=lambda *_: None)                     # gateway cells: fail
+    fake_conformance.unlink()
+    run.run_cells(CELLS, out, log=lambda *_: None)                         # resumes: only the new two
+    assert _calls(fake_conformance) == ["mod_wsgi/event/daemon", "mod_wsgi/event/embedded"]
+    fake_conformance.unlink()
+    monkeypatch.setenv("FAKE_FAIL", "")
+    records = run.run_cells(CELLS, out, rerun_failed=True, log=lambda *_: None)
+    assert _calls(fake_conformance) == ["gateway/event/daemon", "gateway/event/embedded"]
+    assert {r["status"] for r in records.values()} == {"pass"}
+
+
+def test_plan_selection(tmp_path):
+    out = tmp_path
+    write_cell(out, CELLS[0], "fail")
+    write_cell(out, CELLS[1], "timeout")
+    write_cell(out, CELLS[2], "pass")
+    changed = make_cell("mod_wsgi", "daemon")
+    write_cell(out, changed, "fail")
+    changed.python_path = "/elsewhere/python3.11"                           # redefined: not reusable
+    to_run, reused, _ = run.plan(CELLS[:3] + [changed], out)
+    assert [c.id for c in to_run] == [changed.id]
+    to_run, reused, _ = run.plan(CELLS[:3] + [changed], out, rerun_failed=True)
+    assert [c.id for c in to_run] == [CELLS[0].id, CELLS[1].id]
+    to_run, _, _ = run.plan(CELLS[:3], out, fresh=True)
+    assert len(to_run) == 3
+
+
+def test_setup_error_is_its_own_status(tmp_path, fake_conformance, monkeypatch):
+    monkeypatch.setenv("FAKE_SETUP_ERROR", "mod_wsgi")
+    rec = run.run_cells([CELLS[2]], tmp_path, log=lambda *_: None)[CELLS[2].id]
+    assert (rec["status"], rec["message"], rec["exit_code"]) == ("setup-error", "cannot build mod_wsgi", 2)
+
+
+def test_failed_prebuild_is_recorded_without_a_session(tmp_path, fake_conformance):
+    def prebuild(cell):
+        raise RuntimeError("apxs failed:\n  x.c:1: error: no member named cgi_pass_auth")
+    rec = run.run_cells([CELLS[0]], tmp_path, prebuild=prebuild, log=lambda *_: None)[CELLS[0].id]
+    assert rec["status"] == "setup-error" and not fake_conformance.exists()
+    assert run.headline(rec["message"]) == ("building gateway: apxs failed: ... "
+                                            "x.c:1: error: no member named cgi_pass_auth")
+
+
+def test_timeout_kills_the_cell_and_what_it_started_in_other_sessions(tmp_path, fake_conformance, monkeypatch):
+    pidfile = tmp_path / "grandchild.pid"
+    monkeypatch.setenv("FAKE_HANG", "gateway/daemon")
+    monkeypatch.setenv("FAKE_PIDFILE", str(pidfile))
+    t0 = time.monotonic()
+    records = run.run_cells(CELLS, tmp_path / "out", jobs=2, timeout=3, log=lambda *_: None)
+    assert time.monotonic() - t0 < 30
+    hung = records[make_cell("gateway", "daemon").id]
+    assert hung["status"] == "timeout" and hung["message"].startswith("no result after 3")
+    grandchild = int(pidfile.read_text())
+    time.sleep(0.2)
+    assert not run._alive(grandchild), "the cell's grandchild (own session, like Apache) survived"
+    assert {r["status"] for i, r in records.items() if i != hung["cell"]["id"]} == {"pass"}
+
+
+def test_cli_single_cell(tmp_path, fake_conformance, monkeypatch, capsys):
+    from matrix import axes
+    monkeypatch.setattr(axes, "discover", lambda extra=(): axes.Axes([], [], CELLS))
+    assert run.main(["--cell", CELLS[1].id, "--out", str(tmp_path)]) == 0
+    assert _calls(fake_conformance) == ["gateway/event/daemon"]
+    assert (tmp_path / "report.html").exists() and (tmp_path / "axes.json").exists()
+    assert run.main(["--cell", "apache9/py1/x/y/z", "--out", str(tmp_path)]) == 2
+    monkeypatch.setenv("MATRIX_CELLS", "*/py3.11/event/embedded")
+    assert run.main(["--out", str(tmp_path)]) == 0
+    assert _calls(fake_conformance) == ["gateway/event/daemon", "gateway/event/embedded", "mod_wsgi/event/embedded"]
+    assert "[2/2]" in capsys.readouterr().out
