@@ -9,13 +9,19 @@ USAGE = __import__("matrix").__doc__
 
 
 def ci_jobs(ids, limit):
-    """Job entries for a CI job matrix of at most `limit` jobs: the cell IDs themselves
-    when they fit, else the deepest ID prefixes (as `prefix/*` globs) that do."""
+    """Entries of a CI job matrix of at most `limit` jobs: {"cells": ID or glob, "apache",
+    "python"}.  The cell IDs themselves when they fit, else the deepest ID prefixes (as
+    `prefix/*` globs) that do; apache/python say what the job must provision ("" = all)."""
     for depth in (5, 4, 3, 2, 1):
         groups = sorted({"/".join(i.split("/")[:depth]) for i in ids})
         if len(groups) <= limit:
-            return groups if depth == 5 else [g + "/*" for g in groups]
-    return ["*"]
+            break
+    out = []
+    for g in groups:
+        seg = g.split("/") + ["", ""]
+        out.append({"cells": g if depth == 5 else g + "/*", "apache": seg[0][len("apache"):],
+                    "python": seg[1][len("py"):]})
+    return out
 
 
 def cmd_list(argv):
@@ -26,11 +32,13 @@ def cmd_list(argv):
     p.add_argument("--cells", nargs="+", default=[], metavar="GLOB")
     p.add_argument("--python", action="append", default=[], help="also consider this server Python")
     p.add_argument("--ci-jobs", type=int, metavar="N",
-                   help="print only a JSON list of at most N `run --cells` arguments covering every runnable cell")
+                   help="print only a JSON list of at most N CI jobs ({cells, apache, python}) covering every runnable cell")
+    p.add_argument("--assume-built", action="store_true",
+                   help="count Apache builds that build-httpd can make as present (CI planning)")
     p.add_argument("--record-unavailable", metavar="DIR",
                    help="write the unavailable cells' records into DIR (for a CI merge)")
     a = p.parse_args(argv)
-    found = axes.discover(a.python)
+    found = axes.discover(a.python, a.assume_built)
     cells = select(found.cells, a.cells)
     runnable = [c.id for c in cells if not c.unavailable]
     if a.record_unavailable:
@@ -39,7 +47,7 @@ def cmd_list(argv):
                 store.write_record(a.record_unavailable, {"cell": c.as_dict(), "status": "unavailable",
                                                           "message": c.unavailable, "wall_s": 0.0, "build_s": 0.0})
     if a.ci_jobs:
-        print(json.dumps(ci_jobs(runnable, a.ci_jobs)))
+        print(json.dumps(ci_jobs(runnable, a.ci_jobs), separators=(",", ":")))
         return 0
     if a.json:
         print(json.dumps({"schema": "mod_gateway.matrix-axes/1", "axes": found.as_dict(),

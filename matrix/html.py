@@ -149,16 +149,22 @@ def _differential(doc):
 
 
 def _evidence(doc):
-    blocks, ids = [], set()
+    """Evidence blocks of failures; a generated httpd.conf is shown once and linked from
+    every failure that ran under it (the cases of one site share it)."""
+    blocks, ids, configs = [], set(), {}
     for c in doc["cells"]:
         for case in c["cases"]:
             if case["verdict"] != "fail" or len(blocks) >= MAX_EVIDENCE:
                 continue
             ev = case.get("evidence") or {}
-            parts = "".join('<details%s><summary>%s</summary><pre>%s</pre></details>' % (
+            parts = ""
+            if ev.get("config"):
+                n = configs.setdefault(ev["config"], len(configs) + 1)
+                parts += '<p><a href="#config-%d">httpd.conf #%d</a></p>' % (n, n)
+            parts += "".join('<details%s><summary>%s</summary><pre>%s</pre></details>' % (
                 " open" if name == "log" else "", label, _e(_cut(ev.get(name))))
-                for name, label in (("config", "httpd.conf"), ("request", "request"),
-                                    ("response", "response"), ("log", "error-log lines")) if ev.get(name))
+                for name, label in (("request", "request"), ("response", "response"),
+                                    ("log", "error-log lines")) if ev.get(name))
             ids.add(case["anchor"])
             blocks.append('<section class="evidence" id="%s"><h3>%s in <a href="#%s">%s</a></h3><p>%s</p>'
                           '<pre>%s</pre>%s</section>' % (
@@ -169,6 +175,8 @@ def _evidence(doc):
             blocks.append('<section class="cellnote"><h3>cell %s: %s</h3><pre>%s</pre>%s</section>' % (
                 _e(c["id"]), _e(c["status"]), _e(_cut(c["message"] or "")),
                 "<pre>%s</pre>" % _e(_cut(repr(c["stop_problems"]))) if c["stop_problems"] else ""))
+    blocks += ['<section class="config" id="config-%d"><h4>httpd.conf #%d</h4><pre>%s</pre></section>'
+               % (n, n, _e(text)) for text, n in configs.items()]
     return "".join(blocks), ids
 
 

@@ -24,6 +24,13 @@ def test_declared_apaches_are_reported_unavailable(bare_machine):
     assert found["2.4.69"].unavailable == "not built (run python -m matrix build-httpd 2.4.69)"
 
 
+def test_assume_built_plans_buildable_apaches(bare_machine):
+    found = {a.version: a for a in axes.discover_apaches(assume_built=True)}
+    assert found["2.4.69"].unavailable is None and found["2.4.69"].mpms == axes.MPMS
+    assert found["2.4.69"].apxs == str(httpd_builds.prefix_for("2.4.69") / "bin" / "apxs")
+    assert found["2.2"].unavailable
+
+
 def test_declared_pythons_are_reported_unavailable(bare_machine):
     found = {p.version: p for p in axes.discover_pythons()}
     for xy in ("2.7", "3.2", "3.3", "3.4", "3.5", "3.13"):

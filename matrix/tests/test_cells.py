@@ -45,7 +45,9 @@ def test_round_trip_and_slug():
 def test_ci_jobs_fits_the_limit():
     ids = [make_cell(t, m, p, python=py).id for t in ("gateway", "mod_wsgi") for m in ("embedded", "daemon")
            for p in ("event", "worker") for py in ("3.11", "3.12")]
-    assert sorted(ci_jobs(ids, 100)) == sorted(ids)
+    assert sorted(j["cells"] for j in ci_jobs(ids, 100)) == sorted(ids)
     shards = ci_jobs(ids, 2)
-    assert shards == ["apache2.4.71/py3.11/*", "apache2.4.71/py3.12/*"]
-    assert all(any(matches(i, s) for s in shards) for i in ids)
+    assert shards == [{"cells": "apache2.4.71/py3.11/*", "apache": "2.4.71", "python": "3.11"},
+                      {"cells": "apache2.4.71/py3.12/*", "apache": "2.4.71", "python": "3.12"}]
+    assert all(any(matches(i, s["cells"]) for s in shards) for i in ids)
+    assert ci_jobs(ids, 1) == [{"cells": "apache2.4.71/*", "apache": "2.4.71", "python": ""}]
