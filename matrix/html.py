@@ -134,18 +134,23 @@ def _cells_table(doc):
 
 
 def _differential(doc):
-    if not doc["differential"]:
-        return "<p>No case where mod_gateway and a real mod_wsgi disagree in the same cell.</p>"
+    from .report import differential_by_case
     rows = []
-    for d in doc["differential"]:
-        def side(s):
-            link = '<a href="#%s">%s</a>' % (s["anchor"], _e(s["verdict"])) if s.get("anchor") else _e(s["verdict"])
-            return '<td class="%s">%s</td>' % (STYLE.get(s["verdict"], STYLE["no-result"])[0], link)
-        rows.append("<tr><td>%s</td><td><a href=\"#case-%s\">%s</a> %s</td>%s<td>%s (profile %s)</td>%s</tr>" % (
-            _e(d["group"]), _e(d["case"]), _e(d["case"]), _e(d["requirement"]), side(d["gateway"]),
-            _e(d["reference"]["target"]), _e(d["reference"]["profile"]), side(d["reference"])))
-    return ('<table id="differential"><thead><tr><th>Apache/Python/MPM/mode</th><th>case</th><th>gateway</th>'
-            '<th>reference</th><th>its verdict</th></tr></thead><tbody>%s</tbody></table>' % "".join(rows))
+    for d in differential_by_case(doc["differential"]):
+        where = ", ".join('<a href="#%s">%s</a>' % (a, _e(g)) if a else _e(g) for g, a in d["where"])
+        rows.append('<tr><td><a href="#case-%s">%s</a> %s</td><td class="%s">%s</td><td>%s</td>'
+                    '<td class="%s">%s</td><td>%s</td><td>%d: %s</td></tr>' % (
+                        _e(d["case"]), _e(d["case"]), _e(d["requirement"]),
+                        STYLE.get(d["gateway"], STYLE["no-result"])[0], _e(d["gateway"]), _e(d["reference"]),
+                        STYLE.get(d["reference_verdict"], STYLE["no-result"])[0], _e(d["reference_verdict"]),
+                        _e(" ".join("%s/%s" % p for p in d["profiles"])), len(d["where"]), where))
+    if not rows:
+        return "<p>No case where mod_gateway and a real mod_wsgi disagree in the same cell.</p>"
+    return ('<p>Cases where mod_gateway and a real mod_wsgi, in the same Apache/Python/MPM/mode, behave '
+            'differently: one passes where the other fails or deviates (skips say nothing).</p>'
+            '<table id="differential"><thead><tr><th>case</th><th>gateway</th><th>reference</th>'
+            '<th>its verdict</th><th>profiles</th><th>where</th></tr></thead><tbody>%s</tbody></table>'
+            % "".join(rows))
 
 
 def _evidence(doc):

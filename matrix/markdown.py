@@ -2,6 +2,7 @@
 
 from collections import defaultdict
 
+from .report import differential_by_case
 from .run import fmt_duration, headline
 
 
@@ -40,10 +41,12 @@ def render(doc):
         out += ["- `%s` %s: %s" % (c["id"], c["status"], _md(headline(c["message"]))) for c in problems]
     out += ["", "## gateway vs real mod_wsgi", ""]
     if doc["differential"]:
-        out += ["| Apache/Python/MPM/mode | case | gateway | reference | its verdict |", "|---|---|---|---|---|"]
-        out += ["| %s | %s | %s | %s (profile %s) | %s |" % (
-            d["group"], d["case"], d["gateway"]["verdict"], d["reference"]["target"],
-            d["reference"]["profile"], d["reference"]["verdict"]) for d in doc["differential"]]
+        out += ["| case | gateway | reference | its verdict | profiles | where |", "|---|---|---|---|---|---|"]
+        out += ["| %s | %s | %s | %s | %s | %d: %s |" % (
+            d["case"], d["gateway"], d["reference"], d["reference_verdict"],
+            " ".join("%s/%s" % p for p in d["profiles"]), len(d["where"]),
+            ", ".join(g for g, _ in d["where"][:6]) + (" ..." if len(d["where"]) > 6 else ""))
+            for d in differential_by_case(doc["differential"])]
     else:
         out.append("No case where they disagree.")
     out += ["", "## Unavailable cells", ""]

@@ -100,6 +100,21 @@ def differential(cells):
     return out
 
 
+def differential_by_case(diff):
+    """The differential folded per (case, gateway verdict, reference, its verdict), with
+    the groups (Apache/Python/MPM/mode) where it happens: one line per kind of disagreement."""
+    folded = {}
+    for d in diff:
+        key = (d["case"], d["gateway"]["verdict"], d["reference"]["target"], d["reference"]["verdict"])
+        entry = folded.setdefault(key, {"case": d["case"], "requirement": d["requirement"],
+                                        "gateway": d["gateway"]["verdict"], "reference": d["reference"]["target"],
+                                        "reference_verdict": d["reference"]["verdict"],
+                                        "profiles": set(), "where": []})
+        entry["profiles"].add((d["gateway"]["profile"], d["reference"]["profile"]))
+        entry["where"].append((d["group"], d["gateway"].get("anchor") or d["reference"].get("anchor")))
+    return [dict(e, profiles=sorted(e["profiles"])) for _, e in sorted(folded.items())]
+
+
 def _side(cell, case):
     return {"cell": cell["id"], "target": cell["axes"]["target"], "profile": cell["profile"],
             "verdict": case["verdict"], "message": case.get("message") or "", "anchor": case.get("anchor")}

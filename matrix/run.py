@@ -150,6 +150,22 @@ def _tail(path, lines=40):
 
 # -- one cell --------------------------------------------------------------------------
 
+class Interrupted(Exception):
+    """The run was stopped (Ctrl-C, SIGTERM) while this cell ran: it has no result."""
+
+
+# Sessions running now, so that an interrupted run can stop them: they run in sessions
+# of their own, out of reach of the terminal's Ctrl-C.
+_RUNNING = {}
+_STOPPING = threading.Event()
+
+
+def stop_running():
+    _STOPPING.set()
+    for pid in list(_RUNNING):
+        kill_tree(pid, grace=3)
+
+
 def run_cell(cell, out, workers=1, timeout=DEFAULT_TIMEOUT, pytest_args=(), prebuild=None):
     """Run one cell's session; writes and returns its record."""
     cdir = store.cell_dir(out, cell.id)
@@ -170,8 +186,11 @@ def run_cell(cell, out, workers=1, timeout=DEFAULT_TIMEOUT, pytest_args=(), preb
     rec["command"] = cmd
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     with open(cdir / "output.log", "wb") as log:
+        if _STOPPING.is_set():
+            raise Interrupted(cell.id)
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO), env=env,
                                 start_new_session=True)
+        _RUNNING[proc.pid] = cell.id
         try:
             rc = proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -180,9 +199,11 @@ def run_cell(cell, out, workers=1, timeout=DEFAULT_TIMEOUT, pytest_args=(), preb
             rc = None
             rec.update(status="timeout", message="no result after %ss; killed %d processes\n%s"
                        % (timeout, killed, _tail(cdir / "output.log")))
-        except BaseException:  # interrupted: leave nothing running behind
-            kill_tree(proc.pid, grace=3)
-            raise
+        finally:
+            _RUNNING.pop(proc.pid, None)
+    if _STOPPING.is_set():
+        store.clear_cell(out, cell.id)
+        raise Interrupted(cell.id)
     rec["exit_code"] = rc
     rec["wall_s"] = round(time.monotonic() - t0, 3)
     if rc is not None:
@@ -253,6 +274,7 @@ def run_cells(cells, out, jobs=2, workers=1, timeout=DEFAULT_TIMEOUT, pytest_arg
               rerun_failed=False, fresh=False, prebuild=None, log=print):
     """Run the selected cells into `out`; returns {cell id: record} of every selected cell."""
     out = Path(out).resolve()
+    _STOPPING.clear()
     to_run, reused, unavailable = plan(cells, out, rerun_failed, fresh)
     for cell in unavailable:
         store.clear_cell(out, cell.id)
@@ -265,7 +287,10 @@ def run_cells(cells, out, jobs=2, workers=1, timeout=DEFAULT_TIMEOUT, pytest_arg
         futures = {pool.submit(run_cell, c, out, workers, timeout, pytest_args, prebuild): c for c in to_run}
         try:
             for fut in as_completed(futures):
-                rec = fut.result()
+                try:
+                    rec = fut.result()
+                except Interrupted:
+                    continue
                 done += 1
                 rec["summary"] = (store.read_json(store.cell_dir(out, rec["cell"]["id"]) / "journal.json")
                                   or {}).get("summary")
@@ -275,9 +300,10 @@ def run_cells(cells, out, jobs=2, workers=1, timeout=DEFAULT_TIMEOUT, pytest_arg
                                                           describe(rec), fmt_duration(elapsed),
                                                           fmt_duration(eta)))
         except KeyboardInterrupt:
+            log("interrupted: stopping the running cells")
             for f in futures:
                 f.cancel()
-            log("interrupted: stopping the running cells")
+            stop_running()
             raise
     wall = round(time.monotonic() - t0, 3)
     runs = store.read_json(out / "runs.json", [])
@@ -288,6 +314,10 @@ def run_cells(cells, out, jobs=2, workers=1, timeout=DEFAULT_TIMEOUT, pytest_arg
     store.write_json(out / "runs.json", runs)
     log("wall time %s for %d cells (%d run)" % (fmt_duration(wall), len(cells), len(to_run)))
     return {c.id: store.read_record(out, c.id) for c in cells}
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def parse_args(argv):
@@ -324,6 +354,7 @@ def main(argv=None):
     out = Path(a.out).resolve()
     store.write_json(out / "axes.json", found.as_dict())
     prebuild = None if os.environ.get("MATRIX_CONFORMANCE_CMD") else Prebuilder()
+    signal.signal(signal.SIGTERM, _raise_interrupt)   # a cancelled CI job stops like Ctrl-C
     try:
         records = run_cells(cells, out, a.jobs, a.workers_per_cell, a.cell_timeout, a.pytest_args,
                             a.rerun_failed, a.fresh, prebuild)

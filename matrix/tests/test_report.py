@@ -50,7 +50,7 @@ def test_markdown_and_junit(tmp_path):
     paths = report.write_report(tmp_path)
     md = paths["md"].read_text()
     assert "`%s` ENV-002: E   assert 500 == 200" % GW.id in md
-    assert "| apache2.4.71/py3.11/event/embedded | ENV-002 | fail | mod_wsgi (profile 6) | pass |" in md
+    assert "| ENV-002 | fail | mod_wsgi | pass | 6/6 | 1: apache2.4.71/py3.11/event/embedded |" in md
     assert "1 cells: Apache 2.2 is not obtainable here" in md
     junit = {p.name: p for p in (tmp_path / "junit").iterdir()}
     assert ET.parse(junit["apache2.4.71_py3.11_event_embedded_gateway.xml"]).getroot().find("testsuite").get(

@@ -94,6 +94,25 @@ def test_timeout_kills_the_cell_and_what_it_started_in_other_sessions(tmp_path, 
     assert {r["status"] for i, r in records.items() if i != hung["cell"]["id"]} == {"pass"}
 
 
+def test_stopping_a_run_kills_running_cells_and_records_nothing_for_them(tmp_path, fake_conformance, monkeypatch):
+    import threading
+    pidfile = tmp_path / "grandchild.pid"
+    monkeypatch.setenv("FAKE_HANG", "*")
+    monkeypatch.setenv("FAKE_PIDFILE", str(pidfile))
+    result = {}
+    t = threading.Thread(target=lambda: result.update(run.run_cells(CELLS[:1], tmp_path / "out",
+                                                                    log=lambda *_: None)))
+    t.start()
+    deadline = time.monotonic() + 20
+    while not (run._RUNNING and pidfile.exists()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run.stop_running()
+    t.join(20)
+    assert not t.is_alive()
+    assert result[CELLS[0].id] is None                     # no record: the next run redoes it
+    assert not run._alive(int(pidfile.read_text()))
+
+
 def test_cli_single_cell(tmp_path, fake_conformance, monkeypatch, capsys):
     from matrix import axes
     monkeypatch.setattr(axes, "discover", lambda extra=(): axes.Axes([], [], CELLS))
