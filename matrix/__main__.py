@@ -9,18 +9,22 @@ USAGE = __import__("matrix").__doc__
 
 
 def ci_jobs(ids, limit):
-    """Entries of a CI job matrix of at most `limit` jobs: {"cells": ID or glob, "apache",
-    "python"}.  The cell IDs themselves when they fit, else the deepest ID prefixes (as
-    `prefix/*` globs) that do; apache/python say what the job must provision ("" = all)."""
+    """Entries of a CI job matrix of at most `limit` jobs: {"name", "cells", "apache",
+    "python"}.  One cell per job when they fit, else the cells grouped by the deepest ID
+    prefix that fits; "cells" lists the exact IDs (space-separated, for `run --cells`) so
+    a job runs what was selected and nothing else under its prefix; apache/python say
+    what the job must provision ("" = all)."""
     for depth in (5, 4, 3, 2, 1):
-        groups = sorted({"/".join(i.split("/")[:depth]) for i in ids})
+        groups = {}
+        for i in ids:
+            groups.setdefault("/".join(i.split("/")[:depth]), []).append(i)
         if len(groups) <= limit:
             break
     out = []
-    for g in groups:
-        seg = g.split("/") + ["", ""]
-        out.append({"cells": g if depth == 5 else g + "/*", "apache": seg[0][len("apache"):],
-                    "python": seg[1][len("py"):]})
+    for prefix, members in sorted(groups.items()):
+        seg = prefix.split("/") + ["", ""]
+        out.append({"name": prefix if depth == 5 else prefix + "/*", "cells": " ".join(members),
+                    "apache": seg[0][len("apache"):], "python": seg[1][len("py"):]})
     return out
 
 
@@ -32,7 +36,7 @@ def cmd_list(argv):
     p.add_argument("--cells", nargs="+", default=[], metavar="GLOB")
     p.add_argument("--python", action="append", default=[], help="also consider this server Python")
     p.add_argument("--ci-jobs", type=int, metavar="N",
-                   help="print only a JSON list of at most N CI jobs ({cells, apache, python}) covering every runnable cell")
+                   help="print only a JSON list of at most N CI jobs ({name, cells, apache, python}) covering the runnable cells")
     p.add_argument("--assume-built", action="store_true",
                    help="count Apache builds that build-httpd can make as present (CI planning)")
     p.add_argument("--record-unavailable", metavar="DIR",
