@@ -6,7 +6,8 @@ Apache builds: the system one (apxs on PATH), the ones `python -m matrix build-h
 put in the cache (matrix.httpd_builds), 2.4.12/2.4.69 when not built yet, and 2.2.
 Pythons: every interpreter with a shared libpython given with --python, under pyenv's
 versions, or on PATH (first one wins per X.Y, in that order); 2.7 and 3.2-3.13 are declared.
-Targets: mod_gateway and the real mod_wsgi from PyPI per Python; Debian's packaged
+Targets: mod_gateway and the newest real mod_wsgi from PyPI that builds for each Python
+(6.1.1 for 3.10+, 5.0.2 for 3.8/3.9, 4.9.4 before); Debian's packaged
 mod_wsgi only with its own Python and the Debian Apache.
 """
 
@@ -32,7 +33,10 @@ DECLARED_PYTHONS = ("2.7",) + tuple("3.%d" % m for m in range(2, 14))
 # Declared Apache builds nobody can obtain on this machine, and why.
 UNOBTAINABLE_APACHES = {"2.2": "Apache 2.2 is not obtainable here"}
 DEBIAN_APXS = "/usr/bin/apxs"
-MOD_WSGI_FIRST_FOR_PY38 = (3, 8)   # 6.x needs 3.8+; older Pythons get the legacy release
+# The newest mod_wsgi each Python can build: (first Python it admits, release), from the
+# sdists' Requires-Python (6.1.1: >=3.10, 5.0.2: >=3.8); older Pythons get the legacy one.
+MOD_WSGI_RELEASES = (((3, 10), targets_mod.MOD_WSGI_DEFAULT), ((3, 8), "5.0.2"),
+                     ((0, 0), targets_mod.MOD_WSGI_LEGACY))
 
 # Runs on every server Python (2.7 and 3.x): version and whether a shared libpython exists.
 _PROBE = r"""
@@ -192,9 +196,8 @@ def discover_pythons(extra=()):
 # -- targets and cells ----------------------------------------------------------------
 
 def mod_wsgi_version_for(python_xy):
-    major, minor = (int(x) for x in python_xy.split("."))
-    return (targets_mod.MOD_WSGI_DEFAULT if (major, minor) >= MOD_WSGI_FIRST_FOR_PY38
-            else targets_mod.MOD_WSGI_LEGACY)
+    xy = tuple(int(x) for x in python_xy.split("."))
+    return next(release for first, release in MOD_WSGI_RELEASES if xy >= first)
 
 
 def profile_for_mod_wsgi(version):

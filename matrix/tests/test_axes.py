@@ -56,6 +56,7 @@ def test_targets_profiles_mpms_and_debian_only_with_its_python(monkeypatch):
     debian = axes.ApacheBuild("2.4.71", "system", apxs=axes.DEBIAN_APXS, mpms=("event", "prefork"))
     built = axes.ApacheBuild("2.4.69", "built", apxs="/cache/2.4.69/bin/apxs", mpms=("event", "prefork", "worker"))
     pythons = [axes.ServerPython("2.7", "pyenv", path="/py27", full_version="2.7.18"),
+               axes.ServerPython("3.9", "pyenv", path="/py39", full_version="3.9.18"),
                axes.ServerPython("3.11", "pyenv", path="/py311", full_version="3.11.7")]
     monkeypatch.setattr(axes, "debian_python", lambda: (
         axes.ServerPython("3.11", "debian", path="/usr/bin/python3.11", full_version="3.11.2"), "4.9.4"))
@@ -63,11 +64,15 @@ def test_targets_profiles_mpms_and_debian_only_with_its_python(monkeypatch):
     mw27 = cells["apache2.4.69/py2.7/event/daemon/mod_wsgi"]
     assert (mw27.mod_wsgi_version, mw27.profile) == ("4.9.4", "5")
     assert cells["apache2.4.69/py3.11/event/daemon/mod_wsgi"].mod_wsgi_version == "6.1.1"
+    mw39 = cells["apache2.4.69/py3.9/event/daemon/mod_wsgi"]               # 6.x needs 3.10+
+    assert (mw39.mod_wsgi_version, mw39.profile) == ("5.0.2", "5")
+    assert cells["apache2.4.69/py3.9/event/daemon/gateway"].profile == "5"
     assert cells["apache2.4.69/py3.11/event/daemon/gateway"].profile == "6"
     assert cells["apache2.4.71/py3.11/worker/embedded/gateway"].unavailable == "Apache 2.4.71 has no mod_mpm_worker"
     deb = [c for c in cells.values() if c.target == "mod_wsgi-debian"]
     assert {c.apache for c in deb} == {"2.4.71"} and {c.python_path for c in deb} == {"/usr/bin/python3.11"}
     assert len(deb) == 6 and deb[0].profile == "5"
+    assert not [c for c in cells.values() if c.python == "3.9" and c.target == "mod_wsgi-debian"]
 
 
 def test_list_json_names_unavailable_cells(bare_machine, capsys):
