@@ -156,16 +156,16 @@ def _differential(doc):
 def _evidence(doc):
     """Evidence blocks of failures; a generated httpd.conf is shown once and linked from
     every failure that ran under it (the cases of one site share it)."""
-    blocks, ids, configs = [], set(), {}
+    blocks, ids, shown = [], set(), set()
     for c in doc["cells"]:
         for case in c["cases"]:
             if case["verdict"] != "fail" or len(blocks) >= MAX_EVIDENCE:
                 continue
             ev = case.get("evidence") or {}
             parts = ""
-            if ev.get("config"):
-                n = configs.setdefault(ev["config"], len(configs) + 1)
-                parts += '<p><a href="#config-%d">httpd.conf #%d</a></p>' % (n, n)
+            if ev.get("config_id"):
+                shown.add(ev["config_id"])
+                parts += '<p><a href="#config-%s">httpd.conf #%s</a></p>' % (ev["config_id"], ev["config_id"])
             parts += "".join('<details%s><summary>%s</summary><pre>%s</pre></details>' % (
                 " open" if name == "log" else "", label, _e(_cut(ev.get(name))))
                 for name, label in (("request", "request"), ("response", "response"),
@@ -173,15 +173,16 @@ def _evidence(doc):
             ids.add(case["anchor"])
             blocks.append('<section class="evidence" id="%s"><h3>%s in <a href="#%s">%s</a></h3><p>%s</p>'
                           '<pre>%s</pre>%s</section>' % (
-                              case["anchor"], _e(case["id"]), c["anchor"], _e(c["id"]), _e(case["requirement"]),
+                              case["anchor"], _e(case["id"]), c["anchor"], _e(c["id"]),
+                              _e(doc["catalogue"][case["id"]]["requirement"]),
                               _e(_cut(case.get("message") or "")), parts or "<p>no evidence recorded</p>"))
     for c in doc["cells"]:
         if c["status"] not in ("pass", "fail", "unavailable") or c["stop_problems"]:
             blocks.append('<section class="cellnote"><h3>cell %s: %s</h3><pre>%s</pre>%s</section>' % (
                 _e(c["id"]), _e(c["status"]), _e(_cut(c["message"] or "")),
                 "<pre>%s</pre>" % _e(_cut(repr(c["stop_problems"]))) if c["stop_problems"] else ""))
-    blocks += ['<section class="config" id="config-%d"><h4>httpd.conf #%d</h4><pre>%s</pre></section>'
-               % (n, n, _e(text)) for text, n in configs.items()]
+    blocks += ['<section class="config" id="config-%s"><h4>httpd.conf #%s</h4><pre>%s</pre></section>'
+               % (n, n, _e(doc["configs"][n])) for n in sorted(shown, key=int)]
     return "".join(blocks), ids
 
 

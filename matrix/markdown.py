@@ -32,9 +32,14 @@ def render(doc):
                                                   ("pass", "fail", "skip", "not-applicable", "known-deviation")),
             *(t[k] for k in ("wall_s", "build_s", "server_starts", "server_start_s", "cases_s"))))
     out += ["", "## Failures", ""]
-    failures = [(c, case) for c in doc["cells"] for case in c["cases"] if case["verdict"] == "fail"]
-    out += ["- `%s` %s: %s" % (c["id"], case["id"], _md((case["message"] or "").splitlines()[0] if case["message"] else ""))
-            for c, case in failures] or ["none"]
+    for c in doc["cells"]:
+        failed = [case for case in c["cases"] if case["verdict"] == "fail"]
+        if len(failed) == 1:
+            out.append("- `%s` %s: %s" % (c["id"], failed[0]["id"], _md(headline(failed[0]["message"]))))
+        elif failed:
+            out.append("- `%s` %d cases: %s" % (c["id"], len(failed), " ".join(f["id"] for f in failed)))
+    if out[-1] == "":
+        out.append("none")
     problems = [c for c in doc["cells"] if c["status"] not in ("pass", "fail", "unavailable")]
     if problems:
         out += ["", "## Cells without a result", ""]

@@ -42,7 +42,10 @@ def _verdicts_by_case(cell_entry):
     return out
 
 
-def _cell_entry(rec):
+def _cell_entry(rec, configs):
+    """One cell of report.json.  Requirements live in the catalogue and each distinct
+    generated httpd.conf once in `configs` (evidence names it by config_id): a full matrix
+    has thousands of failures whose configs are mostly the same few."""
     cell = Cell.from_dict(rec["cell"])
     journal = rec.get("journal") or {}
     jt = journal.get("timings") or {}
@@ -50,9 +53,12 @@ def _cell_entry(rec):
     wall = rec.get("wall_s") or 0.0
     start_s, cases_s = jt.get("server_start_s", 0.0), jt.get("cases_s", 0.0)
     cases = []
-    for c in journal.get("cases", []):
-        c = {k: c.get(k) for k in ("id", "area", "mode", "requirement", "verdict", "required",
-                                   "duration_s", "message", "evidence")}
+    for raw in journal.get("cases", []):
+        c = {k: raw.get(k) for k in ("id", "area", "mode", "verdict", "required", "duration_s", "message")}
+        ev = dict(raw.get("evidence") or {})
+        if ev.get("config"):
+            ev["config_id"] = configs.setdefault(ev.pop("config"), str(len(configs) + 1))
+        c["evidence"] = ev
         if c["verdict"] == "fail":
             c["anchor"] = evidence_anchor(cell.id, c)
         cases.append(c)
@@ -77,7 +83,7 @@ def _cell_entry(rec):
     }
 
 
-def differential(cells):
+def differential(cells, catalogue):
     """Cases where mod_gateway and a real mod_wsgi behave differently in the same
     Apache/Python/MPM/mode: one passes where the other fails or deviates."""
     groups = defaultdict(dict)
@@ -95,7 +101,7 @@ def differential(cells):
                 a, b = gv[case_id], rv[case_id]
                 oa, ob = OUTCOME.get(a["verdict"]), OUTCOME.get(b["verdict"])
                 if oa and ob and oa != ob:
-                    out.append({"group": group, "case": case_id, "requirement": a["requirement"],
+                    out.append({"group": group, "case": case_id, "requirement": catalogue[case_id]["requirement"],
                                 "gateway": _side(gw, a), "reference": _side(ref, b)})
     return out
 
@@ -117,14 +123,14 @@ def differential_by_case(diff):
 
 def _side(cell, case):
     return {"cell": cell["id"], "target": cell["axes"]["target"], "profile": cell["profile"],
-            "verdict": case["verdict"], "message": case.get("message") or "", "anchor": case.get("anchor")}
+            "verdict": case["verdict"], "anchor": case.get("anchor")}
 
 
-def catalogue(cells):
+def catalogue(records):
     """{case id: {area, requirement}} of every case any journal reports."""
     out = {}
-    for c in cells:
-        for case in c["cases"]:
+    for rec in records.values():
+        for case in (rec.get("journal") or {}).get("cases", []):
             out.setdefault(case["id"], {"area": case["area"], "requirement": case["requirement"]})
     return dict(sorted(out.items()))
 
@@ -137,7 +143,9 @@ def build(records, expected=(), runs=(), axes=None):
             records[cell.id] = {"cell": cell.as_dict(), "status": "not-run",
                                 "message": "no result recorded (interrupted, or not selected by --rerun-failed)"}
     order = sorted(records, key=lambda i: Cell.from_dict(records[i]["cell"]).sort_key)
-    cells = [_cell_entry(records[i]) for i in order]
+    configs = {}
+    cells = [_cell_entry(records[i], configs) for i in order]
+    cases = catalogue(records)
     verdicts = Counter(case["verdict"] for c in cells for case in c["cases"])
     runs = list(runs)
     return {
@@ -149,9 +157,10 @@ def build(records, expected=(), runs=(), axes=None):
         "summary": {"cells": len(cells), "status": dict(Counter(c["status"] for c in cells)),
                     "verdicts": {v: verdicts.get(v, 0) for v in VERDICTS},
                     "cell_time_s": round(sum(c["timings"]["wall_s"] for c in cells), 3)},
-        "catalogue": catalogue(cells),
+        "catalogue": cases,
+        "configs": {n: text for text, n in configs.items()},
         "cells": cells,
-        "differential": differential(cells),
+        "differential": differential(cells, cases),
     }
 
 
@@ -194,7 +203,7 @@ def write_report(out, expected=(), records=None, runs=None, axes=None):
         src = store.cell_dir(out, cell["id"]) / "junit.xml"
         (out / cell["junit"]).write_text(junit_for(cell, src))
     paths = {"json": out / "report.json", "md": out / "report.md", "html": out / "report.html"}
-    store.write_json(paths["json"], doc)
+    store.write_json(paths["json"], doc, compact=True)
     paths["md"].write_text(markdown.render(doc))
     paths["html"].write_text(html.render(doc))
     return paths

@@ -32,11 +32,11 @@ def read_json(path, default=None):
         return default
 
 
-def write_json(path, data):
+def write_json(path, data, compact=False):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp%d" % os.getpid())
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    tmp.write_text(json.dumps(data, sort_keys=True, **({"separators": (",", ":")} if compact else {"indent": 1})))
     os.replace(tmp, path)
 
 

@@ -31,6 +31,7 @@ def test_report_json_from_synthetic_journals(tmp_path):
                              "cases_s": 2.0, "other_s": 0.45}
     failed = next(c for c in gw["cases"] if c["verdict"] == "fail")
     assert failed["evidence"]["log"][-1].endswith("KeyError: 'SCRIPT_NAME'")
+    assert doc["configs"][failed["evidence"]["config_id"]].startswith("LoadModule gateway_module")
     assert failed["anchor"] == "evidence-apache2.4.71_py3.11_event_embedded_gateway-ENV-002-embedded"
     assert list(doc["catalogue"]) == ["ENV-001", "ENV-002", "ERR-001", "QUE-001"]
 
