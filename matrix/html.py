@@ -11,7 +11,8 @@ from html import escape
 
 from .run import fmt_duration
 
-MAX_EVIDENCE = 1500        # evidence blocks on the page; the rest stay in report.json
+MAX_EVIDENCE = 1500        # evidence blocks on the page, shared fairly among the failing cells;
+                           # failures beyond a cell's share link to the cell (report.json has all)
 MAX_FIELD = 6000           # characters of one evidence field on the page
 
 # verdict or cell status -> (css class, symbol, legend text)
@@ -157,10 +158,10 @@ def _evidence(doc):
     """Evidence blocks of failures; a generated httpd.conf is shown once and linked from
     every failure that ran under it (the cases of one site share it)."""
     blocks, ids, shown = [], set(), set()
+    failing = sum(1 for c in doc["cells"] if any(k["verdict"] == "fail" for k in c["cases"]))
+    share = max(5, MAX_EVIDENCE // max(1, failing))
     for c in doc["cells"]:
-        for case in c["cases"]:
-            if case["verdict"] != "fail" or len(blocks) >= MAX_EVIDENCE:
-                continue
+        for case in [k for k in c["cases"] if k["verdict"] == "fail"][:share]:
             ev = case.get("evidence") or {}
             parts = ""
             if ev.get("config_id"):
@@ -202,7 +203,7 @@ def render(doc):
 <html lang="en"><head><meta charset="utf-8"><title>mod_gateway conformance matrix</title>
 <style>%s</style></head><body>
 <h1>mod_gateway conformance matrix</h1>
-<p>%d cells: %s. Generated %s. Wall time of the run: %s.</p><ul>%s</ul>
+<p>%d cells: %s. Generated %s. Wall time of the runs into this report: %s.</p><ul>%s</ul>
 %s
 <h2>Cases &times; cells</h2>%s
 <h2>gateway vs real mod_wsgi</h2>%s
@@ -211,5 +212,5 @@ def render(doc):
 <h2>Evidence</h2>%s
 </body></html>
 """ % (CSS, doc["summary"]["cells"], _e(status), _e(doc["generated"]),
-       fmt_duration(doc["wall_s"]) if doc.get("wall_s") is not None else "n/a", runs, _legend(),
+       fmt_duration(doc.get("wall_s_all_runs") or 0), runs, _legend(),
        _grid(doc, ids), _differential(doc), _cells_table(doc), _unavailable(doc), evidence)

@@ -13,9 +13,11 @@ def _md(text):
 def render(doc):
     s = doc["summary"]
     out = ["# mod_gateway conformance matrix", "",
-           "%d cells: %s. Wall time of the run: %s; time in cells: %s. Generated %s." % (
+           "%d cells: %s. Wall time: %s (%d runs: %s); time in cells: %s. Generated %s." % (
                s["cells"], ", ".join("%d %s" % (n, k) for k, n in sorted(s["status"].items())),
-               fmt_duration(doc["wall_s"]) if doc.get("wall_s") is not None else "n/a",
+               fmt_duration(doc.get("wall_s_all_runs") or 0), len(doc["runs"]),
+               ", ".join("%s for %d cells" % (fmt_duration(r.get("wall_s") or 0), r.get("ran", 0))
+                         for r in doc["runs"][-5:]),
                fmt_duration(s["cell_time_s"]), doc["generated"]),
            "", "Case verdicts: " + ", ".join("%d %s" % (n, v) for v, n in s["verdicts"].items()), "",
            "## Cells", "",

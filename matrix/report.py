@@ -151,7 +151,8 @@ def build(records, expected=(), runs=(), axes=None):
     return {
         "schema": REPORT_SCHEMA,
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "wall_s": runs[-1]["wall_s"] if runs else None,
+        "wall_s": runs[-1]["wall_s"] if runs else None,          # the last run
+        "wall_s_all_runs": round(sum(r.get("wall_s") or 0 for r in runs), 3),
         "runs": runs,
         "axes": axes or {},
         "summary": {"cells": len(cells), "status": dict(Counter(c["status"] for c in cells)),
