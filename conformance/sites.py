@@ -7,7 +7,10 @@ daemon process group.  Cases that share a site (and mode) share one server.
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
+
+from conformance import targets
 
 APPS = Path(__file__).parent / "apps"
 SITES = {}
@@ -151,6 +154,37 @@ def locale_site(ctx):
     return [l.rstrip() for l in lines]
 
 
+LEGACY_VIRTUALENV = "20.21.1"  # the last virtualenv that still creates Python 2.7 environments
+
+
+def _legacy_virtualenv():
+    """A command running virtualenv 20.21 from its own directory in the cache.
+
+    It is kept apart from the harness's site-packages because tox 4 needs a newer
+    virtualenv there; PYTHONPATH puts this copy first only for this one command."""
+    import fcntl
+    home = targets.cache_dir() / "tools" / ("virtualenv-" + LEGACY_VIRTUALENV)
+    home.parent.mkdir(parents=True, exist_ok=True)
+    with open(str(home) + ".lock", "w") as lock:   # xdist workers install it once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _install_legacy_virtualenv(home)
+    return ["env", "PYTHONPATH=%s" % home, sys.executable, "-m", "virtualenv"]
+
+
+def _install_legacy_virtualenv(home):
+    if not (home / "virtualenv").is_dir():
+        tmp = home.with_name(home.name + ".tmp")
+        shutil.rmtree(str(tmp), ignore_errors=True)
+        got = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                              "--target", str(tmp), "virtualenv==" + LEGACY_VIRTUALENV],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+        if got.returncode != 0:
+            raise RuntimeError("cannot install virtualenv %s (needed for Python 2.7 venvs): %s"
+                               % (LEGACY_VIRTUALENV, got.stdout.strip()[-500:]))
+        shutil.rmtree(str(home), ignore_errors=True)
+        tmp.rename(home)
+
+
 def make_venv(server_python, dest):
     """A virtual environment of the server Python with a marker package only it has.
 
@@ -159,10 +193,9 @@ def make_venv(server_python, dest):
     out = subprocess.run([server_python, "-c", "import sys; print(sys.version_info[0])"],
                          stdout=subprocess.PIPE, universal_newlines=True)
     if out.stdout.strip() == "2":
-        # Python 2 has no venv module: the harness's virtualenv (< 20.22 still makes 2.7 envs).
-        import sys
-        cmd = [sys.executable, "-m", "virtualenv", "-p", server_python, "--no-pip", "--no-setuptools",
-               "--no-wheel", "--no-periodic-update", str(dest)]
+        # Python 2 has no venv module: virtualenv makes the env, from the harness's Python.
+        cmd = _legacy_virtualenv() + ["-p", server_python, "--no-pip", "--no-setuptools",
+                                      "--no-wheel", "--no-periodic-update", str(dest)]
     else:
         cmd = [server_python, "-m", "venv", "--without-pip", str(dest)]
     made = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)

@@ -22,6 +22,15 @@ from pathlib import Path
 DEBIAN_MODULE = "/usr/lib/apache2/modules/mod_wsgi.so"
 MOD_WSGI_DEFAULT = "6.1.1"
 MOD_WSGI_LEGACY = "4.9.4"  # the last release that builds for Python 2.7 and < 3.8
+# The newest mod_wsgi each Python can build: (first Python it admits, release), from the
+# sdists' Requires-Python (6.1.1: >=3.10, 5.0.2: >=3.8); older Pythons get the legacy one.
+MOD_WSGI_RELEASES = (((3, 10), MOD_WSGI_DEFAULT), ((3, 8), "5.0.2"), ((0, 0), MOD_WSGI_LEGACY))
+
+
+def mod_wsgi_version_for(python_xy):
+    """The mod_wsgi release built for Python 'X.Y' (or a (X, Y) tuple)."""
+    xy = tuple(int(x) for x in python_xy.split(".")[:2]) if isinstance(python_xy, str) else python_xy
+    return next(release for first, release in MOD_WSGI_RELEASES if tuple(xy) >= first)
 
 
 class TargetError(Exception):
@@ -142,8 +151,7 @@ def build_mod_wsgi(server_python, apxs, version=None, log=None):
     """The real mod_wsgi from PyPI, built for `server_python` against `apxs`, cached."""
     info = python_info(server_python)
     if version is None:
-        major, minor = (int(x) for x in info["version"].split(".")[:2])
-        version = MOD_WSGI_DEFAULT if (major, minor) >= (3, 8) else MOD_WSGI_LEGACY
+        version = mod_wsgi_version_for(info["version"])
     key = hashlib.sha256(("%s|%s|%s|%s" % (version, info["executable"], info["version"],
                                            os.path.realpath(apxs))).encode()).hexdigest()[:16]
     dest = cache_dir() / "mod_wsgi" / ("%s-py%s-%s" % (version, info["version"], key))

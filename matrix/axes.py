@@ -33,10 +33,6 @@ DECLARED_PYTHONS = ("2.7",) + tuple("3.%d" % m for m in range(2, 14))
 # Declared Apache builds nobody can obtain on this machine, and why.
 UNOBTAINABLE_APACHES = {"2.2": "Apache 2.2 is not obtainable here"}
 DEBIAN_APXS = "/usr/bin/apxs"
-# The newest mod_wsgi each Python can build: (first Python it admits, release), from the
-# sdists' Requires-Python (6.1.1: >=3.10, 5.0.2: >=3.8); older Pythons get the legacy one.
-MOD_WSGI_RELEASES = (((3, 10), targets_mod.MOD_WSGI_DEFAULT), ((3, 8), "5.0.2"),
-                     ((0, 0), targets_mod.MOD_WSGI_LEGACY))
 
 # Runs on every server Python (2.7 and 3.x): version and whether a shared libpython exists.
 _PROBE = r"""
@@ -195,9 +191,7 @@ def discover_pythons(extra=()):
 
 # -- targets and cells ----------------------------------------------------------------
 
-def mod_wsgi_version_for(python_xy):
-    xy = tuple(int(x) for x in python_xy.split("."))
-    return next(release for first, release in MOD_WSGI_RELEASES if xy >= first)
+mod_wsgi_version_for = targets_mod.mod_wsgi_version_for
 
 
 def profile_for_mod_wsgi(version):
