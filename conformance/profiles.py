@@ -1,8 +1,8 @@
 """Expectations as data: one JSON file per behaviour profile (3.4, 5, 6).
 
 Each file holds `expect` (case ID -> expectation, whatever shape that case reads),
-`not_applicable` (case ID -> reason) and `known_deviations` (a target version
-prefix like "mod_wsgi 4.9" -> {case ID or ID/mode -> reason}): places where a real
+`not_applicable` (case ID -> reason) and `known_deviations` (target version
+prefixes like "mod_wsgi 4.9, mod_wsgi 5" -> {case ID or ID/mode -> reason}): places where a real
 module departs from its own documented behaviour, recorded rather than loosened.
 """
 
@@ -32,8 +32,8 @@ class Profile:
 
         A deviation is a plain reason (it must fail: strict) or {"reason", "strict": false}
         for one that shows only intermittently."""
-        for prefix, cases in self.data.get("known_deviations", {}).items():
-            if target_label.startswith(prefix):
+        for prefixes, cases in self.data.get("known_deviations", {}).items():
+            if any(target_label.startswith(p.strip()) for p in prefixes.split(",")):
                 d = cases.get("%s/%s" % (case_id, mode)) or cases.get(case_id)
                 if isinstance(d, dict):
                     return d["reason"], d.get("strict", True)

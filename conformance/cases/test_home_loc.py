@@ -99,7 +99,8 @@ def test_no_options(server, mode, env, expect):
     assert facts["environ"]["LANG"] == "C"
     assert facts["environ"]["LC_ALL"] is None
     if env.py3 and expect:
-        want = expect.get(mode)
+        # Python 3.7 turns UTF-8 mode on by itself under a C locale, whatever the module.
+        want = expect.get("py%d.%d" % env.python_version[:2]) or expect.get(mode)
         if want:
             assert facts["fs_encoding"].lower().replace("-", "") in want, \
                 "filesystem encoding %s, expected one of %s" % (facts["fs_encoding"], want)

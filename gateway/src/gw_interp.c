@@ -317,10 +317,8 @@ static int init_python(server_rec *s)
         }
     }
 #endif
-#if GW_PY_AT_LEAST(3, 7)
-    /* 3.7 turns UTF-8 mode on by itself under a C locale; 4.x/5.x never did. */
-    Py_UTF8Mode = gw_profile()->utf8_locale_coercion ? 1 : 0;
-#endif
+    /* Python 3.7 turns UTF-8 mode on by itself under a C locale; mod_wsgi 4.x lets it
+       (observed: 4.9.4 on 3.7 reports utf8_mode=1), so every profile leaves it alone. */
     Py_OptimizeFlag = gw_py.optimize;
     Py_DontWriteBytecodeFlag = gw_py.dont_write_bytecode;
     Py_InitializeEx(0);
