@@ -48,7 +48,8 @@ def parse_args(argv):
     p.add_argument("--scenarios", default=",".join(SCENARIOS))
     p.add_argument("--modes", default="embedded,daemon")
     p.add_argument("--duration", type=float, default=2.0, help="seconds measured per run")
-    p.add_argument("--warmup", type=float, default=0.5, help="seconds of load discarded before each run")
+    p.add_argument("--warmup", type=float, default=1.0,
+                   help="seconds of load discarded before the first run of each scenario/mode/target")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--out", default="reports/bench")
     return p.parse_args(argv)
@@ -174,7 +175,8 @@ def main(argv=None):
                         url = bs.url(mode, scenario)
                         if url is None or (name == "static" and mode == "daemon"):
                             continue
-                        run_wrk(url, conns, a.warmup, script)          # warm-up, discarded
+                        if rep == 0:   # warm-up, discarded; later rounds find the server warm
+                            run_wrk(url, conns, a.warmup, script)
                         r = run_wrk(url, conns, a.duration, script)
                         results.setdefault((scenario, mode, name), []).append(r)
                         print("[%d/%d] %-16s %-8s %-16s %s" % (rep + 1, a.repeat, scenario, mode, name,
