@@ -70,7 +70,8 @@ def post_script(tmp, size):
 
 
 def run_wrk(url, connections, seconds, script=None):
-    cmd = [wrk_binary(), "-t2", "-c%d" % connections, "-d%ss" % max(1, int(round(seconds))),
+    # wrk needs at least one connection per thread: -c1 runs on one thread.
+    cmd = [wrk_binary(), "-t%d" % min(2, connections), "-c%d" % connections, "-d%ss" % max(1, int(round(seconds))),
            "--latency", "--timeout", "10s"]
     if script:
         cmd += ["-s", script]
@@ -81,7 +82,7 @@ def run_wrk(url, connections, seconds, script=None):
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if not rps:
-        return {"error": out.strip()[-500:]}
+        return {"error": " ".join(out.split())[-500:]}   # one line: it lands in a table cell
     scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}
     return {"rps": float(rps.group(1)),
             "p99_ms": float(p99.group(1)) * scale[p99.group(2)] if p99 else None,
@@ -252,7 +253,7 @@ def write_reports(report, out):
     lines = ["# Benchmark: Apache %s %s, Python %s (%s, %d cores)" % (
         report["apache"]["version"], report["apache"]["mpm"], report["server_python"],
         report["machine"]["cpu"], report["machine"]["cpus"]), "",
-        "wrk -t2, %ss per run after %ss warm-up, medians of %d interleaved runs; daemon: %s." % (
+        "wrk -t2 (-t1 at one connection), %ss per run after %ss warm-up, medians of %d interleaved runs; daemon: %s." % (
         report["settings"]["duration_s"], report["settings"]["warmup_s"], report["settings"]["repeat"],
         report["daemon_options"]), "",
         "| scenario | mode | target | req/s median (min-max) | p99 ms median |", "|---|---|---|---|---|"]
