@@ -19,18 +19,32 @@ import sys
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
+from gateway import httpd
+
 DEBIAN_MODULE = "/usr/lib/apache2/modules/mod_wsgi.so"
 MOD_WSGI_DEFAULT = "6.1.1"
 MOD_WSGI_LEGACY = "4.9.4"  # the last release that builds for Python 2.7 and < 3.8
 # The newest mod_wsgi each Python can build: (first Python it admits, release), from the
 # sdists' Requires-Python (6.1.1: >=3.10, 5.0.2: >=3.8); older Pythons get the legacy one.
+# An Apache older than 2.4.13 gets the newest release before 6.x (see mod_wsgi_version_for).
 MOD_WSGI_RELEASES = (((3, 10), MOD_WSGI_DEFAULT), ((3, 8), "5.0.2"), ((0, 0), MOD_WSGI_LEGACY))
 
 
-def mod_wsgi_version_for(python_xy):
-    """The mod_wsgi release built for Python 'X.Y' (or a (X, Y) tuple)."""
-    xy = tuple(int(x) for x in python_xy.split(".")[:2]) if isinstance(python_xy, str) else python_xy
-    return next(release for first, release in MOD_WSGI_RELEASES if tuple(xy) >= first)
+# 6.x reads core_dir_config fields (cgi_pass_auth, ...) that Apache added in 2.4.13.
+MOD_WSGI_6_MIN_APACHE = (2, 4, 13)
+
+
+def _version_tuple(v):
+    return tuple(int(x) for x in v.split(".")) if isinstance(v, str) else tuple(v)
+
+
+def mod_wsgi_version_for(python_xy, apache_version=None):
+    """The newest mod_wsgi release that builds for Python 'X.Y' and Apache 'X.Y.Z'."""
+    xy = _version_tuple(python_xy)[:2]
+    release = next(release for first, release in MOD_WSGI_RELEASES if xy >= first)
+    if apache_version and release.startswith("6.") and _version_tuple(apache_version) < MOD_WSGI_6_MIN_APACHE:
+        release = next(r for first, r in MOD_WSGI_RELEASES if not r.startswith("6.") and xy >= first)
+    return release
 
 
 class TargetError(Exception):
@@ -151,7 +165,7 @@ def build_mod_wsgi(server_python, apxs, version=None, log=None):
     """The real mod_wsgi from PyPI, built for `server_python` against `apxs`, cached."""
     info = python_info(server_python)
     if version is None:
-        version = mod_wsgi_version_for(info["version"])
+        version = mod_wsgi_version_for(info["version"], httpd.ApacheInstall.from_apxs(apxs).version)
     key = hashlib.sha256(("%s|%s|%s|%s" % (version, info["executable"], info["version"],
                                            os.path.realpath(apxs))).encode()).hexdigest()[:16]
     dest = cache_dir() / "mod_wsgi" / ("%s-py%s-%s" % (version, info["version"], key))

@@ -238,7 +238,7 @@ def make_cells(apaches, pythons):
     cells = []
     for apache in apaches:
         for python in pythons:
-            mw = mod_wsgi_version_for(python.version)
+            mw = mod_wsgi_version_for(python.version, apache.version)
             profile = profile_for_mod_wsgi(mw)
             # gateway runs under the profile of the mod_wsgi it is compared with.
             cells += _cells_for(apache, python, [("gateway", None, profile, None),
