@@ -233,6 +233,16 @@ def case(request):
 
 
 @pytest.fixture
+def metrics(request):
+    """Record figures a case measured (RSS, timings) into its journal entry.
+
+    Kept off pytest's record_property, which JUnit's xunit2 family refuses with a warning."""
+    def record(**figures):
+        request.node.user_properties.append(("metrics", figures))
+    return record
+
+
+@pytest.fixture
 def expect(env, case):
     """This case's expectation under the session's profile (data from profiles/*.json)."""
     return env.profile.expect(case.id)

@@ -82,7 +82,7 @@ def test_umask_home(server, mode):
 
 
 @case("DMN-007", "a 256 MiB request body and a 256 MiB response cross intact (sha256)", site="bigbody")
-def test_large_bodies(server, mode, record_property):
+def test_large_bodies(server, mode, metrics):
     size = 256 << 20
     block = b"".join(bytes(bytearray([i % 251])) for i in range(251)) * 261
 
@@ -114,8 +114,8 @@ def test_large_bodies(server, mode, record_property):
                         rss[pid] = int(line.split()[1])
         except OSError:
             pass
-    record_property("metrics", {"peak_rss_kb_by_pid": rss, "app_peak_rss_kb": up.json()["rss_peak_kb"],
-                                "bytes_each_way": size})
+    metrics(**{"peak_rss_kb_by_pid": rss, "app_peak_rss_kb": up.json()["rss_peak_kb"],
+             "bytes_each_way": size})
     # Bounded memory: nothing holds the whole body.
     assert max(rss.values()) < 200 * 1024, "a process peaked at %d KiB RSS" % max(rss.values())
 
