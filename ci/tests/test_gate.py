@@ -1,0 +1,201 @@
+"""ci/gate: the slice file (shape and coverage), verdicts, dry run, and the acceptance
+test: a deliberately broken mod_gateway turns the gate red naming the failing cases."""
+
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from ci import gate  # noqa: E402
+
+PYTHONS = {"2.7"} | {"3.%d" % m for m in range(6, 14)}
+TODAY = datetime.date(2026, 11, 28)
+
+
+def entries():
+    return gate.load_slice(gate.SLICE)
+
+
+# -- the slice file ---------------------------------------------------------------------
+
+def test_slice_is_representative():
+    cells = [e.cell.split("/") for e in entries()]
+    assert 12 <= len(cells) <= 16, "the slice must fit the CI budget"
+    assert {c[1][2:] for c in cells} == PYTHONS, "every Python at least once"
+    assert {c[2] for c in cells} == {"prefork", "worker", "event"}
+    assert {c[3] for c in cells} == {"embedded", "daemon"}
+    assert {c[4] for c in cells} == {"gateway", "mod_wsgi", "mod_wsgi-debian"}
+    from matrix import httpd_builds
+    assert {c[0] for c in cells} == {gate.SYSTEM} | {"apache" + v for v in httpd_builds.KNOWN}
+    assert sum(c[4] == "mod_wsgi-debian" for c in cells) == 1
+    for apache in {c[0] for c in cells}:   # each Apache build: both targets, both modes
+        mine = [c for c in cells if c[0] == apache]
+        assert {c[3] for c in mine} == {"embedded", "daemon"}, apache
+        assert {"gateway", "mod_wsgi"} <= {c[4] for c in mine}, apache
+    from matrix.axes import mod_wsgi_version_for
+    assert {mod_wsgi_version_for(c[1][2:]) for c in cells if c[4] == "mod_wsgi"} == {"6.1.1", "5.0.2", "4.9.4"}
+
+
+def test_allowances_have_reason_and_expiry():
+    for e in entries():
+        if e.allow_fail:
+            assert e.allow_fail["reason"].strip() and e.expires
+    allowed = {e.cell for e in entries() if e.allow_fail}
+    assert allowed == {e.cell for e in entries() if e.cell.endswith("/daemon/gateway")}, \
+        "only gateway daemon cells are allowed to fail (issue 4)"
+
+
+@pytest.mark.parametrize("doc, problem", [
+    ({"cells": [{"cell": "apache-system/py3.11/event/daemon/gateway"}]}, "schema"),
+    ({"schema": gate.SLICE_SCHEMA, "cells": []}, "no cells"),
+    ({"schema": gate.SLICE_SCHEMA, "cells": [{"cell": "*/py3.11/*"}]}, "not a cell ID"),
+    ({"schema": gate.SLICE_SCHEMA, "cells": [{"cell": "apache2.4.69/py3.11/event/daemon/gateway"}] * 2},
+     "listed twice"),
+    ({"schema": gate.SLICE_SCHEMA, "cells": [{"cell": "apache2.4.69/py3.11/event/daemon/gateway",
+                                             "allow_fail": {"reason": "x"}}]}, "reason and an expires"),
+    ({"schema": gate.SLICE_SCHEMA, "cells": [{"cell": "apache2.4.69/py3.11/event/daemon/gateway",
+                                             "allow_fail": {"reason": "x", "expires": "soon"}}]}, "not a YYYY-MM-DD"),
+    ({"schema": gate.SLICE_SCHEMA, "cells": [{"cell": "apache2.4.69/py3.11/event/daemon/gateway",
+                                             "required": False}]}, "unknown keys required"),
+])
+def test_bad_slice_files_are_refused(tmp_path, doc, problem):
+    path = tmp_path / "gate.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(gate.GateError, match=problem):
+        gate.load_slice(path)
+
+
+def test_expired_allowance_counts_as_required():
+    e = gate.Entry("apache2.4.69/py3.10/prefork/daemon/gateway", {"reason": "daemon", "expires": "2026-12-05"})
+    assert e.allowed(datetime.date(2026, 12, 5)) and not e.allowed(datetime.date(2026, 12, 6))
+    assert e.role(datetime.date(2026, 12, 6)).startswith("required (allowance expired 2026-12-05")
+
+
+# -- verdicts ---------------------------------------------------------------------------
+
+def _record(status, cases=(), message=""):
+    summary = {"pass": 70, "fail": len(cases), "skip": 2}
+    return {"status": status, "message": message, "journal": {"summary": summary, "cases": [
+        {"id": cid, "mode": mode, "verdict": "fail", "required": True} for cid, mode in cases]}}
+
+
+def test_verdicts_name_failing_cases_and_respect_allowances():
+    required = gate.Entry("apache2.4.71/py3.13/event/embedded/gateway")
+    allowed = gate.Entry("apache2.4.71/py3.12/worker/daemon/gateway", {"reason": "issue 4", "expires": "2026-12-05"})
+    missing = gate.Entry("apache2.4.71/py3.11/event/daemon/mod_wsgi-debian")
+    records = {required.id: _record("fail", [("QUE-001", "embedded"), ("ENV-004", "embedded")]),
+               allowed.id: _record("fail", [("DAE-001", "daemon")])}
+    rows = gate.verdicts([required, allowed, missing], records, TODAY)
+    assert [r["red"] for r in rows] == [True, False, True]
+    assert rows[0]["failing_cases"] == ["QUE-001[embedded]", "ENV-004[embedded]"]
+    assert rows[0]["fail"] == 2 and rows[0]["pass"] == 70 and rows[0]["other"] == 2
+    assert rows[2]["status"] == "not-run" and "not in this machine's matrix" in rows[2]["why"]
+    lines = []
+    assert gate.print_table(rows, lines.append) is False
+    text = "\n".join(lines)
+    assert "FAILED apache2.4.71/py3.13/event/embedded/gateway (fail): QUE-001[embedded] ENV-004[embedded]" in text
+    assert "allowed failure apache2.4.71/py3.12/worker/daemon/gateway" in text
+    assert "gate: RED" in text
+    # after the allowance expires the same result is red
+    assert gate.verdicts([allowed], records, datetime.date(2027, 1, 1))[0]["red"]
+
+
+def test_setup_errors_and_unavailable_cells_are_red_when_required():
+    e = gate.Entry("apache2.4.12/py2.7/prefork/embedded/gateway")
+    for status, msg in (("setup-error", "building gateway: apxs failed\nmore"),
+                        ("unavailable", "not built (run python -m matrix build-httpd 2.4.12)")):
+        row = gate.verdicts([e], {e.id: {"status": status, "message": msg}}, TODAY)[0]
+        assert row["red"] and row["why"] == msg.splitlines()[0]
+
+
+def test_green_when_every_required_cell_passes():
+    e = gate.Entry("apache2.4.71/py3.13/event/embedded/gateway")
+    a = gate.Entry("apache2.4.71/py3.12/worker/daemon/gateway", {"reason": "issue 4", "expires": "2026-12-05"})
+    lines = []
+    rows = gate.verdicts([e, a], {e.id: _record("pass"), a.id: _record("pass")}, TODAY)
+    assert gate.print_table(rows, lines.append) is True
+    assert "its allowance in ci/gate.json can go" in "\n".join(lines)
+
+
+def test_system_apache_is_resolved_and_globs_select_by_either_name():
+    es = gate.resolve_ids(entries(), "2.4.99")
+    assert all(not e.id.startswith(gate.SYSTEM) for e in es)
+    assert gate.select_entries(es, ["apache-system/py3.13"]) == gate.select_entries(es, ["apache2.4.99/py3.13"])
+    assert gate.apache_versions(es) == ["2.4.12", "2.4.69"]
+
+
+def test_shim_replaces_only_the_gateway_target(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(os, "execv", lambda exe, argv: seen.setdefault("argv", argv))
+    gate.main([gate.SHIM, "/m/mod_gateway.so", "--target", "gateway", "--mpm", "event", "-n", "2"])
+    assert seen["argv"][1:] == ["-m", "conformance", "--target", "/m/mod_gateway.so", "--mpm", "event", "-n", "2"]
+
+
+# -- the command ------------------------------------------------------------------------
+
+def run_gate(*args, **kw):
+    return subprocess.run([str(ROOT / "ci" / "gate")] + list(args), cwd=str(ROOT),
+                          env=dict(os.environ, PYTHON=sys.executable), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, universal_newlines=True, **kw)
+
+
+def test_dry_run_lists_every_cell_and_runs_nothing(tmp_path):
+    proc = run_gate("--dry-run", "--out", str(tmp_path / "gate"))
+    assert proc.returncode == 0, proc.stdout
+    assert "would run: bash ci/provision" in proc.stdout
+    for e in entries():
+        tail = e.cell.split("/", 1)[1]
+        assert any(line.strip().split()[0].endswith("/" + tail) for line in proc.stdout.splitlines()
+                   if line.startswith("  ")), e.cell
+    assert not (tmp_path / "gate").exists()
+
+
+def test_dry_run_refuses_a_selection_outside_the_slice():
+    proc = run_gate("--dry-run", "--cells", "apache2.2/*")
+    assert proc.returncode == 2 and "no cell of the slice matches" in proc.stdout
+
+
+# -- acceptance: a broken module turns the gate red -------------------------------------
+
+BROKEN_CELL = "apache-system/py3.13/event/embedded/gateway"
+
+
+def _python(version):
+    from conformance import targets
+    try:
+        return targets.find_python(version)
+    except targets.TargetError:
+        return None
+
+
+@pytest.mark.skipif(not shutil.which("apxs") or not _python("3.13"),
+                    reason="needs Apache's apxs and a Python 3.13 with a shared libpython")
+def test_module_without_a_timing_key_turns_the_gate_red(tmp_path):
+    built = subprocess.run([sys.executable, "-m", "gateway", "build", "--python", _python("3.13"),
+                            "--define", "GW_DROP_TIMING_KEY", "--out", str(tmp_path / "broken")],
+                           cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True)
+    assert built.returncode == 0, built.stdout
+    module = built.stdout.strip().splitlines()[-1]
+    out = tmp_path / "gate"
+    proc = run_gate("--no-provision", "--cells", BROKEN_CELL, "--gateway-module", module,
+                    "--out", str(out), "--jobs", "1", "--", "-n", "2", timeout=900)
+    assert proc.returncode == 1, proc.stdout[-4000:]
+    failed = [l for l in proc.stdout.splitlines() if l.startswith("FAILED ")]
+    assert len(failed) == 1 and failed[0].split()[1].endswith("/py3.13/event/embedded/gateway"), proc.stdout[-3000:]
+    assert "QUE-001[embedded]" in failed[0], failed[0]
+    assert "gate: RED" in proc.stdout
+    verdict = json.loads((out / "gate.json").read_text())
+    assert verdict["passed"] is False and verdict["gateway_module"] == module
+    (cell,) = verdict["cells"]
+    assert cell["red"] and "QUE-001[embedded]" in cell["failing_cases"]
+    journal = json.loads(next(out.glob("cells/*/*/*/*/gateway/journal.json")).read_text())
+    assert journal["target"]["module"] == module   # the session ran the given module, not a fresh build
