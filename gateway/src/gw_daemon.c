@@ -1,0 +1,765 @@
+/*
+ * gw_daemon.c - daemon process groups: sockets and processes forked from
+ * Apache's parent (each configuration generation), replaced when they exit
+ * (with back-off for a group that cannot start), graceful replacement and
+ * stop, and the set-up of one daemon process (identity, environment, Python)
+ * before it serves requests (gw_daemon_serve.c).  See gw_daemon.h.
+ */
+#include "gw_daemon.h"
+#include "unixd.h"
+
+#include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <dirent.h>
+#include <locale.h>
+#include <pwd.h>
+#include <grp.h>
+#include <time.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+
+/* ------------------------------------------------------------ parent state */
+
+static gw_daemon_rt *rts;           /* this generation's groups (parent, children) */
+static int nrts;
+static pid_t parent_pid;
+static int cleanup_registered;
+
+/* Daemons of earlier generations still finishing (parent only, malloc'd). */
+typedef struct {
+    pid_t pid;
+    char *socket_path;
+} old_daemon;
+static old_daemon *olds;
+static int nolds, capolds;
+
+
+gw_daemon_rt *gw_daemon_runtime(const gw_daemon_group *g)
+{
+    if (!rts || g->id < 1 || g->id > nrts || rts[g->id - 1].g != g)
+        return NULL;
+    return &rts[g->id - 1];
+}
+
+static void add_old(pid_t pid, const char *path)
+{
+    if (nolds == capolds) {
+        int n = capolds ? capolds * 2 : 8;
+        old_daemon *a = realloc(olds, n * sizeof(*a));
+        if (!a)
+            return;
+        olds = a;
+        capolds = n;
+    }
+    olds[nolds].pid = pid;
+    olds[nolds].socket_path = path ? strdup(path) : NULL;
+    nolds++;
+}
+
+/* ------------------------------------------------------------- fd hygiene */
+
+static int keep_fd(int fd, const int *keep, int nkeep)
+{
+    int i;
+    for (i = 0; i < nkeep; i++)
+        if (keep[i] == fd)
+            return 1;
+    return 0;
+}
+
+/* Close every inherited descriptor but stdio, the error logs and `extra`. */
+static void close_inherited(server_rec *s, int extra)
+{
+    int keep[64], nkeep = 0, fds[1024], nfds = 0, i;
+    DIR *d;
+    struct dirent *de;
+    for (; s && nkeep < 62; s = s->next) {
+        apr_os_file_t fd;
+        if (s->error_log && apr_os_file_get(&fd, s->error_log) == APR_SUCCESS)
+            keep[nkeep++] = fd;
+    }
+    keep[nkeep++] = extra;
+    d = opendir("/proc/self/fd");
+    if (!d)
+        return;
+    while ((de = readdir(d)) != NULL && nfds < 1024) {
+        int fd = atoi(de->d_name);
+        if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd <= 2 || fd == dirfd(d))
+            continue;
+        if (!keep_fd(fd, keep, nkeep))
+            fds[nfds++] = fd;
+    }
+    closedir(d);
+    for (i = 0; i < nfds; i++)
+        close(fds[i]);
+}
+
+static void reset_signals(void)
+{
+    sigset_t none;
+    int sig;
+    for (sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        signal(sig, SIG_DFL);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* ------------------------------------------------------------ daemon set-up */
+
+static gw_daemon_rt *my_rt;
+static int my_slot;
+
+static volatile int *slot_ready(gw_daemon_rt *rt)
+{
+    return (volatile int *)(rt->shm + 1);
+}
+
+static void startup_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void startup_fail(const char *fmt, ...)
+{
+    va_list ap;
+    char buf[sizeof(my_rt->shm->reason)];
+    va_start(ap, fmt);
+    apr_vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    memcpy(my_rt->shm->reason, buf, sizeof(buf));
+    __sync_synchronize();
+    my_rt->shm->state = GW_GROUP_FAILED;
+    _exit(GW_EXIT_STARTUP);
+}
+
+void gw_daemon_mark_ready(gw_daemon_rt *rt)
+{
+    slot_ready(rt)[my_slot] = 1;
+    rt->shm->failures = 0;
+    rt->shm->quiet = 0;
+    rt->shm->reason[0] = 0;
+    __sync_synchronize();
+    rt->shm->state = GW_GROUP_READY;
+}
+
+static void set_display_name(server_rec *s, const char *name)
+{
+    process_rec *pr = s->process;
+    char *start, *end;
+    int i;
+    size_t room, n;
+    if (!pr || !pr->argv || pr->argc < 1 || !pr->argv[0])
+        return;
+    start = (char *)pr->argv[0];
+    end = start + strlen(start) + 1;
+    for (i = 1; i < pr->argc && pr->argv[i] == end; i++)
+        end += strlen(end) + 1;
+    room = (size_t)(end - start);
+    n = strlen(name);
+    if (n >= room)
+        n = room - 1;
+    memcpy(start, name, n);
+    memset(start + n, 0, room - n);
+}
+
+static const char *display_name(gw_daemon_group *g, apr_pool_t *p)
+{
+    if (!g->display_name)
+        return NULL;
+    if (!strcmp(g->display_name, "%{GROUP}"))
+        return apr_psprintf(p, "(wsgi:%s)", g->name);
+    return g->display_name;
+}
+
+/* Is python-home usable by the Python this module is built for? NULL or why not. */
+static const char *check_python_home(apr_pool_t *p, const char *home)
+{
+    struct stat st;
+    char want[16];
+    const char *cfg;
+    FILE *f;
+    apr_snprintf(want, sizeof(want), "%d.%d", PY_MAJOR_VERSION, PY_MINOR_VERSION);
+    if (stat(home, &st) != 0)
+        return apr_psprintf(p, "python-home '%s' cannot be used: %s", home, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return apr_psprintf(p, "python-home '%s' is not a directory", home);
+    cfg = apr_pstrcat(p, home, "/pyvenv.cfg", NULL);
+    f = fopen(cfg, "r");
+    if (f) {
+        char line[512];
+        const char *found = NULL;
+        while (fgets(line, sizeof(line), f)) {
+            char *k = line, *v = strchr(line, '=');
+            if (!v)
+                continue;
+            *v++ = 0;
+            while (*k == ' ' || *k == '\t')
+                k++;
+            if (strncmp(k, "version", 7) || (k[7] && k[7] != ' ' && k[7] != '\t' &&
+                                             strncmp(k + 7, "_info", 5)))
+                continue;
+            while (*v == ' ' || *v == '\t')
+                v++;
+            found = apr_pstrdup(p, v);
+            break;
+        }
+        fclose(f);
+        if (found) {
+            size_t wl = strlen(want);
+            if (strncmp(found, want, wl) || (found[wl] != '.' && found[wl] != 0 &&
+                                             found[wl] != '\n' && found[wl] != '\r')) {
+                char *nl = strpbrk((char *)found, "\r\n");
+                if (nl)
+                    *nl = 0;
+                return apr_psprintf(p, "python-home '%s' is a virtual environment of Python %s, "
+                                    "but this module runs Python %s", home, found, want);
+            }
+        }
+        return NULL;
+    }
+    /* A plain installation prefix: its standard library must be there. */
+    {
+        const char *lib = apr_psprintf(p, "%s/lib/python%s", home, want);
+        if (stat(lib, &st) != 0 || !S_ISDIR(st.st_mode))
+            return apr_psprintf(p, "python-home '%s' has no lib/python%s (not an installation "
+                                "of the Python %s this module runs)", home, want, want);
+    }
+    return NULL;
+}
+
+static void drop_privileges(gw_daemon_group *g, apr_pool_t *p, struct passwd **pwout)
+{
+    uid_t uid = g->uid != (uid_t)-1 ? g->uid : ap_unixd_config.user_id;
+    gid_t gid;
+    const char *uname = NULL;
+    struct passwd *pw = getpwuid(uid);
+    char *pwcopy_dir = NULL;
+
+    if (g->gid != (gid_t)-1)
+        gid = g->gid;
+    else if (g->user && pw)
+        gid = pw->pw_gid;
+    else
+        gid = ap_unixd_config.group_id;
+    if (g->user && *g->user != '#')
+        uname = g->user;
+    else if (!g->user && ap_unixd_config.user_name && *ap_unixd_config.user_name != '#')
+        uname = ap_unixd_config.user_name;
+    else if (pw)
+        uname = apr_pstrdup(p, pw->pw_name);
+    if (pw)
+        pwcopy_dir = apr_pstrdup(p, pw->pw_dir);
+    (void)pwcopy_dir;
+
+    if (geteuid() == 0) {
+        if (uid == 0)
+            startup_fail("daemon process group '%s' would run as root (user %s): refused; "
+                         "set user= or Apache's User", g->name, uname ? uname : "#0");
+        if (setgid(gid) != 0)
+            startup_fail("setgid(%ld) failed for daemon process group '%s': %s", (long)gid,
+                         g->name, strerror(errno));
+        if (g->supplementary_groups) {
+            gid_t groups[NGROUPS_MAX > 1024 ? 1024 : NGROUPS_MAX];
+            int n = 0;
+            char *list = apr_pstrdup(p, g->supplementary_groups), *last = NULL, *tok;
+            for (tok = apr_strtok(list, ",", &last); tok && n < (int)(sizeof(groups) /
+                 sizeof(groups[0])); tok = apr_strtok(NULL, ",", &last)) {
+                struct group *gr;
+                if (*tok == '#') {
+                    groups[n++] = (gid_t)atol(tok + 1);
+                    continue;
+                }
+                gr = getgrnam(tok);
+                if (!gr)
+                    startup_fail("unknown group '%s' in supplementary-groups of daemon process "
+                                 "group '%s'", tok, g->name);
+                groups[n++] = gr->gr_gid;
+            }
+            if (setgroups(n, groups) != 0)
+                startup_fail("setgroups() failed for daemon process group '%s': %s", g->name,
+                             strerror(errno));
+        }
+        else if (uname) {
+            if (initgroups(uname, gid) != 0)
+                startup_fail("initgroups(%s, %ld) failed for daemon process group '%s': %s",
+                             uname, (long)gid, g->name, strerror(errno));
+        }
+        else if (setgroups(1, &gid) != 0) {
+            startup_fail("setgroups() failed for daemon process group '%s': %s", g->name,
+                         strerror(errno));
+        }
+        if (setuid(uid) != 0)
+            startup_fail("setuid(%ld) failed for daemon process group '%s': %s", (long)uid,
+                         g->name, strerror(errno));
+    }
+    if (geteuid() == 0 || getuid() == 0)
+        startup_fail("daemon process group '%s' would run as root: refused", g->name);
+    *pwout = getpwuid(geteuid());
+}
+
+static void silence_logs(server_rec *s, int *saved, int *fds, int *n)
+{
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    apr_os_file_t fd;
+    *n = 0;
+    if (devnull < 0)
+        return;
+    fds[(*n)++] = 2;
+    if (s->error_log && apr_os_file_get(&fd, s->error_log) == APR_SUCCESS && fd != 2)
+        fds[(*n)++] = fd;
+    {
+        int i;
+        for (i = 0; i < *n; i++) {
+            saved[i] = dup(fds[i]);
+            dup2(devnull, fds[i]);
+        }
+    }
+    close(devnull);
+}
+
+static void restore_logs(int *saved, int *fds, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        if (saved[i] >= 0) {
+            dup2(saved[i], fds[i]);
+            close(saved[i]);
+        }
+    }
+}
+
+static void preload_group_scripts(gw_daemon_group *g)
+{
+    gw_import_script *is = (gw_import_script *)gw_global->import_scripts->elts;
+    int i;
+    for (i = 0; i < gw_global->import_scripts->nelts; i++) {
+        const char *group = is[i].opts.application_group;
+        gw_interp *ip;
+        PyObject *m;
+        if (!is[i].opts.process_group || strcmp(is[i].opts.process_group, g->name))
+            continue;
+        if (!group || !strcmp(group, "%{GLOBAL}"))
+            group = "";
+        ip = gw_interp_acquire(group, g->server);
+        if (!ip)
+            continue;
+        m = gw_script_module(ip, NULL, g->server, is[i].script, 0, "", "WSGI import script");
+        Py_XDECREF(m);
+        gw_interp_release(ip);
+    }
+}
+
+static void daemon_main(gw_daemon_rt *rt, int slot) __attribute__((noreturn));
+static void daemon_main(gw_daemon_rt *rt, int slot)
+{
+    gw_daemon_group *g = rt->g;
+    server_rec *s = g->server;
+    apr_pool_t *p;
+    struct passwd *pw = NULL;
+    const char *name, *why;
+    int quiet, saved[2] = { -1, -1 }, fds[2], nfds = 0;
+
+    my_rt = rt;
+    my_slot = slot;
+    reset_signals();
+    close_inherited(s, rt->listen_fd);
+    apr_pool_create(&p, NULL);
+    quiet = rt->shm->quiet;
+    if (rt->shm->failures > 0) {
+        /* Replacing a process that could not start: back off first. */
+        int f = rt->shm->failures;
+        unsigned int secs = f < 6 ? 1u << (f - 1) : 30;
+        while (secs > 0 && getppid() == parent_pid)
+            secs = sleep(secs > 1 ? 1 : secs) + (secs > 1 ? secs - 1 : 0);
+        if (getppid() != parent_pid)
+            _exit(0);
+        rt->shm->reason[0] = 0;
+    }
+    if (quiet)
+        silence_logs(s, saved, fds, &nfds);
+
+    name = display_name(g, p);
+    if (name)
+        set_display_name(s, name);
+
+    if (g->cpu_priority)
+        setpriority(PRIO_PROCESS, 0, g->cpu_priority);
+    if (g->cpu_time_limit > 0) {
+        struct rlimit rl = { (rlim_t)g->cpu_time_limit, (rlim_t)g->cpu_time_limit };
+        setrlimit(RLIMIT_CPU, &rl);
+    }
+    if (g->memory_limit > 0) {
+        struct rlimit rl = { (rlim_t)g->memory_limit, (rlim_t)g->memory_limit };
+        setrlimit(RLIMIT_DATA, &rl);
+    }
+    if (g->virtual_memory_limit > 0) {
+        struct rlimit rl = { (rlim_t)g->virtual_memory_limit, (rlim_t)g->virtual_memory_limit };
+        setrlimit(RLIMIT_AS, &rl);
+    }
+    if (g->umask >= 0)
+        umask((mode_t)g->umask);
+    if (g->chroot && geteuid() == 0) {
+        if (chroot(g->chroot) != 0 || chdir("/") != 0)
+            startup_fail("chroot(%s) failed for daemon process group '%s': %s", g->chroot,
+                         g->name, strerror(errno));
+    }
+
+    /* Identity before anything else runs. */
+    drop_privileges(g, p, &pw);
+
+    if (pw) {
+        setenv("HOME", pw->pw_dir, 1);
+        setenv("USER", pw->pw_name, 1);
+        setenv("LOGNAME", pw->pw_name, 1);
+    }
+    if (g->home) {
+        if (chdir(g->home) != 0)
+            startup_fail("home '%s' of daemon process group '%s' cannot be entered: %s",
+                         g->home, g->name, strerror(errno));
+    }
+    else if (!pw || chdir(pw->pw_dir) != 0) {
+        if (chdir("/") != 0)
+            startup_fail("cannot chdir to / in daemon process group '%s'", g->name);
+    }
+
+    if (g->lang)
+        setenv("LANG", g->lang, 1);
+    if (g->locale) {
+        setenv("LC_ALL", g->locale, 1);
+        if (!setlocale(LC_ALL, g->locale))
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "mod_gateway (pid=%d): Unsupported "
+                         "locale setting '%s' specified for daemon process group '%s'. Consider "
+                         "using 'C.UTF-8' as fallback setting.", (int)getpid(), g->locale,
+                         g->name);
+    }
+
+    memset(&gw_py, 0, sizeof(gw_py));
+    gw_py.process_group = g->name;
+    gw_py.python_home = g->python_home ? g->python_home : gw_global->python_home;
+    gw_py.python_path = g->python_path ? g->python_path : gw_global->python_path;
+    gw_py.python_eggs = g->python_eggs ? g->python_eggs : gw_global->python_eggs;
+    gw_py.optimize = gw_global->python_optimize;
+    gw_py.restrict_stdin = gw_global->restrict_stdin;
+    gw_py.restrict_stdout = gw_global->restrict_stdout;
+    gw_py.restrict_signal = gw_global->restrict_signal;
+    gw_py.dont_write_bytecode = gw_global->dont_write_bytecode;
+    gw_py.hash_seed = gw_global->python_hash_seed;
+    gw_py.warnings = gw_global->python_warnings;
+    gw_py.multithread = g->threads > 1;
+    gw_py.multiprocess = g->processes_given ? 1 : 0;
+
+    if (gw_py.python_home && (why = check_python_home(p, gw_py.python_home)) != NULL)
+        startup_fail("%s", why);
+    if (gw_python_init(s, p) != 0)
+        startup_fail("Python could not be initialised%s%s (see the log lines before this one)",
+                     gw_py.python_home ? " from python-home " : "",
+                     gw_py.python_home ? gw_py.python_home : "");
+    if (nfds)
+        restore_logs(saved, fds, nfds);
+    preload_group_scripts(g);
+    gw_daemon_serve(rt, p);
+}
+
+/* ------------------------------------------------------ parent: processes */
+
+typedef struct {
+    gw_daemon_rt *rt;
+    int slot;
+    apr_proc_t proc;
+} daemon_slot;
+
+static void start_daemon(gw_daemon_rt *rt, int slot, apr_pool_t *pconf);
+
+static void log_daemon_exit(gw_daemon_rt *rt, int slot, pid_t pid, apr_wait_t st)
+{
+    gw_daemon_group *g = rt->g;
+    server_rec *s = g->server;
+    if (!slot_ready(rt)[slot] && (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
+        const char *home = g->python_home ? g->python_home : gw_global->python_home;
+        rt->shm->failures++;
+        if (!rt->shm->reason[0]) {
+            if (WIFSIGNALED(st))
+                apr_snprintf(rt->shm->reason, sizeof(rt->shm->reason), "its process was killed "
+                             "by signal %d during start-up%s%s%s", WTERMSIG(st),
+                             home ? " (python-home '" : "", home ? home : "", home ? "')" : "");
+            else
+                apr_snprintf(rt->shm->reason, sizeof(rt->shm->reason), "its process exited "
+                             "with status %d during start-up", WEXITSTATUS(st));
+        }
+        if (!rt->last_reason || strcmp(rt->last_reason, rt->shm->reason)) {
+            free(rt->last_reason);
+            rt->last_reason = strdup(rt->shm->reason);
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "mod_gateway (pid=%d): Daemon process "
+                         "group '%s' cannot start: %s. Its requests are answered 503 until it "
+                         "starts; retrying with back-off.", (int)getpid(), g->name,
+                         rt->shm->reason);
+        }
+        rt->shm->quiet = 1;
+        __sync_synchronize();
+        rt->shm->state = GW_GROUP_FAILED;
+    }
+    else if (WIFSIGNALED(st)) {
+        rt->shm->restarts++;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "mod_gateway (pid=%d): Daemon process "
+                     "'%s' (pid %d) died with signal %d; restarting it.", (int)getpid(),
+                     g->name, (int)pid, WTERMSIG(st));
+    }
+    else {
+        rt->shm->restarts++;
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "mod_gateway (pid=%d): Daemon process '%s' "
+                     "(pid %d) exited with status %d; starting a new one.", (int)getpid(),
+                     g->name, (int)pid, WEXITSTATUS(st));
+    }
+}
+
+static void daemon_maintenance(int reason, void *data, apr_wait_t status)
+{
+    daemon_slot *ds = data;
+    gw_daemon_rt *rt = ds->rt;
+    if (reason != APR_OC_REASON_DEATH && reason != APR_OC_REASON_LOST)
+        return;
+    if (getpid() != parent_pid || !rts || rt < rts || rt >= rts + nrts)
+        return;
+    apr_proc_other_child_unregister(ds);
+    rt->pids[ds->slot] = 0;
+    if (reason == APR_OC_REASON_DEATH)
+        log_daemon_exit(rt, ds->slot, ds->proc.pid, status);
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_RUN_MPM)
+        return;
+    start_daemon(rt, ds->slot, rt->pconf);
+}
+
+static void start_daemon(gw_daemon_rt *rt, int slot, apr_pool_t *pconf)
+{
+    daemon_slot *ds;
+    pid_t pid;
+    slot_ready(rt)[slot] = 0;
+    pid = fork();
+    if (pid == 0)
+        daemon_main(rt, slot);
+    if (pid < 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, rt->g->server, "mod_gateway: cannot fork a "
+                     "daemon process of group '%s'.", rt->g->name);
+        return;
+    }
+    rt->pids[slot] = pid;
+    ds = apr_pcalloc(pconf, sizeof(*ds));
+    ds->rt = rt;
+    ds->slot = slot;
+    ds->proc.pid = pid;
+    apr_proc_other_child_register(&ds->proc, daemon_maintenance, ds, NULL, pconf);
+}
+
+static void old_maintenance(int reason, void *data, apr_wait_t status)
+{
+    pid_t pid = (pid_t)(intptr_t)data;
+    int i;
+    (void)status;
+    if (reason != APR_OC_REASON_DEATH && reason != APR_OC_REASON_LOST)
+        return;
+    apr_proc_other_child_unregister(data);
+    for (i = 0; i < nolds; i++)
+        if (olds[i].pid == pid)
+            olds[i].pid = 0;
+}
+
+static int make_socket(gw_daemon_rt *rt, apr_pool_t *p)
+{
+    gw_daemon_group *g = rt->g;
+    struct sockaddr_un sa;
+    const char *tmp = apr_pstrcat(p, rt->socket_path, ".new", NULL);
+    int fd;
+    uid_t owner = (uid_t)-1;
+
+    if (strlen(tmp) >= sizeof(sa.sun_path)) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, g->server, "mod_gateway: socket path '%s' of "
+                     "daemon process group '%s' is too long (WSGISocketPrefix).",
+                     rt->socket_path, g->name);
+        return -1;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    strcpy(sa.sun_path, tmp);
+    unlink(tmp);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, g->server, "mod_gateway: cannot bind the "
+                     "socket '%s' of daemon process group '%s' (WSGISocketPrefix).", tmp,
+                     g->name);
+        close(fd);
+        return -1;
+    }
+    if (listen(fd, g->listen_backlog > 0 ? g->listen_backlog : 100) != 0) {
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    /* Only Apache's child user (or socket-user) may connect. */
+    chmod(tmp, 0600);
+    if (g->socket_user) {
+        struct passwd *pw = *g->socket_user == '#' ? getpwuid((uid_t)atol(g->socket_user + 1))
+                                                   : getpwnam(g->socket_user);
+        if (pw)
+            owner = pw->pw_uid;
+    }
+    else if (geteuid() == 0) {
+        owner = ap_unixd_config.user_id;
+    }
+    if (owner != (uid_t)-1 && geteuid() == 0 && chown(tmp, owner, (gid_t)-1) != 0)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, g->server, "mod_gateway: cannot chown "
+                     "socket '%s'.", tmp);
+    if (rename(tmp, rt->socket_path) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, g->server, "mod_gateway: cannot rename "
+                     "socket '%s'.", tmp);
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+static apr_status_t generation_cleanup(void *data)
+{
+    int i, j;
+    (void)data;
+    if (getpid() != parent_pid)
+        return APR_SUCCESS;
+    for (i = 0; i < nrts; i++) {
+        int n = rts[i].g->processes > 0 ? rts[i].g->processes : 1;
+        for (j = 0; j < n; j++)
+            if (rts[i].pids && rts[i].pids[j] > 0)
+                add_old(rts[i].pids[j], NULL);
+        if (rts[i].socket_path)
+            add_old(0, rts[i].socket_path);
+        if (rts[i].listen_fd >= 0)
+            close(rts[i].listen_fd);
+        free(rts[i].last_reason);
+    }
+    rts = NULL;
+    nrts = 0;
+    return APR_SUCCESS;
+}
+
+/* Apache is exiting: stop every daemon, remove the sockets. */
+static apr_status_t process_cleanup(void *data)
+{
+    int i, left, waited = 0;
+    (void)data;
+    if (getpid() != parent_pid)
+        return APR_SUCCESS;
+    generation_cleanup(NULL);
+    for (i = 0; i < nolds; i++)
+        if (olds[i].pid > 0)
+            kill(olds[i].pid, SIGTERM);
+    do {
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        for (left = 0, i = 0; i < nolds; i++) {
+            if (olds[i].pid <= 0)
+                continue;
+            if (waitpid(olds[i].pid, NULL, WNOHANG) != 0)
+                olds[i].pid = 0;
+            else
+                left++;
+        }
+        if (left)
+            nanosleep(&ts, NULL);
+        waited += 20;
+    } while (left && waited < 8000);
+    for (i = 0; i < nolds; i++) {
+        if (olds[i].pid > 0) {
+            kill(olds[i].pid, SIGKILL);
+            waitpid(olds[i].pid, NULL, 0);
+        }
+        if (olds[i].socket_path)
+            unlink(olds[i].socket_path);
+    }
+    nolds = 0;
+    return APR_SUCCESS;
+}
+
+static int daemon_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                              server_rec *s)
+{
+    apr_array_header_t *groups = gw_global->daemon_groups;
+    const char *prefix;
+    int i, j;
+    (void)plog; (void)ptemp;
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG ||
+        ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_NORMAL)
+        return OK;
+    parent_pid = getpid();
+    if (!cleanup_registered) {
+        apr_pool_cleanup_register(s->process->pool, NULL, process_cleanup,
+                                  apr_pool_cleanup_null);
+        cleanup_registered = 1;
+    }
+    apr_pool_cleanup_register(pconf, NULL, generation_cleanup, apr_pool_cleanup_null);
+
+    nrts = groups->nelts;
+    rts = nrts ? apr_pcalloc(pconf, nrts * sizeof(*rts)) : NULL;
+    prefix = gw_global->socket_prefix ? ap_server_root_relative(pconf, gw_global->socket_prefix)
+                                      : ap_runtime_dir_relative(pconf, "wsgi");
+    for (i = 0; i < nrts; i++) {
+        gw_daemon_rt *rt = &rts[i];
+        gw_daemon_group *g = APR_ARRAY_IDX(groups, i, gw_daemon_group *);
+        size_t shm_size = sizeof(gw_group_shm) + sizeof(int) * (g->processes > 0 ? g->processes : 1);
+        void *m;
+        rt->g = g;
+        rt->listen_fd = -1;
+        rt->pconf = pconf;
+        rt->pids = apr_pcalloc(pconf, sizeof(pid_t) * (g->processes > 0 ? g->processes : 1));
+        rt->socket_path = apr_psprintf(pconf, "%s.%d.%d.sock", prefix, (int)parent_pid, g->id);
+        g->socket_path = rt->socket_path;
+        m = mmap(NULL, shm_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s, "mod_gateway: cannot map shared "
+                         "memory for daemon process group '%s'.", g->name);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        memset(m, 0, shm_size);
+        rt->shm = m;
+        rt->listen_fd = make_socket(rt, ptemp);
+        if (rt->listen_fd < 0) {
+            apr_snprintf(rt->shm->reason, sizeof(rt->shm->reason), "its socket '%s' could not "
+                         "be created", rt->socket_path);
+            rt->shm->state = GW_GROUP_FAILED;
+            continue;
+        }
+        for (j = 0; j < (g->processes > 0 ? g->processes : 1); j++)
+            start_daemon(rt, j, pconf);
+    }
+
+    /* The earlier generation's daemons: the new sockets are in place, let them go. */
+    for (i = 0; i < nolds; i++) {
+        int reused = 0;
+        if (olds[i].pid > 0) {
+            apr_proc_t *proc = apr_pcalloc(pconf, sizeof(*proc));
+            proc->pid = olds[i].pid;
+            kill(olds[i].pid, SIGUSR1);
+            apr_proc_other_child_register(proc, old_maintenance, (void *)(intptr_t)proc->pid,
+                                          NULL, pconf);
+        }
+        for (j = 0; j < nrts && olds[i].socket_path; j++)
+            if (!strcmp(olds[i].socket_path, rts[j].socket_path))
+                reused = 1;
+        if (olds[i].socket_path && !reused)
+            unlink(olds[i].socket_path);
+    }
+    return OK;
+}
+
+void gw_daemon_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_post_config(daemon_post_config, NULL, NULL, APR_HOOK_REALLY_LAST);
+}

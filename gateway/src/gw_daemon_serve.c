@@ -1,0 +1,629 @@
+/*
+ * gw_daemon_serve.c - the daemon process's side of a request: worker threads
+ * taking turns to accept on the group's socket (leader/follower: one accept
+ * lock, no hand-off queue), gw_reqio over the connection, gw_execute, and the
+ * process lifecycle (maximum-requests, inactivity-timeout, request-timeout,
+ * graceful and immediate stops).
+ */
+#include "gw_daemon.h"
+#include "gw_wire.h"
+
+#include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+
+#define READ_BUF_SIZE (64 * 1024)
+
+static gw_daemon_rt *RT;
+static gw_daemon_group *G;
+static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
+static int wake_pipe[2] = { -1, -1 };
+static volatile int stopping, draining;
+static volatile int active, alive;
+static volatile long completed;
+static volatile apr_time_t last_activity;
+static int sock_timeout_s;
+static pid_t my_pid, manager_pid;
+
+typedef struct {
+    pthread_t thread;
+    int index;
+    volatile apr_time_t busy_since;  /* 0 when idle */
+} worker;
+
+static worker *workers;
+
+/* ----------------------------------------------------------- request I/O */
+
+typedef struct {
+    gw_reqio io;
+    int fd;
+    server_rec *s;
+    const char *remote;
+    unsigned char *buf;             /* per-thread read buffer */
+    size_t cap, start, end;
+    uint32_t body_left;
+    int body_eof;
+    unsigned char *pending;         /* encoded 'H' frame not written yet */
+    size_t pending_len;
+    int headers_written, aborted, gone;
+} dreq;
+
+static void set_timeouts(int fd, int secs)
+{
+    struct timeval tv;
+    tv.tv_sec = secs;
+    tv.tv_usec = 0;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* Have at least `need` bytes buffered (need <= cap).  0, or -1 (EOF, error, timeout). */
+static int fill(dreq *d, size_t need)
+{
+    if (d->end - d->start >= need)
+        return 0;
+    if (d->start > 0) {
+        memmove(d->buf, d->buf + d->start, d->end - d->start);
+        d->end -= d->start;
+        d->start = 0;
+    }
+    while (d->end < need) {
+        ssize_t n = recv(d->fd, d->buf + d->end, d->cap - d->end, 0);
+        if (n > 0)
+            d->end += (size_t)n;
+        else if (n < 0 && errno == EINTR)
+            continue;
+        else
+            return -1;
+    }
+    return 0;
+}
+
+static int write_all(dreq *d, struct iovec *iov, int n)
+{
+    struct msghdr mh;
+    while (n > 0) {
+        ssize_t w;
+        memset(&mh, 0, sizeof(mh));
+        mh.msg_iov = iov;
+        mh.msg_iovlen = n;
+        w = sendmsg(d->fd, &mh, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            d->gone = 1;
+            return -1;
+        }
+        while (n > 0 && (size_t)w >= iov->iov_len) {
+            w -= iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
+static apr_ssize_t d_read(gw_reqio *io, char *buf, apr_size_t len, const char **errmsg)
+{
+    dreq *d = (dreq *)io;
+    apr_size_t n;
+    if (d->body_eof)
+        return 0;
+    while (d->body_left == 0) {
+        gw_wire_frame f;
+        if (fill(d, GW_WIRE_HEADER_SIZE) < 0)
+            goto failed;
+        if (gw_wire_frame_header(d->buf + d->start, d->end - d->start, &f) != GW_WIRE_OK ||
+            (f.type != GW_WIRE_BODY && f.type != GW_WIRE_BODY_END)) {
+            *errmsg = "mod_gateway: malformed request body frame from the Apache child";
+            d->body_eof = 1;
+            return -1;
+        }
+        d->start += GW_WIRE_HEADER_SIZE;
+        if (f.type == GW_WIRE_BODY_END) {
+            d->body_eof = 1;
+            return 0;
+        }
+        d->body_left = f.length;
+    }
+    n = len < d->body_left ? len : d->body_left;
+    if (d->end > d->start) {
+        if (n > d->end - d->start)
+            n = d->end - d->start;
+        memcpy(buf, d->buf + d->start, n);
+        d->start += n;
+    }
+    else {
+        ssize_t r;
+        do {
+            r = recv(d->fd, buf, n, 0);
+        } while (r < 0 && errno == EINTR);
+        if (r <= 0)
+            goto failed;
+        n = (apr_size_t)r;
+    }
+    d->body_left -= (uint32_t)n;
+    return (apr_ssize_t)n;
+
+failed:
+    d->body_eof = 1;
+    *errmsg = errno == EAGAIN || errno == EWOULDBLOCK
+              ? "mod_gateway: timeout reading the request body from the Apache child"
+              : "mod_gateway: the Apache child closed the connection before the request body "
+                "was complete (client disconnected?)";
+    return -1;
+}
+
+static int d_send_headers(gw_reqio *io, int status, const char *status_line,
+                          const apr_array_header_t *headers)
+{
+    dreq *d = (dreq *)io;
+    const gw_header *h = (const gw_header *)headers->elts;
+    gw_wire_pair *pairs = apr_palloc(io->pool, sizeof(*pairs) * (headers->nelts + 1));
+    size_t size;
+    int i;
+    for (i = 0; i < headers->nelts; i++) {
+        pairs[i].key = h[i].name;
+        pairs[i].key_len = (uint32_t)strlen(h[i].name);
+        pairs[i].value = h[i].value;
+        pairs[i].value_len = (uint32_t)strlen(h[i].value);
+    }
+    size = gw_wire_headers_size(status_line, pairs, headers->nelts);
+    if (size - GW_WIRE_HEADER_SIZE > GW_WIRE_MAX_META)
+        return -1;
+    d->pending = apr_palloc(io->pool, size);
+    d->pending_len = gw_wire_encode_headers(d->pending, (uint32_t)status, status_line, pairs,
+                                            headers->nelts);
+    return 0;
+}
+
+static int d_send_body(gw_reqio *io, const char *data, apr_size_t len)
+{
+    dreq *d = (dreq *)io;
+    if (d->gone)
+        return -1;
+    while (len > 0 || d->pending) {
+        struct iovec iov[3];
+        unsigned char hdr[GW_WIRE_HEADER_SIZE];
+        size_t n = len < GW_WIRE_MAX_DATA ? len : GW_WIRE_MAX_DATA;
+        int k = 0;
+        if (d->pending) {
+            iov[k].iov_base = d->pending;
+            iov[k++].iov_len = d->pending_len;
+            d->pending = NULL;
+            d->headers_written = 1;
+        }
+        if (n) {
+            gw_wire_put_header(hdr, GW_WIRE_DATA, (uint32_t)n);
+            iov[k].iov_base = hdr;
+            iov[k++].iov_len = sizeof(hdr);
+            iov[k].iov_base = (void *)data;
+            iov[k++].iov_len = n;
+        }
+        if (write_all(d, iov, k) < 0)
+            return -1;
+        data += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static int d_flush(gw_reqio *io)
+{
+    dreq *d = (dreq *)io;
+    if (d->gone)
+        return -1;
+    return d->pending ? d_send_body(io, NULL, 0) : 0;
+}
+
+static int d_send_file(gw_reqio *io, int fd, apr_off_t offset, apr_size_t len)
+{
+    dreq *d = (dreq *)io;
+    unsigned char frame[GW_WIRE_HEADER_SIZE + 16], *o;
+    struct iovec iov[2];
+    struct msghdr mh;
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct cmsghdr *cm;
+    int k = 0;
+    ssize_t w;
+    size_t total;
+
+    if (d->gone)
+        return -1;
+    gw_wire_put_header(frame, GW_WIRE_FILE, 16);
+    o = gw_wire_put_u64(frame + GW_WIRE_HEADER_SIZE, (uint64_t)offset);
+    gw_wire_put_u64(o, (uint64_t)len);
+    if (d->pending) {
+        iov[k].iov_base = d->pending;
+        iov[k++].iov_len = d->pending_len;
+    }
+    iov[k].iov_base = frame;
+    iov[k++].iov_len = sizeof(frame);
+    total = sizeof(frame) + (d->pending ? d->pending_len : 0);
+    memset(&mh, 0, sizeof(mh));
+    memset(&ctl, 0, sizeof(ctl));
+    mh.msg_iov = iov;
+    mh.msg_iovlen = k;
+    mh.msg_control = ctl.buf;
+    mh.msg_controllen = sizeof(ctl.buf);
+    cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    do {
+        w = sendmsg(d->fd, &mh, MSG_NOSIGNAL);
+    } while (w < 0 && errno == EINTR);
+    if (w < 0) {
+        d->gone = 1;
+        return -1;
+    }
+    d->pending = NULL;
+    d->headers_written = 1;
+    if ((size_t)w < total) {
+        /* The descriptor went with the first byte; finish the rest plainly. */
+        struct iovec rest[2];
+        int m = 0, i;
+        size_t skip = (size_t)w;
+        for (i = 0; i < k; i++) {
+            if (skip >= iov[i].iov_len) {
+                skip -= iov[i].iov_len;
+                continue;
+            }
+            rest[m].iov_base = (char *)iov[i].iov_base + skip;
+            rest[m++].iov_len = iov[i].iov_len - skip;
+            skip = 0;
+        }
+        return write_all(d, rest, m);
+    }
+    return 0;
+}
+
+static void d_abort(gw_reqio *io)
+{
+    dreq *d = (dreq *)io;
+    unsigned char hdr[GW_WIRE_HEADER_SIZE];
+    struct iovec iov[2];
+    int k = 0;
+    if (d->aborted || d->gone)
+        return;
+    d->aborted = 1;
+    if (d->pending) {
+        iov[k].iov_base = d->pending;
+        iov[k++].iov_len = d->pending_len;
+        d->pending = NULL;
+    }
+    gw_wire_put_header(hdr, GW_WIRE_ABORT, 0);
+    iov[k].iov_base = hdr;
+    iov[k++].iov_len = sizeof(hdr);
+    write_all(d, iov, k);
+}
+
+static void d_log(gw_reqio *io, int level, const char *msg)
+{
+    dreq *d = (dreq *)io;
+    if (d->remote)
+        ap_log_error(APLOG_MARK, level, 0, d->s, "[remote %s] %s", d->remote, msg);
+    else
+        ap_log_error(APLOG_MARK, level, 0, d->s, "%s", msg);
+}
+
+static void send_final(dreq *d, int status)
+{
+    unsigned char hdr[GW_WIRE_HEADER_SIZE + 4];
+    struct iovec iov[2];
+    int k = 0;
+    if (d->gone || d->aborted)
+        return;
+    if (status != OK && !d->headers_written) {
+        d->pending = NULL;
+        gw_wire_put_header(hdr, GW_WIRE_ERROR, 4);
+        gw_wire_put_u32(hdr + GW_WIRE_HEADER_SIZE, (uint32_t)status);
+        iov[0].iov_base = hdr;
+        iov[0].iov_len = sizeof(hdr);
+        write_all(d, iov, 1);
+        return;
+    }
+    if (status != OK) {
+        /* Headers already went out: the best we can say is "truncated". */
+        d_abort(&d->io);
+        return;
+    }
+    if (d->pending) {
+        iov[k].iov_base = d->pending;
+        iov[k++].iov_len = d->pending_len;
+        d->pending = NULL;
+    }
+    gw_wire_put_header(hdr, GW_WIRE_END, 0);
+    iov[k].iov_base = hdr;
+    iov[k++].iov_len = GW_WIRE_HEADER_SIZE;
+    write_all(d, iov, k);
+}
+
+static void serve_connection(int fd, unsigned char *buf, apr_pool_t *pool)
+{
+    dreq d;
+    gw_wire_frame f;
+    gw_wire_request rq;
+    gw_wire_pair *pairs;
+    unsigned char *meta;
+    size_t max_pairs;
+    apr_table_t *env;
+    gw_execute_args a;
+    apr_time_t daemon_start = apr_time_now();
+    const char *qs, *ra, *rp;
+    char tbuf[32];
+    unsigned int i;
+    int status;
+
+    memset(&d, 0, sizeof(d));
+    d.fd = fd;
+    d.s = G->server;
+    d.buf = buf;
+    d.cap = READ_BUF_SIZE;
+    d.io.ctx = &d;
+    d.io.pool = pool;
+    d.io.read_body = d_read;
+    d.io.send_headers = d_send_headers;
+    d.io.send_body = d_send_body;
+    d.io.flush = d_flush;
+    d.io.abort = d_abort;
+    d.io.log = d_log;
+    set_timeouts(fd, sock_timeout_s);
+
+    if (fill(&d, GW_WIRE_HEADER_SIZE) < 0)
+        return;             /* the child went away before sending anything */
+    if (gw_wire_frame_header(d.buf, d.end, &f) != GW_WIRE_OK || f.type != GW_WIRE_REQUEST) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, G->server, "mod_gateway (pid=%d): malformed "
+                     "request frame on the socket of daemon process group '%s'.",
+                     (int)my_pid, G->name);
+        return;
+    }
+    /* The environ goes to the pool (strings stay valid while the body streams). */
+    meta = apr_palloc(pool, f.length ? f.length : 1);
+    {
+        size_t have = d.end - GW_WIRE_HEADER_SIZE, want = f.length;
+        if (have > want)
+            have = want;
+        memcpy(meta, d.buf + GW_WIRE_HEADER_SIZE, have);
+        d.start = GW_WIRE_HEADER_SIZE + have;
+        while (have < want) {
+            ssize_t n = recv(fd, meta + have, want - have, 0);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                return;
+            have += (size_t)n;
+        }
+    }
+    max_pairs = f.length / 10 + 1;
+    if (max_pairs > GW_WIRE_MAX_PAIRS)
+        max_pairs = GW_WIRE_MAX_PAIRS;
+    pairs = apr_palloc(pool, max_pairs * sizeof(*pairs));
+    if (gw_wire_decode_request(meta, f.length, &rq, pairs, max_pairs) != GW_WIRE_OK) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, G->server, "mod_gateway (pid=%d): malformed "
+                     "request on the socket of daemon process group '%s'.", (int)my_pid,
+                     G->name);
+        return;
+    }
+    env = apr_table_make(pool, rq.npairs + 4);
+    for (i = 0; i < rq.npairs; i++)
+        apr_table_addn(env, pairs[i].key, pairs[i].value);
+    apr_snprintf(tbuf, sizeof(tbuf), "%" APR_TIME_T_FMT, daemon_start);
+    apr_table_setn(env, "mod_wsgi.daemon_start", apr_pstrdup(pool, tbuf));
+    ra = apr_table_get(env, "REMOTE_ADDR");
+    rp = apr_table_get(env, "REMOTE_PORT");
+    if (ra)
+        d.remote = rp ? apr_pstrcat(pool, ra, ":", rp, NULL) : ra;
+    if (rq.flags & GW_WIRE_Q_PASSFD)
+        d.io.send_file = d_send_file;
+
+    qs = apr_table_get(env, "mod_wsgi.queue_start");
+    if (G->queue_timeout > 0 && qs &&
+        daemon_start - (apr_time_t)apr_atoi64(qs) > apr_time_from_sec(G->queue_timeout)) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, G->server, "[remote %s] mod_gateway (pid=%d): "
+                     "Queue timeout expired for WSGI daemon process '%s'.",
+                     d.remote ? d.remote : "-", (int)my_pid, G->name);
+        send_final(&d, HTTP_GATEWAY_TIME_OUT);
+        return;
+    }
+
+    memset(&a, 0, sizeof(a));
+    a.script = rq.script;
+    a.application_group = rq.application_group;
+    a.callable_object = rq.callable_object;
+    a.script_reloading = (rq.flags & GW_WIRE_Q_RELOADING) != 0;
+    a.resource = rq.resource;
+    a.daemon = 1;
+    a.multithread = gw_py.multithread;
+    a.multiprocess = gw_py.multiprocess;
+    a.enable_sendfile = (rq.flags & GW_WIRE_Q_SENDFILE) != 0;
+    a.is_head = (rq.flags & GW_WIRE_Q_HEAD) != 0;
+    status = gw_execute(&d.io, G->server, env, &a);
+    send_final(&d, status);
+}
+
+/* ----------------------------------------------------------------- workers */
+
+static void wake_all(void)
+{
+    char c = 0;
+    if (write(wake_pipe[1], &c, 1) < 0) {
+        /* the pipe is full or gone: the workers are awake anyway */
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    unsigned char *buf = malloc(READ_BUF_SIZE);
+    apr_allocator_t *alloc = NULL;
+    apr_pool_t *pool = NULL;
+
+    apr_allocator_create(&alloc);
+    apr_allocator_max_free_set(alloc, 4 << 20);
+    apr_pool_create_ex(&pool, NULL, NULL, alloc);
+    apr_allocator_owner_set(alloc, pool);
+
+    for (;;) {
+        int fd = -1;
+        pthread_mutex_lock(&accept_lock);
+        for (;;) {
+            struct pollfd pf[2];
+            int n;
+            if (stopping && !draining)
+                break;
+            pf[0].fd = RT->listen_fd;
+            pf[0].events = POLLIN;
+            pf[1].fd = wake_pipe[0];
+            pf[1].events = POLLIN;
+            n = poll(pf, 2, stopping ? 0 : -1);
+            if (n < 0 && errno != EINTR)
+                break;
+            if (n == 0 && stopping)
+                break;
+            if (n > 0 && (pf[0].revents & POLLIN)) {
+                fd = accept4(RT->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+                if (fd >= 0)
+                    break;
+                if (stopping && (errno == EAGAIN || errno == EWOULDBLOCK))
+                    break;
+            }
+        }
+        if (fd >= 0)
+            __sync_add_and_fetch(&active, 1);
+        pthread_mutex_unlock(&accept_lock);
+        if (fd < 0)
+            break;
+
+        w->busy_since = apr_time_now();
+        serve_connection(fd, buf, pool);
+        close(fd);
+        apr_pool_clear(pool);
+        w->busy_since = 0;
+        last_activity = apr_time_now();
+        __sync_sub_and_fetch(&active, 1);
+        if (G->maximum_requests > 0 &&
+            __sync_add_and_fetch(&completed, 1) >= G->maximum_requests && !stopping) {
+            stopping = 1;
+            wake_all();
+            kill(my_pid, SIGUSR2);
+        }
+    }
+    __sync_sub_and_fetch(&alive, 1);
+    apr_pool_destroy(pool);
+    free(buf);
+    return NULL;
+}
+
+static void finish(int wait_s, const char *why) __attribute__((noreturn));
+static void finish(int wait_s, const char *why)
+{
+    apr_time_t deadline = apr_time_now() + apr_time_from_sec(wait_s);
+    struct timespec ts = { 0, 10 * 1000 * 1000 };
+    stopping = 1;
+    wake_all();
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, G->server, "mod_gateway (pid=%d): Daemon process "
+                 "'%s' stopping (%s).", (int)my_pid, G->name, why);
+    while ((active > 0 || (draining && alive > 0)) && apr_time_now() < deadline)
+        nanosleep(&ts, NULL);
+    _exit(0);
+}
+
+void gw_daemon_serve(gw_daemon_rt *rt, apr_pool_t *p)
+{
+    int n = rt->g->threads > 0 ? rt->g->threads : 1, i;
+    sigset_t set;
+    pthread_attr_t attr;
+    (void)p;
+
+    RT = rt;
+    G = rt->g;
+    my_pid = getpid();
+    manager_pid = getppid();
+    sock_timeout_s = G->socket_timeout > 0 ? G->socket_timeout
+                     : (int)apr_time_sec(G->server->timeout);
+    if (sock_timeout_s <= 0)
+        sock_timeout_s = 60;
+    if (pipe(wake_pipe) != 0)
+        _exit(1);
+    fcntl(wake_pipe[0], F_SETFD, FD_CLOEXEC);
+    fcntl(wake_pipe[1], F_SETFD, FD_CLOEXEC);
+    fcntl(wake_pipe[1], F_SETFL, O_NONBLOCK);
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    last_activity = apr_time_now();
+    workers = calloc(n, sizeof(*workers));
+    pthread_attr_init(&attr);
+    if (G->stack_size > 0)
+        pthread_attr_setstacksize(&attr, (size_t)G->stack_size);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    for (i = 0; i < n; i++) {
+        workers[i].index = i;
+        __sync_add_and_fetch(&alive, 1);
+        if (pthread_create(&workers[i].thread, &attr, worker_main, &workers[i]) != 0) {
+            __sync_sub_and_fetch(&alive, 1);
+            ap_log_error(APLOG_MARK, APLOG_ERR, errno, G->server, "mod_gateway (pid=%d): "
+                         "cannot create worker thread %d of daemon process '%s'.",
+                         (int)my_pid, i, G->name);
+        }
+    }
+    gw_daemon_mark_ready(rt);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, G->server, "mod_gateway (pid=%d): Daemon process "
+                 "'%s' ready (%d threads).", (int)my_pid, G->name, n);
+
+    for (;;) {
+        struct timespec tick = { 0, 250 * 1000 * 1000 };
+        int sig = sigtimedwait(&set, NULL, &tick);
+        apr_time_t now = apr_time_now();
+        if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
+            finish(G->shutdown_timeout, "shutdown");
+        if (sig == SIGUSR1) {
+            draining = 1;
+            finish(G->graceful_timeout > G->shutdown_timeout ? G->graceful_timeout
+                   : G->shutdown_timeout, "graceful restart");
+        }
+        if (stopping)
+            finish(G->graceful_timeout > G->shutdown_timeout ? G->graceful_timeout
+                   : G->shutdown_timeout, "maximum requests reached");
+        if (getppid() != manager_pid)
+            finish(0, "manager gone");
+        if (G->inactivity_timeout > 0 && active == 0 &&
+            now - last_activity >= apr_time_from_sec(G->inactivity_timeout))
+            finish(0, "inactivity timeout");
+        if (G->request_timeout > 0) {
+            for (i = 0; i < n; i++) {
+                apr_time_t b = workers[i].busy_since;
+                if (b && now - b >= apr_time_from_sec(G->request_timeout)) {
+                    ap_log_error(APLOG_MARK, APLOG_ERR, 0, G->server, "mod_gateway (pid=%d): "
+                                 "Daemon process '%s': a request exceeded request-timeout "
+                                 "(%d s); restarting the process.", (int)my_pid, G->name,
+                                 G->request_timeout);
+                    finish(G->shutdown_timeout, "request timeout");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,618 @@
+/*
+ * gw_proxy.c - the Apache child's side of daemon mode (gw_daemon_handle):
+ * connect to the group's socket, send the request ('Q' + body frames) and
+ * relay the response to the client as it is produced, with bounded memory.
+ *
+ * One thread, one non-blocking socket: while the request body is still being
+ * sent, response bytes that arrive are relayed at once (an app may answer
+ * before it has read everything), so neither side can deadlock on full
+ * buffers.  Response data is passed down the filter chain per read and
+ * flushed whenever the daemon has nothing more for the moment, so each chunk
+ * the application produces reaches the client without waiting for the next.
+ */
+#include "gw_daemon.h"
+#include "gw_wire.h"
+
+#include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <time.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+
+#define RBUF_SIZE (256 * 1024)
+#define BODY_CHUNK (64 * 1024)
+#define TICK_MS 100
+
+typedef struct {
+    request_rec *r;
+    gw_daemon_group *g;
+    gw_daemon_rt *rt;
+    int fd;
+    apr_bucket_brigade *bb;
+    unsigned char *rbuf;
+    size_t rcap, rstart, rend;
+    uint32_t data_left;
+    int in_data;
+    int headers_done, body_started, unflushed;
+    int finished;                   /* 0, or GW_WIRE_END / _ABORT / _ERROR */
+    int err_status;
+    int protocol_error, client_gone, daemon_closed;
+    int fds[8], nfds;
+    apr_time_t last_io;
+    apr_interval_time_t timeout;
+} px;
+
+static apr_status_t close_fd_cleanup(void *data)
+{
+    close((int)(intptr_t)data);
+    return APR_SUCCESS;
+}
+
+/* --------------------------------------------------------------- response */
+
+static void set_headers(px *x, const gw_wire_headers *h, const gw_wire_pair *pairs)
+{
+    request_rec *r = x->r;
+    uint32_t i;
+    r->status = (int)h->status;
+    r->status_line = apr_pstrdup(r->pool, h->status_line);
+    for (i = 0; i < h->npairs; i++) {
+        const char *name = pairs[i].key, *value = apr_pstrdup(r->pool, pairs[i].value);
+        if (!strcasecmp(name, "Content-Type")) {
+            ap_set_content_type(r, value);
+        }
+        else if (!strcasecmp(name, "Content-Length")) {
+            apr_off_t v;
+            char *end;
+            if (apr_strtoff(&v, value, &end, 10) == APR_SUCCESS)
+                ap_set_content_length(r, v);
+        }
+        else if (!strcasecmp(name, "WWW-Authenticate")) {
+            apr_table_add(r->err_headers_out, name, value);
+        }
+        else {
+            apr_table_add(r->headers_out, name, value);
+        }
+    }
+}
+
+static int pass(px *x, int flush)
+{
+    conn_rec *c = x->r->connection;
+    apr_status_t rv;
+    if (x->client_gone) {
+        apr_brigade_cleanup(x->bb);
+        return -1;
+    }
+    if (flush)
+        APR_BRIGADE_INSERT_TAIL(x->bb, apr_bucket_flush_create(c->bucket_alloc));
+    if (APR_BRIGADE_EMPTY(x->bb))
+        return 0;
+    rv = ap_pass_brigade(x->r->output_filters, x->bb);
+    apr_brigade_cleanup(x->bb);
+    x->unflushed = !flush;
+    if (rv != APR_SUCCESS || c->aborted) {
+        x->client_gone = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Turn the buffered bytes into headers and buckets.  0, or -1 on a protocol error. */
+static int process(px *x)
+{
+    request_rec *r = x->r;
+    conn_rec *c = r->connection;
+    while (!x->finished) {
+        size_t avail = x->rend - x->rstart;
+        gw_wire_frame f;
+        const unsigned char *payload;
+        if (x->in_data) {
+            size_t take = avail < x->data_left ? avail : x->data_left;
+            if (!take)
+                break;
+            APR_BRIGADE_INSERT_TAIL(x->bb, apr_bucket_transient_create(
+                (const char *)x->rbuf + x->rstart, take, c->bucket_alloc));
+            x->rstart += take;
+            x->data_left -= (uint32_t)take;
+            x->body_started = 1;
+            if (!x->data_left)
+                x->in_data = 0;
+            continue;
+        }
+        if (gw_wire_frame_header(x->rbuf + x->rstart, avail, &f) == GW_WIRE_NEED_MORE)
+            break;
+        if (gw_wire_frame_header(x->rbuf + x->rstart, avail, &f) != GW_WIRE_OK)
+            return -1;
+        if (f.type == GW_WIRE_DATA) {
+            if (!x->headers_done)
+                return -1;
+            x->rstart += GW_WIRE_HEADER_SIZE;
+            x->data_left = f.length;
+            x->in_data = f.length > 0;
+            continue;
+        }
+        if (avail < GW_WIRE_HEADER_SIZE + (size_t)f.length) {
+            size_t need = GW_WIRE_HEADER_SIZE + (size_t)f.length;
+            if (need > x->rcap) {
+                unsigned char *nb;
+                /* Buckets may still point at the old buffer: it lives in r->pool. */
+                nb = apr_palloc(r->pool, need);
+                memcpy(nb, x->rbuf + x->rstart, avail);
+                x->rbuf = nb;
+                x->rcap = need;
+                x->rstart = 0;
+                x->rend = avail;
+            }
+            break;
+        }
+        payload = x->rbuf + x->rstart + GW_WIRE_HEADER_SIZE;
+        switch (f.type) {
+        case GW_WIRE_HEADERS: {
+            gw_wire_headers h;
+            size_t maxp = f.length / 10 + 1;
+            gw_wire_pair *pairs;
+            if (x->headers_done)
+                return -1;
+            if (maxp > GW_WIRE_MAX_PAIRS)
+                maxp = GW_WIRE_MAX_PAIRS;
+            pairs = apr_palloc(r->pool, maxp * sizeof(*pairs));
+            if (gw_wire_decode_headers(payload, f.length, &h, pairs, maxp) != GW_WIRE_OK)
+                return -1;
+            set_headers(x, &h, pairs);
+            x->headers_done = 1;
+            break;
+        }
+        case GW_WIRE_FILE: {
+            uint64_t off, len;
+            apr_file_t *file = NULL;
+            apr_os_file_t ofd;
+            int i;
+            if (!x->headers_done || x->nfds == 0 ||
+                gw_wire_decode_file(payload, f.length, &off, &len) != GW_WIRE_OK)
+                return -1;
+            ofd = x->fds[0];
+            for (i = 1; i < x->nfds; i++)
+                x->fds[i - 1] = x->fds[i];
+            x->nfds--;
+            apr_pool_cleanup_register(r->pool, (void *)(intptr_t)ofd, close_fd_cleanup,
+                                      apr_pool_cleanup_null);
+            if (apr_os_file_put(&file, &ofd, APR_FOPEN_READ, r->pool) != APR_SUCCESS)
+                return -1;
+            if (len)
+                apr_brigade_insert_file(x->bb, file, (apr_off_t)off, (apr_off_t)len, r->pool);
+            x->body_started = 1;
+            break;
+        }
+        case GW_WIRE_ERROR: {
+            uint32_t st;
+            if (gw_wire_decode_error(payload, f.length, &st) != GW_WIRE_OK)
+                return -1;
+            x->err_status = (int)st;
+            x->finished = GW_WIRE_ERROR;
+            break;
+        }
+        case GW_WIRE_END:
+            if (!x->headers_done)
+                return -1;
+            x->finished = GW_WIRE_END;
+            break;
+        case GW_WIRE_ABORT:
+            x->finished = GW_WIRE_ABORT;
+            break;
+        default:
+            return -1;
+        }
+        x->rstart += GW_WIRE_HEADER_SIZE + (size_t)f.length;
+    }
+    return 0;
+}
+
+/* One read from the daemon: >0 bytes, 0 EOF, -1 error, -2 nothing now. */
+static ssize_t read_some(px *x)
+{
+    struct msghdr mh;
+    struct iovec iov;
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * 8)];
+    } ctl;
+    ssize_t n;
+    if (x->rstart == x->rend)
+        x->rstart = x->rend = 0;
+    else if (x->rcap - x->rend < 4096 || x->rcap - x->rstart < GW_WIRE_HEADER_SIZE + 64) {
+        memmove(x->rbuf, x->rbuf + x->rstart, x->rend - x->rstart);
+        x->rend -= x->rstart;
+        x->rstart = 0;
+    }
+    memset(&mh, 0, sizeof(mh));
+    iov.iov_base = x->rbuf + x->rend;
+    iov.iov_len = x->rcap - x->rend;
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctl.buf;
+    mh.msg_controllen = sizeof(ctl.buf);
+    do {
+        n = recvmsg(x->fd, &mh, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? -2 : -1;
+    if (mh.msg_controllen > 0) {
+        struct cmsghdr *cm;
+        for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+                int k, cnt = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+                for (k = 0; k < cnt; k++) {
+                    int fd;
+                    memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
+                    if (x->nfds < 8)
+                        x->fds[x->nfds++] = fd;
+                    else
+                        close(fd);
+                }
+            }
+        }
+    }
+    if (n > 0) {
+        x->rend += (size_t)n;
+        x->last_io = apr_time_now();
+    }
+    return n;
+}
+
+/*
+ * Read and relay whatever the daemon has.  block_ms < 0: until the response
+ * is finished or the connection ends; 0: only what is there now.
+ * Returns 0, or -1 when relaying must stop (EOF, error, client gone, timeout).
+ */
+static int pump(px *x, int blocking, int *timed_out)
+{
+    for (;;) {
+        ssize_t n;
+        if (x->finished)
+            return 0;
+        n = read_some(x);
+        if (n > 0) {
+            if (process(x) < 0) {
+                x->protocol_error = 1;
+                return -1;
+            }
+            if (pass(x, 0) < 0)
+                return -1;
+            continue;
+        }
+        if (n == 0 || n == -1) {
+            x->daemon_closed = 1;
+            return -1;
+        }
+        /* Nothing more for now: what was passed goes to the client. */
+        if (x->unflushed && pass(x, 1) < 0)
+            return -1;
+        if (!blocking)
+            return 0;
+        {
+            struct pollfd pf;
+            int pr;
+            pf.fd = x->fd;
+            pf.events = POLLIN;
+            pr = poll(&pf, 1, TICK_MS);
+            if (pr == 0) {
+                apr_time_t now = apr_time_now();
+                if (!x->headers_done && x->rend == x->rstart &&
+                    x->rt->shm->state == GW_GROUP_FAILED)
+                    return -1;
+                if (now - x->last_io > x->timeout) {
+                    *timed_out = 1;
+                    return -1;
+                }
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- request */
+
+/* Write all of iov (non-blocking socket), relaying response bytes meanwhile.
+ * 0 done, 1 stop sending (response finished or daemon closed), -1 relay failed. */
+static int send_iov(px *x, struct iovec *iov, int n, int *timed_out)
+{
+    while (n > 0) {
+        ssize_t w = writev(x->fd, iov, n);
+        if (w < 0) {
+            struct pollfd pf;
+            int pr;
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return 1;   /* EPIPE/ECONNRESET: read what the daemon said */
+            pf.fd = x->fd;
+            pf.events = POLLOUT | POLLIN;
+            pr = poll(&pf, 1, TICK_MS);
+            if (pr > 0 && (pf.revents & (POLLIN | POLLHUP | POLLERR))) {
+                if (pump(x, 0, timed_out) < 0)
+                    return x->client_gone ? -1 : 1;
+                if (x->finished)
+                    return 1;
+            }
+            else if (pr == 0) {
+                if (x->rt->shm->state == GW_GROUP_FAILED && !x->headers_done)
+                    return 1;
+                if (apr_time_now() - x->last_io > x->timeout) {
+                    *timed_out = 1;
+                    return 1;
+                }
+            }
+            continue;
+        }
+        x->last_io = apr_time_now();
+        while (n > 0 && (size_t)w >= iov->iov_len) {
+            w -= iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
+static int connect_group(px *x)
+{
+    struct sockaddr_un sa;
+    apr_time_t deadline = apr_time_now() +
+        apr_time_from_sec(x->g->connect_timeout > 0 ? x->g->connect_timeout : 15);
+    long delay_us = 5000;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    apr_cpystrn(sa.sun_path, x->rt->socket_path, sizeof(sa.sun_path));
+    for (;;) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), e;
+        struct timespec ts;
+        if (fd < 0)
+            return -1;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+            return fd;
+        e = errno;
+        close(fd);
+        if (x->rt->shm->state == GW_GROUP_FAILED)
+            return -2;
+        if (e != EAGAIN && e != ECONNREFUSED && e != ENOENT && e != EINTR) {
+            errno = e;
+            return -1;
+        }
+        if (apr_time_now() >= deadline) {
+            errno = e;
+            return -1;
+        }
+        ts.tv_sec = 0;
+        ts.tv_nsec = delay_us * 1000;
+        nanosleep(&ts, NULL);
+        if (delay_us < 100000)
+            delay_us *= 2;
+    }
+}
+
+static void abort_client(px *x)
+{
+    request_rec *r = x->r;
+    conn_rec *c = r->connection;
+    if (x->client_gone)
+        return;
+    c->keepalive = AP_CONN_CLOSE;
+    APR_BRIGADE_INSERT_TAIL(x->bb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool,
+                                                          c->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(x->bb, apr_bucket_flush_create(c->bucket_alloc));
+    ap_pass_brigade(r->output_filters, x->bb);
+    apr_brigade_cleanup(x->bb);
+    c->aborted = 1;
+}
+
+static const char *failed_reason(px *x)
+{
+    return x->rt->shm->reason[0] ? x->rt->shm->reason : "it failed to start";
+}
+
+int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config *rc,
+                     apr_table_t *env)
+{
+    px x;
+    const apr_array_header_t *arr;
+    const apr_table_entry_t *e;
+    gw_wire_pair *pairs;
+    size_t npairs = 0, qsize;
+    unsigned char *q, bhdr[GW_WIRE_HEADER_SIZE], zhdr[GW_WIRE_HEADER_SIZE];
+    uint32_t flags = GW_WIRE_Q_PASSFD;
+    char *cbuf = NULL;
+    int i, has_body, timed_out = 0, stop_sending = 0, rv;
+    apr_off_t expected = -1, got = 0;
+
+    memset(&x, 0, sizeof(x));
+    x.r = r;
+    x.g = g;
+    x.rt = gw_daemon_runtime(g);
+    x.fd = -1;
+    if (!x.rt) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Daemon process group "
+                      "'%s' is not running: %s", (int)getpid(), g->name, r->filename);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (x.rt->shm->state == GW_GROUP_FAILED) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Daemon process group "
+                      "'%s' is not available (%s); answering 503: %s", (int)getpid(), g->name,
+                      failed_reason(&x), r->filename);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    x.timeout = g->socket_timeout > 0 ? apr_time_from_sec(g->socket_timeout) : r->server->timeout;
+    if (x.timeout <= 0)
+        x.timeout = apr_time_from_sec(60);
+
+    if (rc->script_reloading)
+        flags |= GW_WIRE_Q_RELOADING;
+    if (rc->enable_sendfile > 0)
+        flags |= GW_WIRE_Q_SENDFILE;
+    if (r->header_only)
+        flags |= GW_WIRE_Q_HEAD;
+
+    /* mod_wsgi.queue_start: the moment the request is handed to the daemon. */
+    if (!gw_profile()->timing_queue_start_is_request) {
+        char buf[32];
+        apr_snprintf(buf, sizeof(buf), "%" APR_TIME_T_FMT, apr_time_now());
+        apr_table_set(env, "mod_wsgi.queue_start", buf);
+    }
+    arr = apr_table_elts(env);
+    e = (const apr_table_entry_t *)arr->elts;
+    pairs = apr_palloc(r->pool, sizeof(*pairs) * (arr->nelts + 1));
+    for (i = 0; i < arr->nelts; i++) {
+        if (!e[i].key || !e[i].val)
+            continue;
+        pairs[npairs].key = e[i].key;
+        pairs[npairs].key_len = (uint32_t)strlen(e[i].key);
+        pairs[npairs].value = e[i].val;
+        pairs[npairs].value_len = (uint32_t)strlen(e[i].val);
+        npairs++;
+    }
+    qsize = gw_wire_request_size(r->filename, rc->application_group, rc->callable_object,
+                                 r->uri, pairs, npairs);
+    if (qsize - GW_WIRE_HEADER_SIZE > GW_WIRE_MAX_META) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): request environ too "
+                      "large (%lu bytes) for daemon process group '%s'.", (int)getpid(),
+                      (unsigned long)qsize, g->name);
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+    q = apr_palloc(r->pool, qsize);
+    gw_wire_encode_request(q, flags, r->filename, rc->application_group, rc->callable_object,
+                           r->uri, pairs, npairs);
+    gw_wire_put_header(zhdr, GW_WIRE_BODY_END, 0);
+
+    has_body = ap_should_client_block(r);
+    if (has_body) {
+        cbuf = apr_palloc(r->pool, BODY_CHUNK);
+        if (!r->read_chunked)
+            expected = r->remaining;
+    }
+
+    x.fd = connect_group(&x);
+    if (x.fd < 0) {
+        if (x.fd == -2)
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Daemon process "
+                          "group '%s' is not available (%s); answering 503: %s", (int)getpid(),
+                          g->name, failed_reason(&x), r->filename);
+        else
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r, "mod_gateway (pid=%d): Unable to "
+                          "connect to WSGI daemon process '%s' on '%s' within connect-timeout; "
+                          "answering 503: %s", (int)getpid(), g->name, x.rt->socket_path,
+                          r->filename);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    apr_pool_cleanup_register(r->pool, (void *)(intptr_t)x.fd, close_fd_cleanup,
+                              apr_pool_cleanup_null);
+    x.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    x.rbuf = apr_palloc(r->pool, RBUF_SIZE);
+    x.rcap = RBUF_SIZE;
+    x.last_io = apr_time_now();
+
+    /* The request: 'Q', then the body as it comes from the client, then 'Z'. */
+    {
+        struct iovec iov[4];
+        int k = 0, body_done = !has_body;
+        iov[k].iov_base = q;
+        iov[k++].iov_len = qsize;
+        for (;;) {
+            long n = 0;
+            if (!body_done) {
+                n = ap_get_client_block(r, cbuf, BODY_CHUNK);
+                if (n < 0) {
+                    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "mod_gateway (pid=%d): reading "
+                                  "the request body failed (client disconnected or timed out): "
+                                  "%s", (int)getpid(), r->filename);
+                    return r->connection->aborted ? OK : HTTP_BAD_REQUEST;
+                }
+                if (n > 0) {
+                    got += n;
+                    gw_wire_put_header(bhdr, GW_WIRE_BODY, (uint32_t)n);
+                    iov[k].iov_base = bhdr;
+                    iov[k++].iov_len = sizeof(bhdr);
+                    iov[k].iov_base = cbuf;
+                    iov[k++].iov_len = (size_t)n;
+                }
+                if (n == 0 || (expected >= 0 && got >= expected))
+                    body_done = 1;
+            }
+            if (body_done) {
+                iov[k].iov_base = zhdr;
+                iov[k++].iov_len = sizeof(zhdr);
+            }
+            rv = send_iov(&x, iov, k, &timed_out);
+            k = 0;
+            if (rv < 0)
+                break;
+            if (rv > 0) {
+                stop_sending = 1;
+                break;
+            }
+            if (body_done)
+                break;
+        }
+        (void)stop_sending;
+    }
+
+    if (!x.client_gone && !timed_out)
+        pump(&x, 1, &timed_out);
+
+    /* Outcome. */
+    if (x.client_gone) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "mod_gateway: client went away during "
+                      "the response of daemon process group '%s'.", g->name);
+        return OK;
+    }
+    if (x.finished == GW_WIRE_END) {
+        pass(&x, 0);
+        return OK;
+    }
+    if (x.finished == GW_WIRE_ERROR) {
+        if (!x.body_started) {
+            if (x.headers_done) {
+                apr_table_clear(r->headers_out);
+                r->status = HTTP_OK;
+                r->status_line = NULL;
+            }
+            return x.err_status;
+        }
+        abort_client(&x);
+        return OK;
+    }
+    if (x.finished == GW_WIRE_ABORT) {
+        abort_client(&x);
+        return OK;
+    }
+    if (!x.headers_done) {
+        if (x.rt->shm->state == GW_GROUP_FAILED) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Daemon process "
+                          "group '%s' is not available (%s); answering 503: %s", (int)getpid(),
+                          g->name, failed_reason(&x), r->filename);
+            return HTTP_SERVICE_UNAVAILABLE;
+        }
+        if (timed_out) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Timeout when "
+                          "reading response headers from daemon process '%s': %s",
+                          (int)getpid(), g->name, r->filename);
+            return HTTP_GATEWAY_TIME_OUT;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): %s from daemon "
+                      "process group '%s' before the response headers (the daemon process "
+                      "died or was restarted): %s", (int)getpid(), x.protocol_error ?
+                      "Malformed response" : "Connection closed", g->name, r->filename);
+        return gw_profile()->daemon_pre_header_death_status;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): %s from daemon process "
+                  "group '%s' before the response was complete; the client sees it truncated: "
+                  "%s", (int)getpid(), timed_out ? "Timeout" : x.protocol_error ?
+                  "Malformed response" : "Connection closed", g->name, r->filename);
+    abort_client(&x);
+    return OK;
+}
