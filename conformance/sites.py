@@ -129,6 +129,24 @@ def queue(ctx):
             "WSGIScriptAlias /probe %s/probe.wsgi process-group=q" % ctx.apps]
 
 
+@site("queue-timeout")
+def queue_timeout(ctx):
+    return ["WSGIDaemonProcess qt processes=1 threads=1 queue-timeout=1",
+            "WSGIScriptAlias /probe %s/probe.wsgi process-group=qt" % ctx.apps]
+
+
+@site("identity")
+def identity(ctx):
+    """Daemon identity: user/group/supplementary-groups exactly as configured, and the defaults."""
+    from gateway.httpd import child_user
+    user, _ = child_user()
+    return ["WSGIDaemonProcess idexplicit threads=1 user=%s group=users "
+            "supplementary-groups=adm,nogroup" % user,
+            "WSGIScriptAlias /explicit %s/probe.wsgi process-group=idexplicit" % ctx.apps,
+            "WSGIDaemonProcess iddefault threads=1",
+            "WSGIScriptAlias /default %s/probe.wsgi process-group=iddefault" % ctx.apps]
+
+
 @site("preload")
 def preload(ctx):
     a = ctx.apps

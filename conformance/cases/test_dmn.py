@@ -1,5 +1,6 @@
 """DMN: daemon process groups as processes: restarts, rotation, identity, large bodies."""
 
+import grp
 import hashlib
 import os
 import pwd
@@ -168,3 +169,32 @@ def test_root_refused(env, mode, tmp_path):
     from conformance.cases.test_err import _config_rejected
     out = _config_rejected(env, tmp_path, lambda c: ["WSGIDaemonProcess r user=root"])
     assert "root" in out.lower()
+
+
+@case("DMN-010", "user=, group= and supplementary-groups= give the daemon exactly that uid, gid and groups",
+      site="identity", modes=DAEMON)
+def test_explicit_identity(server, mode):
+    if os.geteuid() != 0:
+        pytest.skip("needs Apache started as root to switch users")
+    facts = fetch_json(server, "/explicit/sys")
+    pw = pwd.getpwnam(server.user[0])
+    want_groups = sorted({grp.getgrnam("adm").gr_gid, grp.getgrnam("nogroup").gr_gid})
+    assert (facts["uid"], facts["gid"]) == (pw.pw_uid, grp.getgrnam("users").gr_gid)
+    assert sorted(set(facts["groups"]) - {facts["gid"]}) == want_groups, facts["groups"]
+    assert facts["environ"]["HOME"] == pw.pw_dir
+
+
+@case("DMN-011", "by default the daemon runs as Apache's User/Group with that user's groups and HOME, "
+      "in Apache's working directory",
+      site="identity", modes=DAEMON)
+def test_default_identity(server, mode):
+    facts = fetch_json(server, "/default/sys")
+    user = server.user[0] if server.user else pwd.getpwuid(os.getuid()).pw_name
+    pw = pwd.getpwnam(user)
+    member_of = {g.gr_gid for g in grp.getgrall() if user in g.gr_mem} | {pw.pw_gid}
+    assert facts["uid"] == pw.pw_uid
+    if server.user:
+        assert facts["gid"] == grp.getgrnam(server.user[1]).gr_gid
+    assert set(facts["groups"]) <= member_of | {facts["gid"]}, facts["groups"]
+    assert facts["environ"]["HOME"] == pw.pw_dir
+    assert facts["cwd"] == os.readlink("/proc/%d/cwd" % server.proc.pid), facts["cwd"]

@@ -103,3 +103,18 @@ def test_no_queue_small(server, mode, env):
     r = fetch_json(server, "/probe/sleep?s=0")
     waited = r["app_time"] - seconds(r["environ"][key], t["format"])
     assert 0 <= waited < 1.0, "%s is %.3fs before the app started" % (key, waited)
+
+
+@case("QUE-008", "queue-timeout=1: a request still queued after 1 s behind a held one gets 504",
+      site="queue-timeout", modes=("daemon",), profiles=("5", "6"), expect_log=(r"[Qq]ueue|504|qt",))
+def test_queue_timeout(server, mode):
+    from conformance.client import http
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        first = pool.submit(http, server, "/probe/sleep?s=2.5", timeout=30)
+        time.sleep(0.3)
+        second = pool.submit(http, server, "/probe/sleep?s=0", timeout=30)
+        held, queued = first.result(timeout=30), second.result(timeout=30)
+    assert held.status_code == 200
+    assert queued.status_code == 504, "queued past queue-timeout: %d" % queued.status_code
+    # The group still serves afterwards.
+    assert http(server, "/probe/sleep?s=0", timeout=30).status_code == 200

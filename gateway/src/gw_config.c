@@ -19,19 +19,19 @@ static const gw_profile_info gw_profiles[] = {
       /*lenient*/1, /*strict_status*/0, /*strict_headers*/0, /*head*/-1,
       /*input_chunked*/1, /*legacy*/1, /*server_pid*/0, /*cgi legacy*/1,
       /*apache.version*/0, /*input_terminated*/0, /*ids*/0, /*utf8*/0,
-      500, 0 },
+      500, 0, /*lc_all*/0 },
     { GW_PROFILE_5, "5", {5, 0, 2}, 3,
       0, 0, 0, "script_start",
       0, 1, 1, 0,
       0, 1, 0, 1,
       1, 1, 1, 0,
-      500, 1 },
+      500, 1, 1 },
     { GW_PROFILE_6, "6", {6, 1, 1}, 3,
       1, 0, 1, "application_start",
       0, 1, 1, -1,
       0, 0, 1, 0,
       1, 1, 1, 1,
-      502, 1 },
+      502, 1, 1 },
 };
 
 static gw_global_config gw_global_storage;

@@ -55,6 +55,7 @@ typedef struct {
     int utf8_locale_coercion;       /* 6: C locale -> UTF-8 mode like 6.x */
     int daemon_pre_header_death_status; /* 500 (3.4/5) or 502 (6) */
     int file_wrapper_class;         /* 4.x+: mod_wsgi.FileWrapper type */
+    int locale_exports_lc_all;      /* 4.x+: daemon locale= also sets LC_ALL in environ */
 } gw_profile_info;
 
 const gw_profile_info *gw_profile(void);

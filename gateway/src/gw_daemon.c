@@ -423,15 +423,13 @@ static void daemon_main(gw_daemon_rt *rt, int slot)
             startup_fail("home '%s' of daemon process group '%s' cannot be entered: %s",
                          g->home, g->name, strerror(errno));
     }
-    else if (!pw || chdir(pw->pw_dir) != 0) {
-        if (chdir("/") != 0)
-            startup_fail("cannot chdir to / in daemon process group '%s'", g->name);
-    }
+    /* Without home= the daemon stays in Apache's working directory (as mod_wsgi). */
 
     if (g->lang)
         setenv("LANG", g->lang, 1);
     if (g->locale) {
-        setenv("LC_ALL", g->locale, 1);
+        if (gw_profile()->locale_exports_lc_all)
+            setenv("LC_ALL", g->locale, 1);
         if (!setlocale(LC_ALL, g->locale))
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "mod_gateway (pid=%d): Unsupported "
                          "locale setting '%s' specified for daemon process group '%s'. Consider "
@@ -460,6 +458,9 @@ static void daemon_main(gw_daemon_rt *rt, int slot)
         startup_fail("Python could not be initialised%s%s (see the log lines before this one)",
                      gw_py.python_home ? " from python-home " : "",
                      gw_py.python_home ? gw_py.python_home : "");
+    /* Python's start-up set LC_CTYPE from the environment: locale= wins. */
+    if (g->locale)
+        setlocale(LC_ALL, g->locale);
     if (nfds)
         restore_logs(saved, fds, nfds);
     preload_group_scripts(g);

@@ -159,7 +159,7 @@ int gw_wire_decode_file(const unsigned char *p, size_t len, uint64_t *offset, ui
 
 long gw_wire_check_stream(const unsigned char *buf, size_t len)
 {
-    static gw_wire_pair pairs[64];
+    gw_wire_pair pairs[64];
     size_t pos = 0;
     long frames = 0;
     for (;;) {
