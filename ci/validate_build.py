@@ -1,9 +1,10 @@
 """ci/validate-build: what a packager runs against the module they just built.
 
 Detects the module's kind, version and embedded Python, runs the conformance suite
-(both modes, each MPM asked for) against it with the system or given Apache, and
-writes the journals, JUnit XML and a summary under --out.  Exit 0 only when every
-required case passes.  Needs nothing from the network: the suite, apps and profiles
+(both modes unless --mode says otherwise, each MPM asked for) against it with the
+system or given Apache, and writes the journals, JUnit XML and verdict.json under
+--out.  Exit 0 only when every required case passes, 1 when one fails, 2 when the
+module or Apache cannot be used.  Needs nothing from the network: the suite, apps and profiles
 ship in the sdist; pytest, pytest-xdist and requests must be importable."""
 
 import argparse
@@ -27,6 +28,8 @@ def parse(argv):
     p.add_argument("--apxs", default="apxs", help="apxs of the Apache to run it in")
     p.add_argument("--profile", choices=("3.4", "5", "6"), help="default: from the module's version")
     p.add_argument("--mpm", action="append", help="MPM(s) to run (default: every MPM the Apache has)")
+    p.add_argument("--mode", choices=("embedded", "daemon", "both"), default="both",
+                   help="embedded, daemon or both (default)")
     p.add_argument("--out", default="reports/validate", help="where journals and JUnit go")
     p.add_argument("--dry-run", action="store_true", help="print the sessions, run nothing")
     return p.parse_args(argv)
@@ -44,18 +47,20 @@ def main(argv=None):
     except (targets.TargetError, httpd.HttpdError) as e:
         print("validate-build: %s" % e, file=sys.stderr)
         return 2
+    kind = targets.module_facts(target.module)[1]     # what the binary is: mod_wsgi or gateway
     profile = a.profile or target.default_profile
     mpms = a.mpm or list(install.mpms)
     out = Path(a.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    print("validate-build: %s (%s %s, Python %s) on Apache %s, profile %s, MPMs %s"
-          % (a.module, target.kind, ".".join(map(str, target.version)), python,
-             install.version_string, profile, ", ".join(mpms)))
+    print("validate-build: %s (%s %s, Python %s) on Apache %s, profile %s, MPMs %s, mode %s"
+          % (a.module, kind, ".".join(map(str, target.version)), python,
+             install.version_string, profile, ", ".join(mpms), a.mode))
     results = []
     for mpm in mpms:
         name = "%s-%s" % (Path(a.module).name, mpm)
         cmd = [sys.executable, "-m", "conformance", "--target", os.path.abspath(a.module),
-               "--server-python", python, "--apxs", install.apxs, "--mpm", mpm, "--profile", profile,
+               "--server-python", python, "--apxs", install.apxs, "--mpm", mpm, "--mode", a.mode,
+               "--profile", profile,
                "--json", str(out / (name + ".json")), "--junitxml", str(out / (name + ".xml")), "-n", "2"]
         print("==> " + " ".join(cmd), flush=True)
         if a.dry_run:
@@ -71,9 +76,9 @@ def main(argv=None):
         print("%-8s %-7s %s" % (mpm, "ok" if rc == 0 else "FAIL", json.dumps(summary, sort_keys=True)))
     failed = [r for r in results if r[1] != 0]
     (out / "verdict.json").write_text(json.dumps({
-        "module": os.path.abspath(a.module), "kind": target.kind,
+        "module": os.path.abspath(a.module), "kind": kind,
         "version": ".".join(map(str, target.version)), "python": python, "profile": profile,
-        "apache": install.version_string, "passed": not failed,
+        "apache": install.version_string, "mode": a.mode, "passed": not failed,
         "sessions": [{"mpm": m, "exit": rc, "summary": s} for m, rc, s in results]}, indent=1))
     print("%d passed, %d failed" % (len(results) - len(failed), len(failed)))
     return 1 if failed else 0

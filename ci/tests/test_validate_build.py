@@ -1,56 +1,169 @@
-"""ci/validate-build from an sdist of this project, unpacked in an empty directory, offline."""
+"""ci/validate-build: from an sdist of this project unpacked in an empty directory, offline,
+as a normal user, on Debian's packaged mod_wsgi; its verdict matches the matrix cells of
+the same Apache/Python; and it passes on mod_gateway built from this tree."""
 
 import json
 import os
+import pwd
+import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DEBIAN_MODULE = "/usr/lib/apache2/modules/mod_wsgi.so"
+needs_debian_module = pytest.mark.skipif(not os.path.exists(DEBIAN_MODULE),
+                                         reason="Debian's libapache2-mod-wsgi-py3 not installed")
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, **kw)
+
+
+def world_readable_tmpdir(prefix):
+    """A directory a normal user can read (pytest's own tmp dirs are mode 700, root's)."""
+    d = Path(tempfile.mkdtemp(prefix=prefix))
+    d.chmod(0o755)
+    return d
 
 
 @pytest.fixture(scope="module")
 def unpacked_sdist(tmp_path_factory):
     dist = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(dist)],
-                   cwd=str(ROOT), check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    built = run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(dist)], cwd=str(ROOT))
+    assert built.returncode == 0, built.stdout[-3000:]
     sdist = next(dist.glob("*.tar.gz"))
-    dest = tmp_path_factory.mktemp("unpacked")
+    dest = world_readable_tmpdir("mod_gateway-sdist-")
     with tarfile.open(sdist) as t:
         t.extractall(dest)
-    return next(p for p in dest.iterdir() if p.is_dir())
+    yield next(p for p in dest.iterdir() if p.is_dir())
+    shutil.rmtree(str(dest), ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def normal_user():
+    """(argv prefix that runs a command as a normal user, that user's name).  As root:
+    Apache's child user (www-data), which must be able to run this harness's Python."""
+    if os.geteuid() != 0:
+        return [], pwd.getpwuid(os.geteuid()).pw_name
+    user = os.environ.get("APACHE_CHILD_USER", "www-data")
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        pytest.skip("no user %s to run validate-build as" % user)
+    prefix = ["runuser", "-u", user, "--"]
+    probe = run(prefix + [sys.executable, "-c", "import pytest, xdist, requests"])
+    if probe.returncode != 0:
+        pytest.skip("%s cannot run this harness's Python %s (bash ci/provision grants the ACL): %s"
+                    % (user, sys.executable, probe.stdout[-300:]))
+    return prefix, user
+
+
+@pytest.fixture(scope="module")
+def debian_validation(unpacked_sdist, normal_user):
+    """validate-build on Debian's module, run from the unpacked sdist as a normal user with
+    nothing but PATH and HOME in its environment and no package index: (process, out)."""
+    prefix, user = normal_user
+    home = world_readable_tmpdir("mod_gateway-user-")
+    shutil.chown(str(home), user, user)
+    out = home / "out"
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LANG": "C.UTF-8",
+           "PIP_NO_INDEX": "1", "PYTHON": sys.executable, "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = run(prefix + ["env", "-i"] + ["%s=%s" % kv for kv in env.items()] +
+               ["bash", "ci/validate-build", "--module", DEBIAN_MODULE, "--mpm", "event", "--out", str(out)],
+               cwd=str(unpacked_sdist))
+    yield proc, out
+    shutil.rmtree(str(home), ignore_errors=True)
 
 
 def test_sdist_ships_suite(unpacked_sdist):
-    for rel in ("ci/validate-build", "ci/validate_build.py", "tox.ini", "conformance/apps/probe.wsgi",
-                "conformance/profiles/5.json", "conformance/cases/test_env.py", "gateway/httpd.py"):
+    for rel in ("ci/validate-build", "ci/validate_build.py", "ci/gate", "ci/gate.json", "tox.ini",
+                "conformance/apps/probe.wsgi", "conformance/profiles/5.json", "conformance/cases/test_env.py",
+                "gateway/httpd.py", "ci/debian/tests/control"):
         assert (unpacked_sdist / rel).exists(), "sdist lacks %s" % rel
 
 
-@pytest.mark.skipif(not os.path.exists(DEBIAN_MODULE), reason="Debian's libapache2-mod-wsgi-py3 not installed")
-def test_validate_debian_module_offline(unpacked_sdist, tmp_path):
-    out = tmp_path / "out"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env.update(PIP_NO_INDEX="1", PYTHON=sys.executable)  # offline: nothing may be fetched
-    proc = subprocess.run(["bash", "ci/validate-build", "--module", DEBIAN_MODULE, "--mpm", "event",
-                           "--out", str(out)], cwd=str(unpacked_sdist), env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+@needs_debian_module
+def test_validate_debian_module_offline_as_normal_user(debian_validation):
+    proc, out = debian_validation
     assert proc.returncode == 0, proc.stdout[-3000:]
     verdict = json.loads((out / "verdict.json").read_text())
     assert verdict["passed"] and verdict["version"] == "4.9.4" and verdict["profile"] == "5"
+    assert verdict["mode"] == "both"
     assert (out / "mod_wsgi.so-event.xml").read_text().startswith("<?xml")
     journal = json.loads((out / "mod_wsgi.so-event.json").read_text())
     assert journal["summary"]["pass"] > 60 and journal["summary"]["fail"] == 0
+    assert {c["mode"] for c in journal["cases"]} == {"embedded", "daemon"}
+
+
+@needs_debian_module
+def test_debian_verdict_matches_the_matrix(debian_validation, tmp_path):
+    """The matrix cells of the same Apache, Python and MPM (both modes) reach the same
+    verdict, detect the same version and profile, and fail the same cases."""
+    _, out = debian_validation
+    verdict = json.loads((out / "verdict.json").read_text())
+    journal = json.loads((out / "mod_wsgi.so-event.json").read_text())
+    xy = ".".join(journal["server_python"]["version"].split(".")[:2])
+    pattern = "apache%s/py%s/event/*/mod_wsgi-debian" % (verdict["apache"], xy)
+    matrix_out = tmp_path / "matrix"
+    proc = run([sys.executable, "-m", "matrix", "run", "--fresh", "--jobs", "2", "--cells", pattern,
+                "--out", str(matrix_out)], cwd=str(ROOT))
+    records = [json.loads(p.read_text()) for p in sorted(matrix_out.glob("cells/*/*/*/*/*/cell.json"))]
+    assert len(records) == 2, proc.stdout[-3000:]
+    matrix_passed = all(r["status"] == "pass" for r in records)
+    assert verdict["passed"] == matrix_passed == (proc.returncode == 0), proc.stdout[-3000:]
+    for r in records:
+        assert r["cell"]["mod_wsgi_version"] == verdict["version"]
+        assert r["cell"]["profile"] == verdict["profile"]
+    cases_m = [c for p in sorted(matrix_out.glob("cells/*/*/*/*/*/journal.json"))
+               for c in json.loads(p.read_text())["cases"]]
+
+    def failing(cases):
+        return sorted((c["id"], c["mode"]) for c in cases if c["verdict"] == "fail" and c["required"])
+    assert failing(journal["cases"]) == failing(cases_m)
+    assert sorted((c["id"], c["mode"]) for c in journal["cases"]) == sorted((c["id"], c["mode"]) for c in cases_m)
+
+
+def _gateway_mode():
+    """Both modes, unless the gate still allows mod_gateway's daemon cells to fail."""
+    sys.path.insert(0, str(ROOT))
+    from ci import gate
+    allowed = [e for e in gate.load_slice() if e.cell.endswith("/daemon/gateway") and e.allowed()]
+    return "embedded" if allowed else "both"
+
+
+def _python(version):
+    from conformance import targets
+    try:
+        return targets.find_python(version)
+    except targets.TargetError:
+        return None
+
+
+@pytest.mark.skipif(not shutil.which("apxs") or not _python("3.12"),
+                    reason="needs Apache's apxs and a Python 3.12 with a shared libpython")
+def test_validate_gateway_module(tmp_path):
+    built = run([sys.executable, "-m", "gateway", "build", "--python", _python("3.12"),
+                 "--out", str(tmp_path / "gw")], cwd=str(ROOT))
+    assert built.returncode == 0, built.stdout[-3000:]
+    module = built.stdout.strip().splitlines()[-1]
+    out = tmp_path / "out"
+    mode = _gateway_mode()
+    proc = run(["bash", str(ROOT / "ci" / "validate-build"), "--module", module, "--mpm", "event",
+                "--mode", mode, "--out", str(out)], env=dict(os.environ, PYTHON=sys.executable))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    verdict = json.loads((out / "verdict.json").read_text())
+    assert verdict["passed"] and verdict["kind"] == "gateway" and verdict["mode"] == mode
+    assert verdict["python"].endswith("python3.12")
 
 
 def test_validate_rejects_a_non_module(tmp_path):
     bogus = tmp_path / "not_a_module.so"
     bogus.write_bytes(b"\x7fELF nothing here")
-    proc = subprocess.run([sys.executable, str(ROOT / "ci" / "validate_build.py"), "--module", str(bogus)],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    proc = run([sys.executable, str(ROOT / "ci" / "validate_build.py"), "--module", str(bogus)])
     assert proc.returncode == 2
     assert "exports neither wsgi_module nor gateway_module" in proc.stdout
