@@ -29,16 +29,22 @@
 static gw_daemon_rt *rts;           /* this generation's groups (parent, children) */
 static int nrts;
 static pid_t parent_pid;
-static int cleanup_registered;
 
-/* Daemons of earlier generations still finishing (parent only, malloc'd). */
+/*
+ * Daemons of earlier generations still finishing, and the socket paths made.
+ * Apache unloads and reloads this DSO with every configuration generation, so
+ * this lives in malloc'd memory found through the process pool's user data.
+ */
 typedef struct {
     pid_t pid;
     char *socket_path;
 } old_daemon;
-static old_daemon *olds;
-static int nolds, capolds;
-
+typedef struct {
+    old_daemon *olds;
+    int nolds, capolds;
+} gw_persist;
+static gw_persist *ps;
+#define PERSIST_KEY "mod_gateway.daemon.persist"
 
 gw_daemon_rt *gw_daemon_runtime(const gw_daemon_group *g)
 {
@@ -49,17 +55,22 @@ gw_daemon_rt *gw_daemon_runtime(const gw_daemon_group *g)
 
 static void add_old(pid_t pid, const char *path)
 {
-    if (nolds == capolds) {
-        int n = capolds ? capolds * 2 : 8;
-        old_daemon *a = realloc(olds, n * sizeof(*a));
+    int i;
+    if (path)
+        for (i = 0; i < ps->nolds; i++)
+            if (ps->olds[i].socket_path && !strcmp(ps->olds[i].socket_path, path))
+                return;
+    if (ps->nolds == ps->capolds) {
+        int n = ps->capolds ? ps->capolds * 2 : 8;
+        old_daemon *a = realloc(ps->olds, n * sizeof(*a));
         if (!a)
             return;
-        olds = a;
-        capolds = n;
+        ps->olds = a;
+        ps->capolds = n;
     }
-    olds[nolds].pid = pid;
-    olds[nolds].socket_path = path ? strdup(path) : NULL;
-    nolds++;
+    ps->olds[ps->nolds].pid = pid;
+    ps->olds[ps->nolds].socket_path = path ? strdup(path) : NULL;
+    ps->nolds++;
 }
 
 /* ------------------------------------------------------------- fd hygiene */
@@ -367,6 +378,9 @@ static void daemon_main(gw_daemon_rt *rt, int slot)
 
     my_rt = rt;
     my_slot = slot;
+    /* Our own process group: the MPM signals its own group (killpg) on restarts and
+     * stops; daemons are stopped and replaced by gw_daemon.c instead. */
+    setpgid(0, 0);
     reset_signals();
     close_inherited(s, rt->listen_fd);
     apr_pool_create(&p, NULL);
@@ -531,8 +545,13 @@ static void daemon_maintenance(int reason, void *data, apr_wait_t status)
     rt->pids[ds->slot] = 0;
     if (reason == APR_OC_REASON_DEATH)
         log_daemon_exit(rt, ds->slot, ds->proc.pid, status);
-    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_RUN_MPM)
-        return;
+    {
+        int mpm_state = AP_MPMQ_STOPPING;
+        if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_RUN_MPM ||
+            ap_mpm_query(AP_MPMQ_MPM_STATE, &mpm_state) != APR_SUCCESS ||
+            mpm_state != AP_MPMQ_RUNNING)
+            return;
+    }
     start_daemon(rt, ds->slot, rt->pconf);
 }
 
@@ -565,9 +584,9 @@ static void old_maintenance(int reason, void *data, apr_wait_t status)
     if (reason != APR_OC_REASON_DEATH && reason != APR_OC_REASON_LOST)
         return;
     apr_proc_other_child_unregister(data);
-    for (i = 0; i < nolds; i++)
-        if (olds[i].pid == pid)
-            olds[i].pid = 0;
+    for (i = 0; i < ps->nolds; i++)
+        if (ps->olds[i].pid == pid)
+            ps->olds[i].pid = 0;
 }
 
 static int make_socket(gw_daemon_rt *rt, apr_pool_t *p)
@@ -628,11 +647,51 @@ static int make_socket(gw_daemon_rt *rt, apr_pool_t *p)
     return fd;
 }
 
+/* Apache is exiting: stop every daemon, remove the sockets. */
+static void stop_everything(void)
+{
+    int i, left, waited = 0;
+    for (i = 0; i < ps->nolds; i++)
+        if (ps->olds[i].pid > 0)
+            kill(ps->olds[i].pid, SIGTERM);
+    do {
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        for (left = 0, i = 0; i < ps->nolds; i++) {
+            if (ps->olds[i].pid <= 0)
+                continue;
+            if (waitpid(ps->olds[i].pid, NULL, WNOHANG) != 0)
+                ps->olds[i].pid = 0;
+            else
+                left++;
+        }
+        if (left)
+            nanosleep(&ts, NULL);
+        waited += 20;
+    } while (left && waited < 8000);
+    for (i = 0; i < ps->nolds; i++) {
+        if (ps->olds[i].pid > 0) {
+            kill(ps->olds[i].pid, SIGKILL);
+            waitpid(ps->olds[i].pid, NULL, 0);
+        }
+        if (ps->olds[i].socket_path) {
+            unlink(ps->olds[i].socket_path);
+            free(ps->olds[i].socket_path);
+        }
+    }
+    ps->nolds = 0;
+}
+
+/*
+ * The generation's pool goes: on a restart its daemons become "old" (the next
+ * generation lets them drain once its sockets are in place); when Apache exits
+ * (this pool is destroyed with the process pool) everything is stopped here,
+ * while this DSO is still loaded.
+ */
 static apr_status_t generation_cleanup(void *data)
 {
     int i, j;
     (void)data;
-    if (getpid() != parent_pid)
+    if (getpid() != parent_pid || !ps)
         return APR_SUCCESS;
     for (i = 0; i < nrts; i++) {
         int n = rts[i].g->processes > 0 ? rts[i].g->processes : 1;
@@ -647,43 +706,8 @@ static apr_status_t generation_cleanup(void *data)
     }
     rts = NULL;
     nrts = 0;
-    return APR_SUCCESS;
-}
-
-/* Apache is exiting: stop every daemon, remove the sockets. */
-static apr_status_t process_cleanup(void *data)
-{
-    int i, left, waited = 0;
-    (void)data;
-    if (getpid() != parent_pid)
-        return APR_SUCCESS;
-    generation_cleanup(NULL);
-    for (i = 0; i < nolds; i++)
-        if (olds[i].pid > 0)
-            kill(olds[i].pid, SIGTERM);
-    do {
-        struct timespec ts = { 0, 20 * 1000 * 1000 };
-        for (left = 0, i = 0; i < nolds; i++) {
-            if (olds[i].pid <= 0)
-                continue;
-            if (waitpid(olds[i].pid, NULL, WNOHANG) != 0)
-                olds[i].pid = 0;
-            else
-                left++;
-        }
-        if (left)
-            nanosleep(&ts, NULL);
-        waited += 20;
-    } while (left && waited < 8000);
-    for (i = 0; i < nolds; i++) {
-        if (olds[i].pid > 0) {
-            kill(olds[i].pid, SIGKILL);
-            waitpid(olds[i].pid, NULL, 0);
-        }
-        if (olds[i].socket_path)
-            unlink(olds[i].socket_path);
-    }
-    nolds = 0;
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING)
+        stop_everything();
     return APR_SUCCESS;
 }
 
@@ -699,10 +723,14 @@ static int daemon_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
         ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_NORMAL)
         return OK;
     parent_pid = getpid();
-    if (!cleanup_registered) {
-        apr_pool_cleanup_register(s->process->pool, NULL, process_cleanup,
-                                  apr_pool_cleanup_null);
-        cleanup_registered = 1;
+    {
+        void *d = NULL;
+        apr_pool_userdata_get(&d, PERSIST_KEY, s->process->pool);
+        if (!d) {
+            d = calloc(1, sizeof(gw_persist));
+            apr_pool_userdata_setn(d, PERSIST_KEY, NULL, s->process->pool);
+        }
+        ps = d;
     }
     apr_pool_cleanup_register(pconf, NULL, generation_cleanup, apr_pool_cleanup_null);
 
@@ -741,21 +769,30 @@ static int daemon_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     }
 
     /* The earlier generation's daemons: the new sockets are in place, let them go. */
-    for (i = 0; i < nolds; i++) {
+    for (i = 0; i < ps->nolds; i++) {
         int reused = 0;
-        if (olds[i].pid > 0) {
+        old_daemon *o = &ps->olds[i];
+        if (o->pid > 0) {
             apr_proc_t *proc = apr_pcalloc(pconf, sizeof(*proc));
-            proc->pid = olds[i].pid;
-            kill(olds[i].pid, SIGUSR1);
+            proc->pid = o->pid;
+            kill(o->pid, SIGUSR1);
             apr_proc_other_child_register(proc, old_maintenance, (void *)(intptr_t)proc->pid,
                                           NULL, pconf);
         }
-        for (j = 0; j < nrts && olds[i].socket_path; j++)
-            if (!strcmp(olds[i].socket_path, rts[j].socket_path))
+        for (j = 0; j < nrts && o->socket_path; j++)
+            if (!strcmp(o->socket_path, rts[j].socket_path))
                 reused = 1;
-        if (olds[i].socket_path && !reused)
-            unlink(olds[i].socket_path);
+        if (o->socket_path && !reused) {
+            unlink(o->socket_path);
+            free(o->socket_path);
+            o->socket_path = NULL;
+        }
     }
+    /* Forget entries with nothing left to track. */
+    for (i = j = 0; i < ps->nolds; i++)
+        if (ps->olds[i].pid > 0 || ps->olds[i].socket_path)
+            ps->olds[j++] = ps->olds[i];
+    ps->nolds = j;
     return OK;
 }
 
