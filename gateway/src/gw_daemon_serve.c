@@ -29,8 +29,9 @@ static volatile int stopping, draining;
 static volatile int active, alive;
 static volatile long completed;
 static volatile apr_time_t last_activity;
+static apr_time_t started;
 static int sock_timeout_s;
-static pid_t my_pid, manager_pid;
+static pid_t my_pid, apache_parent;
 
 typedef struct {
     pthread_t thread;
@@ -53,6 +54,10 @@ typedef struct {
     int body_eof;
     unsigned char *pending;         /* encoded 'H' frame not written yet */
     size_t pending_len;
+    apr_off_t content_length;       /* declared by the app, -1 if none */
+    apr_off_t sent;
+    unsigned char *tail;            /* the last bytes of a Content-Length body, held */
+    size_t tail_len;                /* (written with the end frame: one write) */
     int headers_written, aborted, gone;
 } dreq;
 
@@ -63,6 +68,10 @@ static void set_timeouts(int fd, int secs)
     tv.tv_usec = 0;
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (G->send_buffer_size > 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &G->send_buffer_size, sizeof(int));
+    if (G->receive_buffer_size > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &G->receive_buffer_size, sizeof(int));
 }
 
 /* Have at least `need` bytes buffered (need <= cap).  0, or -1 (EOF, error, timeout). */
@@ -174,7 +183,10 @@ static int d_send_headers(gw_reqio *io, int status, const char *status_line,
     gw_wire_pair *pairs = apr_palloc(io->pool, sizeof(*pairs) * (headers->nelts + 1));
     size_t size;
     int i;
+    d->content_length = -1;
     for (i = 0; i < headers->nelts; i++) {
+        if (!strcasecmp(h[i].name, "Content-Length"))
+            d->content_length = apr_atoi64(h[i].value);
         pairs[i].key = h[i].name;
         pairs[i].key_len = (uint32_t)strlen(h[i].name);
         pairs[i].value = h[i].value;
@@ -189,14 +201,13 @@ static int d_send_headers(gw_reqio *io, int status, const char *status_line,
     return 0;
 }
 
-static int d_send_body(gw_reqio *io, const char *data, apr_size_t len)
+/* Write the held 'H' frame, held tail and `data` as 'D' frames, plus `end` (or not). */
+static int d_write(dreq *d, const char *data, apr_size_t len, const unsigned char *end,
+                   size_t end_len)
 {
-    dreq *d = (dreq *)io;
-    if (d->gone)
-        return -1;
-    while (len > 0 || d->pending) {
-        struct iovec iov[3];
-        unsigned char hdr[GW_WIRE_HEADER_SIZE];
+    do {
+        struct iovec iov[6];
+        unsigned char hdr[GW_WIRE_HEADER_SIZE], thdr[GW_WIRE_HEADER_SIZE];
         size_t n = len < GW_WIRE_MAX_DATA ? len : GW_WIRE_MAX_DATA;
         int k = 0;
         if (d->pending) {
@@ -205,6 +216,14 @@ static int d_send_body(gw_reqio *io, const char *data, apr_size_t len)
             d->pending = NULL;
             d->headers_written = 1;
         }
+        if (d->tail) {
+            gw_wire_put_header(thdr, GW_WIRE_DATA, (uint32_t)d->tail_len);
+            iov[k].iov_base = thdr;
+            iov[k++].iov_len = sizeof(thdr);
+            iov[k].iov_base = d->tail;
+            iov[k++].iov_len = d->tail_len;
+            d->tail = NULL;
+        }
         if (n) {
             gw_wire_put_header(hdr, GW_WIRE_DATA, (uint32_t)n);
             iov[k].iov_base = hdr;
@@ -212,12 +231,34 @@ static int d_send_body(gw_reqio *io, const char *data, apr_size_t len)
             iov[k].iov_base = (void *)data;
             iov[k++].iov_len = n;
         }
-        if (write_all(d, iov, k) < 0)
-            return -1;
         data += n;
         len -= n;
-    }
+        if (!len && end) {
+            iov[k].iov_base = (void *)end;
+            iov[k++].iov_len = end_len;
+        }
+        if (k && write_all(d, iov, k) < 0)
+            return -1;
+    } while (len > 0);
     return 0;
+}
+
+static int d_send_body(gw_reqio *io, const char *data, apr_size_t len)
+{
+    dreq *d = (dreq *)io;
+    if (d->gone)
+        return -1;
+    d->sent += (apr_off_t)len;
+    /*
+     * The last bytes of a body with a declared length: the adapter stops right
+     * after them, so hold a small one and write it with the end frame.
+     */
+    if (d->content_length >= 0 && d->sent == d->content_length && len <= 65536 && !d->tail) {
+        d->tail = apr_pmemdup(io->pool, data, len ? len : 1);
+        d->tail_len = len;
+        return 0;
+    }
+    return d_write(d, data, len, NULL, 0);
 }
 
 static int d_flush(gw_reqio *io)
@@ -225,7 +266,7 @@ static int d_flush(gw_reqio *io)
     dreq *d = (dreq *)io;
     if (d->gone)
         return -1;
-    return d->pending ? d_send_body(io, NULL, 0) : 0;
+    return d->pending || d->tail ? d_write(d, NULL, 0, NULL, 0) : 0;
 }
 
 static int d_send_file(gw_reqio *io, int fd, apr_off_t offset, apr_size_t len)
@@ -244,6 +285,8 @@ static int d_send_file(gw_reqio *io, int fd, apr_off_t offset, apr_size_t len)
     size_t total;
 
     if (d->gone)
+        return -1;
+    if (d->tail && d_write(d, NULL, 0, NULL, 0) < 0)
         return -1;
     gw_wire_put_header(frame, GW_WIRE_FILE, 16);
     o = gw_wire_put_u64(frame + GW_WIRE_HEADER_SIZE, (uint64_t)offset);
@@ -298,20 +341,11 @@ static void d_abort(gw_reqio *io)
 {
     dreq *d = (dreq *)io;
     unsigned char hdr[GW_WIRE_HEADER_SIZE];
-    struct iovec iov[2];
-    int k = 0;
     if (d->aborted || d->gone)
         return;
     d->aborted = 1;
-    if (d->pending) {
-        iov[k].iov_base = d->pending;
-        iov[k++].iov_len = d->pending_len;
-        d->pending = NULL;
-    }
     gw_wire_put_header(hdr, GW_WIRE_ABORT, 0);
-    iov[k].iov_base = hdr;
-    iov[k++].iov_len = sizeof(hdr);
-    write_all(d, iov, k);
+    d_write(d, NULL, 0, hdr, sizeof(hdr));
 }
 
 static void d_log(gw_reqio *io, int level, const char *msg)
@@ -326,12 +360,12 @@ static void d_log(gw_reqio *io, int level, const char *msg)
 static void send_final(dreq *d, int status)
 {
     unsigned char hdr[GW_WIRE_HEADER_SIZE + 4];
-    struct iovec iov[2];
-    int k = 0;
+    struct iovec iov[1];
     if (d->gone || d->aborted)
         return;
     if (status != OK && !d->headers_written) {
         d->pending = NULL;
+        d->tail = NULL;
         gw_wire_put_header(hdr, GW_WIRE_ERROR, 4);
         gw_wire_put_u32(hdr + GW_WIRE_HEADER_SIZE, (uint32_t)status);
         iov[0].iov_base = hdr;
@@ -344,15 +378,8 @@ static void send_final(dreq *d, int status)
         d_abort(&d->io);
         return;
     }
-    if (d->pending) {
-        iov[k].iov_base = d->pending;
-        iov[k++].iov_len = d->pending_len;
-        d->pending = NULL;
-    }
     gw_wire_put_header(hdr, GW_WIRE_END, 0);
-    iov[k].iov_base = hdr;
-    iov[k++].iov_len = GW_WIRE_HEADER_SIZE;
-    write_all(d, iov, k);
+    d_write(d, NULL, 0, hdr, GW_WIRE_HEADER_SIZE);
 }
 
 static void serve_connection(int fd, unsigned char *buf, apr_pool_t *pool)
@@ -555,7 +582,7 @@ void gw_daemon_serve(gw_daemon_rt *rt, apr_pool_t *p)
     RT = rt;
     G = rt->g;
     my_pid = getpid();
-    manager_pid = getppid();
+    apache_parent = getppid();
     sock_timeout_s = G->socket_timeout > 0 ? G->socket_timeout
                      : (int)apr_time_sec(G->server->timeout);
     if (sock_timeout_s <= 0)
@@ -574,7 +601,7 @@ void gw_daemon_serve(gw_daemon_rt *rt, apr_pool_t *p)
     sigaddset(&set, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    last_activity = apr_time_now();
+    last_activity = started = apr_time_now();
     workers = calloc(n, sizeof(*workers));
     pthread_attr_init(&attr);
     if (G->stack_size > 0)
@@ -608,8 +635,13 @@ void gw_daemon_serve(gw_daemon_rt *rt, apr_pool_t *p)
         if (stopping)
             finish(G->graceful_timeout > G->shutdown_timeout ? G->graceful_timeout
                    : G->shutdown_timeout, "maximum requests reached");
-        if (getppid() != manager_pid)
-            finish(0, "manager gone");
+        if (G->restart_interval > 0 && now - started >= apr_time_from_sec(G->restart_interval)) {
+            draining = 0;
+            finish(G->graceful_timeout > G->shutdown_timeout ? G->graceful_timeout
+                   : G->shutdown_timeout, "restart interval");
+        }
+        if (getppid() != apache_parent)
+            finish(0, "Apache parent gone");
         if (G->inactivity_timeout > 0 && active == 0 &&
             now - last_activity >= apr_time_from_sec(G->inactivity_timeout))
             finish(0, "inactivity timeout");

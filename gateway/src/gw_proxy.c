@@ -23,7 +23,7 @@
 #include <sys/un.h>
 
 #define RBUF_SIZE (256 * 1024)
-#define BODY_CHUNK (64 * 1024)
+#define BODY_CHUNK (128 * 1024)
 #define TICK_MS 100
 
 typedef struct {
@@ -263,13 +263,39 @@ static ssize_t read_some(px *x)
     return n;
 }
 
+/* Nothing arrived for a tick: stop when the group failed or the daemon timed out. */
+static int idle_check(px *x, int *timed_out)
+{
+    if (!x->headers_done && x->rend == x->rstart && x->rt->shm->state == GW_GROUP_FAILED)
+        return -1;
+    if (apr_time_now() - x->last_io > x->timeout) {
+        *timed_out = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static int wait_readable(px *x)
+{
+    struct pollfd pf;
+    pf.fd = x->fd;
+    pf.events = POLLIN;
+    return poll(&pf, 1, TICK_MS);
+}
+
 /*
- * Read and relay whatever the daemon has.  block_ms < 0: until the response
- * is finished or the connection ends; 0: only what is there now.
- * Returns 0, or -1 when relaying must stop (EOF, error, client gone, timeout).
+ * Read and relay whatever the daemon has: when blocking, until the response is
+ * finished; else only what is there now.  0, or -1 when relaying must stop
+ * (EOF, error, client gone, group failed, timeout).
  */
 static int pump(px *x, int blocking, int *timed_out)
 {
+    /* Right after the request went out: wait for the answer before reading. */
+    if (blocking && !x->finished) {
+        while (wait_readable(x) == 0)
+            if (idle_check(x, timed_out) < 0)
+                return -1;
+    }
     for (;;) {
         ssize_t n;
         if (x->finished)
@@ -293,23 +319,9 @@ static int pump(px *x, int blocking, int *timed_out)
             return -1;
         if (!blocking)
             return 0;
-        {
-            struct pollfd pf;
-            int pr;
-            pf.fd = x->fd;
-            pf.events = POLLIN;
-            pr = poll(&pf, 1, TICK_MS);
-            if (pr == 0) {
-                apr_time_t now = apr_time_now();
-                if (!x->headers_done && x->rend == x->rstart &&
-                    x->rt->shm->state == GW_GROUP_FAILED)
-                    return -1;
-                if (now - x->last_io > x->timeout) {
-                    *timed_out = 1;
-                    return -1;
-                }
-            }
-        }
+        while (wait_readable(x) == 0)
+            if (idle_check(x, timed_out) < 0)
+                return -1;
     }
 }
 
