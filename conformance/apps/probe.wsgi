@@ -188,6 +188,17 @@ def application(environ, start_response):
         except (IOError, OSError) as e:
             result = {"restricted": True, "error": str(e)}
         return json_response(start_response, result)
+    if action == "drip":
+        # 64 KiB every 20 ms for up to s seconds: a response a client can walk away from.
+        limit = time.time() + float(qs.get("s", ["30"])[0])
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+
+        def drip():
+            chunk = b"d" * 65536
+            while time.time() < limit:
+                yield chunk
+                time.sleep(0.02)
+        return drip()
     if action == "rss":
         return json_response(start_response, {"pid": os.getpid(), "rss_peak_kb": _rss_peak_kb()})
     return json_response(start_response, {"error": "unknown action %r" % action}, "404 Not Found")

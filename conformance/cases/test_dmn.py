@@ -198,3 +198,22 @@ def test_default_identity(server, mode):
     assert set(facts["groups"]) <= member_of | {facts["gid"]}, facts["groups"]
     assert facts["environ"]["HOME"] == pw.pw_dir
     assert facts["cwd"] == os.readlink("/proc/%d/cwd" % server.proc.pid), facts["cwd"]
+
+
+@case("DMN-012", "a client that disconnects mid-response frees the daemon thread (threads=1 serves again)",
+      site="queue", modes=DAEMON)
+def test_disconnect_frees_thread(server, mode):
+    import socket
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    s.sendall(b"GET /probe/drip?s=60 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    got = 0
+    while got < 256 * 1024:
+        data = s.recv(65536)
+        assert data, "connection closed before the body streamed"
+        got += len(data)
+    s.close()  # walk away mid-response
+    t0 = time.monotonic()
+    r = http(server, "/probe/sleep?s=0", timeout=30)
+    took = time.monotonic() - t0
+    assert r.status_code == 200
+    assert took < 5, "the only daemon thread was busy for %.1fs after the client left" % took
