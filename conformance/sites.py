@@ -135,6 +135,12 @@ def queue_timeout(ctx):
             "WSGIScriptAlias /probe %s/probe.wsgi process-group=qt" % ctx.apps]
 
 
+@site("dying")
+def dying(ctx):
+    return ["WSGIDaemonProcess dyinggroup processes=1 threads=1",
+            "WSGIScriptAlias /probe %s/probe.wsgi process-group=dyinggroup" % ctx.apps]
+
+
 @site("identity")
 def identity(ctx):
     """Daemon identity: user/group/supplementary-groups exactly as configured, and the defaults."""

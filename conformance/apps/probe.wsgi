@@ -188,6 +188,9 @@ def application(environ, start_response):
         except (IOError, OSError) as e:
             result = {"restricted": True, "error": str(e)}
         return json_response(start_response, result)
+    if action == "die":
+        # The daemon process ends before any response header (a crash, an OOM kill).
+        os._exit(3)
     if action == "drip":
         # 64 KiB every 20 ms for up to s seconds: a response a client can walk away from.
         limit = time.time() + float(qs.get("s", ["30"])[0])

@@ -217,3 +217,19 @@ def test_disconnect_frees_thread(server, mode):
     took = time.monotonic() - t0
     assert r.status_code == 200
     assert took < 5, "the only daemon thread was busy for %.1fs after the client left" % took
+
+
+# mod_wsgi 3.4 - 5.x answer 500, 6.x 502 (Bad Gateway) when the daemon dies before the headers.
+PRE_HEADER_DEATH = {"3.4": 500, "5": 500, "6": 502}
+
+
+@case("DMN-013", "a daemon process dying before the response headers gives the profile's status "
+      "(500 / 502 in 6.x), a log line naming the group, and the group serves again",
+      site="dying", modes=DAEMON, expect_log=(r"dyinggroup",))
+def test_death_before_headers(server, mode, env):
+    offset = server.log_size()
+    r = http(server, "/probe/die", timeout=30)
+    assert r.status_code == PRE_HEADER_DEATH[env.profile.name], r.status_code
+    assert server.wait_for_log(r"dyinggroup", since=offset), "no log line names the group"
+    new, _ = wait_for_new_pid(server, "/probe/sys", None)
+    assert new, "the group did not serve again"
