@@ -3,12 +3,16 @@ runs the slice of the matrix listed in ci/gate.json through the matrix runner, p
 a summary table and exits non-zero when a required cell fails, naming its failing cases.
 
     ci/gate [--dry-run] [--cells GLOB ...] [--gateway-module PATH] [--out reports/gate]
-            [--jobs N] [--cell-timeout S] [--no-provision] [--python PATH ...]
+            [--jobs N] [--cell-timeout S] [--retries N] [--no-provision] [--python PATH ...]
             [--slice FILE] [-- pytest args for every cell]
 
 Exit status: 0 every required cell passed; 1 a required cell did not pass (fail,
 error, timeout, setup error, or it cannot run here); 2 the gate itself cannot run
 (bad slice file, no cell selected, provisioning failed, unusable --gateway-module).
+
+A cell that fails, errors or times out is run again (--retries, default once): the
+last attempt counts, and a pass after a failure is reported as flaky with the first
+attempt's failing cases (kept in first-attempt/cells/).
 
 Output (default reports/gate/): the matrix runner's cells/, report.json/.md/.html and
 junit/, and gate.json (the verdict: every cell's status, role and failing cases).
@@ -37,6 +41,7 @@ SYSTEM = "apache-system"          # the slice's name for the Apache whose apxs i
 DEFAULT_OUT = "reports/gate"
 DEFAULT_JOBS = 4                  # 2 shared cores: cells mostly wait on servers
 DEFAULT_TIMEOUT = 600.0
+RETRIED = ("fail", "timeout", "error")   # not setup-error/unavailable: those do not change on a rerun
 SHIM = "--as-conformance"         # internal: `python -m conformance` with --target gateway replaced
 
 
@@ -146,9 +151,10 @@ def headline(text, width=150):
     return lines[0][:width] if lines else ""
 
 
-def verdicts(entries, records, today=None):
-    """One row per entry: id, status, counts, role, whether it turns the gate red, and why."""
-    rows = []
+def verdicts(entries, records, today=None, first=None):
+    """One row per entry: id, status, counts, role, whether it turns the gate red, and why;
+    `first` holds the first attempt's record of the cells that were retried."""
+    rows, first = [], first or {}
     for e in entries:
         rec = records.get(e.id)
         status = rec.get("status", "error") if rec else "not-run"
@@ -160,6 +166,10 @@ def verdicts(entries, records, today=None):
                      "other": nother, "role": e.role(today), "allowed": e.allowed(today),
                      "red": status != "pass" and not e.allowed(today),
                      "failing_cases": cases, "why": "" if status == "pass" else why})
+        if e.id in first:
+            before = first[e.id] or {}
+            rows[-1]["first_attempt"] = {"status": before.get("status"), "failing_cases": failing_cases(before),
+                                         "why": headline(before.get("message"))}
     return rows
 
 
@@ -179,6 +189,11 @@ def print_table(rows, out=print):
         out("allowed failure %s (%s): %s" % (r["cell"], r["status"], why))
     for r in stale:
         out("note: %s passes; its allowance in ci/gate.json can go" % r["cell"])
+    for r in rows:
+        if r.get("first_attempt") and r["status"] == "pass":
+            f = r["first_attempt"]
+            out("flaky %s: passed on the retry; first attempt %s: %s"
+                % (r["cell"], f["status"], " ".join(f["failing_cases"]) or f["why"]))
     for r in red:
         out("FAILED %s (%s): %s" % (r["cell"], r["status"], r["why"]))
     out("gate: %s -- %d cells, %d passed, %d allowed failures, %d required failures"
@@ -270,6 +285,9 @@ def parse(argv):
     p.add_argument("--out", default=DEFAULT_OUT, help="output directory (default %(default)s)")
     p.add_argument("--jobs", "-j", type=int, default=DEFAULT_JOBS, help="cells at a time (default %(default)s)")
     p.add_argument("--cell-timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per cell (default %(default)s)")
+    p.add_argument("--retries", type=int, default=1,
+                   help="run a cell that failed, errored or timed out again, this many times; the last "
+                        "attempt counts and a pass after a failure is reported as flaky (default %(default)s)")
     p.add_argument("--no-provision", action="store_true", help="skip bash ci/provision")
     p.add_argument("--python", action="append", default=[], help="also consider this server Python")
     p.add_argument("--slice", default=str(SLICE), help="the slice file (default ci/gate.json)")
@@ -325,17 +343,32 @@ def gate(a):
             shlex.quote(x) for x in (sys.executable, str(Path(__file__).resolve()), SHIM, a.gateway_module))
         print("gate: gateway cells run against %s" % a.gateway_module)
     out = Path(a.out).resolve()
-    shutil.rmtree(str(out / "cells"), ignore_errors=True)    # this run's cells only
+    for old in ("cells", "first-attempt"):                      # this run's cells only
+        shutil.rmtree(str(out / old), ignore_errors=True)
     store.write_json(out / "axes.json", found.as_dict())
     signal.signal(signal.SIGTERM, _raise_interrupt)   # a cancelled CI job stops the cells like Ctrl-C
     print("gate: %d cells of %s%s" % (len(chosen), os.path.relpath(a.slice, str(ROOT)),
                                       " matching " + " ".join(a.cells) if a.cells else ""), flush=True)
-    run_cells(cells, out, a.jobs, 1, a.cell_timeout, a.pytest_args, fresh=True,
-              prebuild=Prebuild(a.gateway_module),
-              log=lambda line: print(line, flush=True))
+    log = lambda line: print(line, flush=True)  # noqa: E731
+    prebuild = Prebuild(a.gateway_module)
+    records = run_cells(cells, out, a.jobs, 1, a.cell_timeout, a.pytest_args, fresh=True,
+                        prebuild=prebuild, log=log)
+    first = {}
+    for _ in range(a.retries):
+        again = [c for c in cells if (records.get(c.id) or {}).get("status") in RETRIED]
+        if not again:
+            break
+        log("gate: retrying %d cell(s) that did not pass: %s" % (len(again), " ".join(c.id for c in again)))
+        now = store.load_records(out)
+        for c in again:
+            first.setdefault(c.id, now.get(c.id))
+            keep = out / "first-attempt" / "cells" / c.id
+            shutil.rmtree(str(keep), ignore_errors=True)
+            shutil.copytree(str(store.cell_dir(out, c.id)), str(keep))
+        records.update(run_cells(again, out, a.jobs, 1, a.cell_timeout, a.pytest_args, fresh=True,
+                                 prebuild=prebuild, log=log))
     paths = report.write_report(out, expected=cells)
-    records = store.load_records(out)
-    rows = verdicts(chosen, records)
+    rows = verdicts(chosen, store.load_records(out), first=first)
     green = print_table(rows)
     store.write_json(out / "gate.json", {
         "schema": RESULT_SCHEMA, "passed": green, "slice": str(a.slice),
