@@ -7,6 +7,7 @@
  */
 #include "gw_daemon.h"
 #include "unixd.h"
+#include "http_main.h"
 
 #include <unistd.h>
 #include <errno.h>
@@ -144,6 +145,11 @@ static void startup_fail(const char *fmt, ...)
     apr_vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     memcpy(my_rt->shm->reason, buf, sizeof(buf));
+    /* The cause goes to the log once: by the first process that meets it. */
+    if (!__sync_lock_test_and_set(&my_rt->shm->quiet, 1))
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, my_rt->g->server, "mod_gateway (pid=%d): Daemon "
+                     "process group '%s' cannot start: %s. Its requests are answered 503 until "
+                     "it starts; retrying with back-off.", (int)getpid(), my_rt->g->name, buf);
     __sync_synchronize();
     my_rt->shm->state = GW_GROUP_FAILED;
     _exit(GW_EXIT_STARTUP);
@@ -366,6 +372,44 @@ static void preload_group_scripts(gw_daemon_group *g)
     }
 }
 
+static void preload_one(gw_daemon_group *g, const char *script, const char *group)
+{
+    gw_interp *ip;
+    PyObject *m;
+    if (!strcmp(group, "%{GLOBAL}"))
+        group = "";
+    else if (strchr(group, '%'))
+        return;     /* expanded per request: nothing to preload */
+    ip = gw_interp_acquire(group, g->server);
+    if (!ip)
+        return;
+    m = gw_script_module(ip, NULL, g->server, script, 0, "", "WSGI script");
+    Py_XDECREF(m);
+    gw_interp_release(ip);
+}
+
+/* WSGIScriptAlias with both process-group= and application-group= of this group:
+ * mod_wsgi loads such a script when the daemon starts. */
+static void preload_aliases(gw_daemon_group *g)
+{
+    server_rec *s;
+    for (s = ap_server_conf; s; s = s->next) {
+        gw_server_config *sc = ap_get_module_config(s->module_config, &gateway_module);
+        int i;
+        if (!sc || !sc->aliases)
+            continue;
+        for (i = 0; i < sc->aliases->nelts; i++) {
+            gw_alias *a = &APR_ARRAY_IDX(sc->aliases, i, gw_alias);
+            struct stat st;
+            if (a->regex || !a->opts.process_group || !a->opts.application_group ||
+                strcmp(a->opts.process_group, g->name) || stat(a->target, &st) != 0 ||
+                !S_ISREG(st.st_mode))
+                continue;
+            preload_one(g, a->target, a->opts.application_group);
+        }
+    }
+}
+
 static void daemon_main(gw_daemon_rt *rt, int slot) __attribute__((noreturn));
 static void daemon_main(gw_daemon_rt *rt, int slot)
 {
@@ -478,6 +522,7 @@ static void daemon_main(gw_daemon_rt *rt, int slot)
     if (nfds)
         restore_logs(saved, fds, nfds);
     preload_group_scripts(g);
+    preload_aliases(g);
     gw_daemon_serve(rt, p);
 }
 
@@ -507,7 +552,12 @@ static void log_daemon_exit(gw_daemon_rt *rt, int slot, pid_t pid, apr_wait_t st
                 apr_snprintf(rt->shm->reason, sizeof(rt->shm->reason), "its process exited "
                              "with status %d during start-up", WEXITSTATUS(st));
         }
-        if (!rt->last_reason || strcmp(rt->last_reason, rt->shm->reason)) {
+        if (WIFEXITED(st) && WEXITSTATUS(st) == GW_EXIT_STARTUP) {
+            /* The daemon logged its cause itself (once). */
+            free(rt->last_reason);
+            rt->last_reason = strdup(rt->shm->reason);
+        }
+        else if (!rt->last_reason || strcmp(rt->last_reason, rt->shm->reason)) {
             free(rt->last_reason);
             rt->last_reason = strdup(rt->shm->reason);
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "mod_gateway (pid=%d): Daemon process "

@@ -424,9 +424,11 @@ static void abort_client(px *x)
     c->aborted = 1;
 }
 
+/* The cause itself is logged once, when the group failed (gw_daemon.c). */
 static const char *failed_reason(px *x)
 {
-    return x->rt->shm->reason[0] ? x->rt->shm->reason : "it failed to start";
+    (void)x;
+    return "it cannot start; the cause was logged when it failed";
 }
 
 int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config *rc,
