@@ -693,7 +693,6 @@ static int make_socket(gw_daemon_rt *rt, apr_pool_t *p)
         unlink(tmp);
         return -1;
     }
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     return fd;
 }
 

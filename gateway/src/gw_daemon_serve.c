@@ -23,8 +23,6 @@
 
 static gw_daemon_rt *RT;
 static gw_daemon_group *G;
-static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
-static int wake_pipe[2] = { -1, -1 };
 static volatile int stopping, draining;
 static volatile int active, alive;
 static volatile long completed;
@@ -37,6 +35,7 @@ typedef struct {
     pthread_t thread;
     int index;
     volatile apr_time_t busy_since;  /* 0 when idle */
+    volatile int in_accept;
 } worker;
 
 static worker *workers;
@@ -487,12 +486,16 @@ static void serve_connection(int fd, unsigned char *buf, apr_pool_t *pool)
 
 /* ----------------------------------------------------------------- workers */
 
-static void wake_all(void)
+/*
+ * Every idle worker blocks in accept() on the group's (blocking) socket: the
+ * kernel hands each connection to exactly one waiter, across threads and the
+ * group's processes, with no poll, lock or hand-off per request.  To stop, the
+ * main thread interrupts the workers waiting in accept() with SIGUSR2 (a no-op
+ * handler installed without SA_RESTART) until they have all left.
+ */
+static void on_wake(int sig)
 {
-    char c = 0;
-    if (write(wake_pipe[1], &c, 1) < 0) {
-        /* the pipe is full or gone: the workers are awake anyway */
-    }
+    (void)sig;
 }
 
 static void *worker_main(void *arg)
@@ -508,36 +511,33 @@ static void *worker_main(void *arg)
     apr_allocator_owner_set(alloc, pool);
 
     for (;;) {
-        int fd = -1;
-        pthread_mutex_lock(&accept_lock);
-        for (;;) {
-            struct pollfd pf[2];
-            int n;
-            if (stopping && !draining)
+        int fd;
+        if (stopping) {
+            /* Draining (graceful restart): only connections already queued. */
+            struct pollfd pf;
+            if (!draining)
                 break;
-            pf[0].fd = RT->listen_fd;
-            pf[0].events = POLLIN;
-            pf[1].fd = wake_pipe[0];
-            pf[1].events = POLLIN;
-            n = poll(pf, 2, stopping ? 0 : -1);
-            if (n < 0 && errno != EINTR)
+            pf.fd = RT->listen_fd;
+            pf.events = POLLIN;
+            if (poll(&pf, 1, 0) <= 0)
                 break;
-            if (n == 0 && stopping)
-                break;
-            if (n > 0 && (pf[0].revents & POLLIN)) {
-                fd = accept4(RT->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-                if (fd >= 0)
-                    break;
-                if (stopping && (errno == EAGAIN || errno == EWOULDBLOCK))
-                    break;
-            }
         }
-        if (fd >= 0)
-            __sync_add_and_fetch(&active, 1);
-        pthread_mutex_unlock(&accept_lock);
-        if (fd < 0)
+        w->in_accept = 1;
+        __sync_synchronize();
+        if (stopping && !draining) {
+            w->in_accept = 0;
             break;
-
+        }
+        fd = accept4(RT->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        w->in_accept = 0;
+        if (fd < 0) {
+            if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
+                struct timespec ts = { 0, 10 * 1000 * 1000 };
+                nanosleep(&ts, NULL);
+            }
+            continue;
+        }
+        __sync_add_and_fetch(&active, 1);
         w->busy_since = apr_time_now();
         serve_connection(fd, buf, pool);
         close(fd);
@@ -548,8 +548,7 @@ static void *worker_main(void *arg)
         if (G->maximum_requests > 0 &&
             __sync_add_and_fetch(&completed, 1) >= G->maximum_requests && !stopping) {
             stopping = 1;
-            wake_all();
-            kill(my_pid, SIGUSR2);
+            kill(my_pid, SIGALRM);      /* tell the main thread */
         }
     }
     __sync_sub_and_fetch(&alive, 1);
@@ -563,12 +562,17 @@ static void finish(int wait_s, const char *why)
 {
     apr_time_t deadline = apr_time_now() + apr_time_from_sec(wait_s);
     struct timespec ts = { 0, 10 * 1000 * 1000 };
+    int n = G->threads > 0 ? G->threads : 1, i;
     stopping = 1;
-    wake_all();
+    __sync_synchronize();
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, G->server, "mod_gateway (pid=%d): Daemon process "
                  "'%s' stopping (%s).", (int)my_pid, G->name, why);
-    while ((active > 0 || (draining && alive > 0)) && apr_time_now() < deadline)
+    while (alive > 0 && apr_time_now() < deadline) {
+        for (i = 0; i < n; i++)
+            if (workers[i].in_accept)
+                pthread_kill(workers[i].thread, SIGUSR2);
         nanosleep(&ts, NULL);
+    }
     _exit(0);
 }
 
@@ -587,18 +591,22 @@ void gw_daemon_serve(gw_daemon_rt *rt, apr_pool_t *p)
                      : (int)apr_time_sec(G->server->timeout);
     if (sock_timeout_s <= 0)
         sock_timeout_s = 60;
-    if (pipe(wake_pipe) != 0)
-        _exit(1);
-    fcntl(wake_pipe[0], F_SETFD, FD_CLOEXEC);
-    fcntl(wake_pipe[1], F_SETFD, FD_CLOEXEC);
-    fcntl(wake_pipe[1], F_SETFL, O_NONBLOCK);
+    {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_wake;        /* no SA_RESTART: interrupts accept() */
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGUSR2, &sa, NULL);
+    }
+    /* The listening socket blocks (accept() waits in the kernel). */
+    fcntl(RT->listen_fd, F_SETFL, fcntl(RT->listen_fd, F_GETFL) & ~O_NONBLOCK);
 
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGUSR2);
+    sigaddset(&set, SIGALRM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     last_activity = started = apr_time_now();
@@ -606,7 +614,6 @@ void gw_daemon_serve(gw_daemon_rt *rt, apr_pool_t *p)
     pthread_attr_init(&attr);
     if (G->stack_size > 0)
         pthread_attr_setstacksize(&attr, (size_t)G->stack_size);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     for (i = 0; i < n; i++) {
         workers[i].index = i;
         __sync_add_and_fetch(&alive, 1);
@@ -644,7 +651,7 @@ void gw_daemon_serve(gw_daemon_rt *rt, apr_pool_t *p)
             finish(0, "Apache parent gone");
         if (G->inactivity_timeout > 0 && active == 0 &&
             now - last_activity >= apr_time_from_sec(G->inactivity_timeout))
-            finish(0, "inactivity timeout");
+            finish(G->shutdown_timeout, "inactivity timeout");
         if (G->request_timeout > 0) {
             for (i = 0; i < n; i++) {
                 apr_time_t b = workers[i].busy_since;
