@@ -459,6 +459,12 @@ static void serve_connection(int fd, unsigned char *buf, apr_pool_t *pool)
     if (rq.flags & GW_WIRE_Q_PASSFD)
         d.io.send_file = d_send_file;
 
+    {
+        const char *cl = apr_table_get(env, "CONTENT_LENGTH");
+        d.io.body_hint = cl ? apr_atoi64(cl) : 0;
+        if (d.io.body_hint < 0)
+            d.io.body_hint = 0;
+    }
     qs = apr_table_get(env, "mod_wsgi.queue_start");
     if (G->queue_timeout > 0 && qs &&
         daemon_start - (apr_time_t)apr_atoi64(qs) > apr_time_from_sec(G->queue_timeout)) {

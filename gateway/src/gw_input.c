@@ -118,8 +118,11 @@ static PyObject *input_read_impl(GwInput *self, Py_ssize_t size)
     if (input_check(self) < 0)
         return NULL;
     if (size < 0) {
-        /* Everything that is left. */
+        /* Everything that is left: sized by the declared length when there is one. */
         apr_size_t cap = have + GW_INPUT_CHUNK * 8;
+        if (self->io->body_hint > 0 && (apr_size_t)self->io->body_hint + GW_INPUT_CHUNK + 1 > cap &&
+            self->io->body_hint <= ((apr_off_t)16 << 20))   /* never trust it for more */
+            cap = (apr_size_t)self->io->body_hint + GW_INPUT_CHUNK + 1;
         result = PyBytes_FromStringAndSize(NULL, cap);
         if (!result)
             return NULL;

@@ -25,6 +25,7 @@ typedef struct gw_reqio gw_reqio;
 struct gw_reqio {
     void *ctx;                      /* implementation data (request_rec *, socket ...) */
     apr_pool_t *pool;               /* lives as long as the request */
+    apr_off_t body_hint;            /* expected body bytes (Content-Length); 0 = unknown */
 
     /*
      * Read up to len bytes of the request body (already de-chunked).

@@ -134,6 +134,7 @@ static void emb_init(gw_embedded *e, request_rec *r)
     e->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     e->io.ctx = r;
     e->io.pool = r->pool;
+    e->io.body_hint = r->read_chunked ? 0 : r->remaining;
     e->io.read_body = emb_read;
     e->io.send_headers = emb_send_headers;
     e->io.send_body = emb_send_body;
