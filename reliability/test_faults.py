@@ -15,7 +15,14 @@ from .sites import MEMORY_LIMIT
 
 SOCKET_TIMEOUT = 10
 HANG = SOCKET_TIMEOUT + 10      # a request without an answer after this long has hung
-GAP_STATUSES = {502, 503}       # what a request caught in a gap may get (issue 8)
+# What a request caught in a gap may get: 502/503 (issue 8) or 504 when socket-timeout expires
+# ("fails within the socket timeout"); under behaviour profiles 3.4 and 5 a daemon dying before
+# the headers is a 500, as mod_wsgi 4.x answers (conformance case DMN-013).
+GAP_STATUSES = {502, 503, 504}
+
+
+def gap_statuses(env):
+    return GAP_STATUSES | ({500} if env.profile.name in ("3.4", "5") else set())
 RECOVERY_BOUND = 15.0           # seconds until a killed group must serve again
 
 
@@ -27,10 +34,6 @@ def _first_ok_after(load, t, old_pids, timeout):
             return min(r["end"] for r in ok) - t
         time.sleep(0.02)
     return None
-
-
-def _gap_statuses(summary):
-    return sorted(s for s in summary["failed_by_status"])
 
 
 def test_kill9_daemons_under_load(env, servers, figures, bars):
@@ -62,8 +65,9 @@ def test_kill9_daemons_under_load(env, servers, figures, bars):
     bars.check("hung == 0", s["hung"] == 0, "%d hung" % s["hung"])
     bars.check("failures only during the gap", s["failed_outside_gap"] == 0,
                "%s outside" % s["failed_outside_gap_by_status"])
-    bars.check("gap failures are 502/503", set(s["failed_by_status"]) <= {str(x) for x in GAP_STATUSES},
-               "got %s" % s["failed_by_status"])
+    bars.check("gap failures are 502/503/504 (500 under profile 3.4/5)",
+               set(s["failed_by_status"]) <= {str(x) for x in gap_statuses(env)},
+               "got %s (profile %s)" % (s["failed_by_status"], env.profile.name))
     bars.check("killed daemon replaced", rec_one is not None)
     bars.check("group serves again after kill of all", rec_all is not None)
     bars.check("2 daemons afterwards", figures["daemons_after"] == 2, str(figures["daemons_after"]))
@@ -105,8 +109,9 @@ def test_deadlocked_daemon_holding_gil(env, servers, figures, bars):
     bars.check("deadlock detected and group serves again", rec is not None)
     bars.check("failures only during the gap", s["failed_outside_gap"] == 0,
                "%s outside" % s["failed_outside_gap_by_status"])
-    bars.check("gap failures are 502/503", set(s["failed_by_status"]) <= {str(x) for x in GAP_STATUSES},
-               "got %s" % s["failed_by_status"])
+    bars.check("gap failures are 502/503/504 (500 under profile 3.4/5)",
+               set(s["failed_by_status"]) <= {str(x) for x in gap_statuses(env)},
+               "got %s (profile %s)" % (s["failed_by_status"], env.profile.name))
     bars.enforce(env)
 
 

@@ -76,6 +76,7 @@ def test_stop_under_load(env, servers, figures, bars):
             time.sleep(0.05)
         all_gone = time.monotonic() - t0
         left = _leftovers(srv, seen)
+        load.stop()  # what the load saw after the server went is no figure of the server
     s = load.summary()
     sockets_after = srv.socket_files()
     srv.stop()  # reaps by PID whatever is left (and records it)

@@ -130,6 +130,13 @@ def application(environ, start_response):
         if kind == "status":
             start_response("200 \u20acuro", [("Content-Type", "text/plain")])
             return [b"should not be sent\n"]
+        if kind == "huge":  # one 5 MiB header value: past any sane buffer between processes
+            start_response("200 OK", [("Content-Type", "text/plain"), ("X-Huge", "h" * (5 << 20))])
+            return [b"huge header sent\n"]
+        if kind == "many":  # 10000 headers
+            start_response("200 OK", [("Content-Type", "text/plain")] +
+                           [("X-M%d" % i, "v") for i in range(10000)])
+            return [b"many headers sent\n"]
         value = {"nul": "a\x00b", "crlf": "a\r\nX-Injected: yes", "lf": "a\nX-Injected: yes",
                  "nonlatin1": "caf\u20ac"}[kind]
         start_response("200 OK", [("Content-Type", "text/plain"), ("X-Bad", value)])

@@ -1,0 +1,183 @@
+/*
+ * fuzz_wire.c - fuzz target over the child<->daemon frame decoder (gw_wire.c).
+ *
+ * Built two ways (see Makefile / run.sh):
+ *   - with clang's libFuzzer (-fsanitize=fuzzer,address,undefined), LLVMFuzzerTestOneInput
+ *     is the entry point;
+ *   - without it, standalone.c supplies main(): corpus replay plus bounded random mutation,
+ *     under gcc's -fsanitize=address,undefined.
+ *
+ * One input is used three ways:
+ *   1. the whole input as a byte stream of frames (gw_wire_check_stream);
+ *   2. input[0] selects a payload decoder for input[1..] ('Q' 'q' 'P' 'p': request,
+ *      'H' 'h' 'I' 'i': headers, 'R': error, 'S': file) and input[0] & 3 picks how many
+ *      pairs the caller has room for (0, 1, 16 or GW_WIRE_MAX_PAIRS);
+ *   3. every successful 'Q'/'H' decode is re-encoded with the encoder and decoded again:
+ *      the bytes must be identical (the format is canonical) and so must the fields.
+ * Each buffer is a fresh exact-size heap copy, so any read past the end is an ASan report.
+ * A broken invariant calls abort() after printing what broke.
+ */
+#include "../gw_wire.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK(cond, what)                                                        \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            fprintf(stderr, "fuzz_wire: invariant broken: %s (%s:%d)\n", what,   \
+                    __FILE__, __LINE__);                                         \
+            abort();                                                             \
+        }                                                                        \
+    } while (0)
+
+static const size_t ROOM[4] = { 0, 1, 16, GW_WIRE_MAX_PAIRS };
+
+static void check_str(const char *s, uint32_t n, const unsigned char *p, size_t len, const char *what)
+{
+    CHECK(s != NULL, what);
+    CHECK((const unsigned char *)s >= p && (const unsigned char *)s + n < p + len, what);
+    CHECK(s[n] == 0 && strlen(s) == n, what);
+}
+
+static void check_pairs(const gw_wire_pair *pairs, uint32_t n, size_t room,
+                        const unsigned char *p, size_t len)
+{
+    uint32_t i;
+    CHECK(n <= room, "more pairs decoded than the caller had room for");
+    for (i = 0; i < n; i++) {
+        check_str(pairs[i].key, pairs[i].key_len, p, len, "pair key inside the payload, NUL-terminated");
+        check_str(pairs[i].value, pairs[i].value_len, p, len, "pair value inside the payload, NUL-terminated");
+    }
+}
+
+static void same_pairs(const gw_wire_pair *a, const gw_wire_pair *b, uint32_t n)
+{
+    uint32_t i;
+    for (i = 0; i < n; i++) {
+        CHECK(a[i].key_len == b[i].key_len && !memcmp(a[i].key, b[i].key, a[i].key_len),
+              "round trip: same keys");
+        CHECK(a[i].value_len == b[i].value_len && !memcmp(a[i].value, b[i].value, a[i].value_len),
+              "round trip: same values");
+    }
+}
+
+static void request_roundtrip(const unsigned char *p, size_t len, const gw_wire_request *rq,
+                              const gw_wire_pair *pairs)
+{
+    size_t n = gw_wire_request_size(rq->script, rq->application_group, rq->callable_object,
+                                    rq->resource, pairs, rq->npairs);
+    unsigned char *out = malloc(n);
+    gw_wire_frame f;
+    gw_wire_request rq2;
+    gw_wire_pair *pairs2 = malloc(sizeof(gw_wire_pair) * (rq->npairs ? rq->npairs : 1));
+    CHECK(out && pairs2, "malloc");
+    CHECK(gw_wire_encode_request(out, rq->flags, rq->script, rq->application_group,
+                                 rq->callable_object, rq->resource, pairs, rq->npairs) == n,
+          "encode_request writes request_size bytes");
+    CHECK(gw_wire_frame_header(out, n, &f) == GW_WIRE_OK && f.type == GW_WIRE_REQUEST &&
+          f.length == n - GW_WIRE_HEADER_SIZE, "encoded request has a valid frame header");
+    CHECK(f.length == len && !memcmp(out + GW_WIRE_HEADER_SIZE, p, len),
+          "request re-encodes to the same bytes (canonical format)");
+    CHECK(gw_wire_decode_request(out + GW_WIRE_HEADER_SIZE, f.length, &rq2, pairs2, rq->npairs) == GW_WIRE_OK,
+          "re-encoded request decodes");
+    CHECK(rq2.flags == rq->flags && rq2.npairs == rq->npairs &&
+          !strcmp(rq2.script, rq->script) && !strcmp(rq2.application_group, rq->application_group) &&
+          !strcmp(rq2.callable_object, rq->callable_object) && !strcmp(rq2.resource, rq->resource),
+          "round trip: same request fields");
+    same_pairs(pairs, pairs2, rq->npairs);
+    free(out);
+    free(pairs2);
+}
+
+static void headers_roundtrip(const unsigned char *p, size_t len, const gw_wire_headers *h,
+                              const gw_wire_pair *pairs)
+{
+    size_t n = gw_wire_headers_size(h->status_line, pairs, h->npairs);
+    unsigned char *out = malloc(n);
+    gw_wire_frame f;
+    gw_wire_headers h2;
+    gw_wire_pair *pairs2 = malloc(sizeof(gw_wire_pair) * (h->npairs ? h->npairs : 1));
+    CHECK(out && pairs2, "malloc");
+    CHECK(gw_wire_encode_headers(out, h->status, h->status_line, pairs, h->npairs) == n,
+          "encode_headers writes headers_size bytes");
+    CHECK(gw_wire_frame_header(out, n, &f) == GW_WIRE_OK && f.type == GW_WIRE_HEADERS &&
+          f.length == n - GW_WIRE_HEADER_SIZE, "encoded headers have a valid frame header");
+    CHECK(f.length == len && !memcmp(out + GW_WIRE_HEADER_SIZE, p, len),
+          "headers re-encode to the same bytes (canonical format)");
+    CHECK(gw_wire_decode_headers(out + GW_WIRE_HEADER_SIZE, f.length, &h2, pairs2, h->npairs) == GW_WIRE_OK,
+          "re-encoded headers decode");
+    CHECK(h2.status == h->status && h2.npairs == h->npairs && !strcmp(h2.status_line, h->status_line),
+          "round trip: same status");
+    same_pairs(pairs, pairs2, h->npairs);
+    free(out);
+    free(pairs2);
+}
+
+static void payload(unsigned char sel, const unsigned char *data, size_t size)
+{
+    /* exact-size copy: reading one byte past the payload is an ASan report */
+    unsigned char *p = malloc(size ? size : 1);
+    size_t room = ROOM[sel & 3];
+    gw_wire_pair *pairs = malloc(sizeof(gw_wire_pair) * (room ? room : 1));
+    int rv;
+    CHECK(p && pairs, "malloc");
+    if (size)
+        memcpy(p, data, size);
+    if (sel == 'Q' || sel == 'q' || sel == 'P' || sel == 'p') {
+        gw_wire_request rq;
+        rv = gw_wire_decode_request(p, size, &rq, pairs, room);
+        CHECK(rv == GW_WIRE_OK || rv == GW_WIRE_EMALFORMED || rv == GW_WIRE_ETOOBIG, "request result code");
+        if (rv == GW_WIRE_OK) {
+            check_str(rq.script, (uint32_t)strlen(rq.script), p, size, "script inside the payload");
+            check_str(rq.application_group, (uint32_t)strlen(rq.application_group), p, size, "application_group");
+            check_str(rq.callable_object, (uint32_t)strlen(rq.callable_object), p, size, "callable_object");
+            check_str(rq.resource, (uint32_t)strlen(rq.resource), p, size, "resource");
+            check_pairs(pairs, rq.npairs, room, p, size);
+            request_roundtrip(p, size, &rq, pairs);
+        }
+    } else if (sel == 'H' || sel == 'h' || sel == 'I' || sel == 'i') {
+        gw_wire_headers h;
+        rv = gw_wire_decode_headers(p, size, &h, pairs, room);
+        CHECK(rv == GW_WIRE_OK || rv == GW_WIRE_EMALFORMED || rv == GW_WIRE_ETOOBIG, "headers result code");
+        if (rv == GW_WIRE_OK) {
+            CHECK(h.status >= 100 && h.status <= 999, "status in 100..999");
+            check_str(h.status_line, (uint32_t)strlen(h.status_line), p, size, "status line");
+            check_pairs(pairs, h.npairs, room, p, size);
+            headers_roundtrip(p, size, &h, pairs);
+        }
+    } else if (sel == 'R') {
+        uint32_t st;
+        rv = gw_wire_decode_error(p, size, &st);
+        CHECK(rv != GW_WIRE_OK || (size == 4 && st >= 100 && st <= 999), "error frame");
+    } else if (sel == 'S') {
+        uint64_t o, l;
+        rv = gw_wire_decode_file(p, size, &o, &l);
+        CHECK(rv != GW_WIRE_OK || size == 16, "file frame");
+    }
+    free(pairs);
+    free(p);
+}
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+    unsigned char *copy = malloc(size ? size : 1);
+    long frames;
+    gw_wire_frame f;
+    int rv;
+    CHECK(copy != NULL, "malloc");
+    if (size)
+        memcpy(copy, data, size);
+    frames = gw_wire_check_stream(copy, size);
+    CHECK(frames >= 0 || frames == GW_WIRE_EMALFORMED || frames == GW_WIRE_ETOOBIG, "stream result code");
+    CHECK(frames <= (long)(size / GW_WIRE_HEADER_SIZE), "no more frames than 8-byte headers fit");
+    rv = gw_wire_frame_header(copy, size, &f);
+    CHECK(rv == GW_WIRE_OK || rv == GW_WIRE_NEED_MORE || rv == GW_WIRE_EMALFORMED || rv == GW_WIRE_ETOOBIG,
+          "frame header result code");
+    CHECK(rv != GW_WIRE_NEED_MORE || size < GW_WIRE_HEADER_SIZE, "NEED_MORE only below 8 bytes");
+    free(copy);
+    if (size >= 1)
+        payload(data[0], data + 1, size - 1);
+    return 0;
+}
