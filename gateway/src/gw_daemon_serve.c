@@ -28,6 +28,7 @@ static volatile int active, alive;
 static volatile long completed;
 static volatile apr_time_t last_activity;
 static apr_time_t started;
+static volatile int loaded_ok, attempted;  /* startup-timeout: an app answered yet? */
 static int sock_timeout_s;
 static pid_t my_pid, apache_parent;
 
@@ -486,7 +487,10 @@ static void serve_connection(int fd, unsigned char *buf, apr_pool_t *pool)
     a.multiprocess = gw_py.multiprocess;
     a.enable_sendfile = (rq.flags & GW_WIRE_Q_SENDFILE) != 0;
     a.is_head = (rq.flags & GW_WIRE_Q_HEAD) != 0;
+    attempted = 1;
     status = gw_execute(&d.io, G->server, env, &a);
+    if (status == OK)
+        loaded_ok = 1;
     send_final(&d, status);
 }
 
@@ -648,6 +652,14 @@ void gw_daemon_serve(gw_daemon_rt *rt, apr_pool_t *p)
         if (stopping)
             finish(G->graceful_timeout > G->shutdown_timeout ? G->graceful_timeout
                    : G->shutdown_timeout, "maximum requests reached");
+        if (G->startup_timeout > 0 && !loaded_ok && attempted &&
+            now - started >= apr_time_from_sec(G->startup_timeout)) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, G->server, "mod_gateway (pid=%d): Daemon "
+                         "process '%s': no WSGI application could be run within startup-timeout "
+                         "(%d s); restarting the process.", (int)my_pid, G->name,
+                         G->startup_timeout);
+            finish(G->shutdown_timeout, "startup timeout");
+        }
         if (G->restart_interval > 0 && now - started >= apr_time_from_sec(G->restart_interval)) {
             draining = 0;
             finish(G->graceful_timeout > G->shutdown_timeout ? G->graceful_timeout
