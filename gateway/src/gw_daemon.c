@@ -43,6 +43,7 @@ typedef struct {
 typedef struct {
     old_daemon *olds;
     int nolds, capolds;
+    int generations;                /* configuration generations started */
 } gw_persist;
 static gw_persist *ps;
 #define PERSIST_KEY "mod_gateway.daemon.persist"
@@ -760,6 +761,48 @@ static apr_status_t generation_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+static int exited(pid_t pid)
+{
+    char path[64], buf[256], *p;
+    FILE *f;
+    int zombie = 1;
+    apr_snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (!f)
+        return 1;
+    if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) != NULL && p[1] == ' ')
+        zombie = p[2] == 'Z' || p[2] == 'X';
+    fclose(f);
+    return zombie;
+}
+
+/*
+ * At Apache's start, let the daemons come up (Python started, preloaded
+ * scripts loaded) before the MPM starts its children, so the first requests
+ * do not queue behind cold daemons; bounded, and a group that fails is not
+ * waited for.
+ */
+static void wait_until_ready(void)
+{
+    apr_time_t deadline = apr_time_now() + apr_time_from_sec(5);
+    struct timespec ts = { 0, 5 * 1000 * 1000 };
+    for (;;) {
+        int i, j, waiting = 0;
+        for (i = 0; i < nrts; i++) {
+            gw_daemon_rt *rt = &rts[i];
+            int n = rt->g->processes > 0 ? rt->g->processes : 1;
+            if (rt->listen_fd < 0 || rt->shm->state == GW_GROUP_FAILED)
+                continue;
+            for (j = 0; j < n; j++)
+                if (rt->pids[j] > 0 && !slot_ready(rt)[j] && !exited(rt->pids[j]))
+                    waiting++;
+        }
+        if (!waiting || apr_time_now() >= deadline)
+            return;
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int daemon_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                               server_rec *s)
 {
@@ -816,6 +859,9 @@ static int daemon_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
         for (j = 0; j < (g->processes > 0 ? g->processes : 1); j++)
             start_daemon(rt, j, pconf);
     }
+
+    if (ps->generations++ == 0)
+        wait_until_ready();
 
     /* The earlier generation's daemons: the new sockets are in place, let them go. */
     for (i = 0; i < ps->nolds; i++) {
