@@ -132,9 +132,21 @@ static void reset_signals(void)
 static gw_daemon_rt *my_rt;
 static int my_slot;
 
+/* Per process slot, after the shared record: ready flags, then exit codes. */
 static volatile int *slot_ready(gw_daemon_rt *rt)
 {
     return (volatile int *)(rt->shm + 1);
+}
+
+static volatile int *slot_exit(gw_daemon_rt *rt)
+{
+    return slot_ready(rt) + (rt->g->processes > 0 ? rt->g->processes : 1);
+}
+
+/* Called right before a daemon's _exit: 0 stopped on purpose, else GW_EXIT_*. */
+void gw_daemon_exiting(gw_daemon_rt *rt, int code)
+{
+    slot_exit(rt)[my_slot] = code;
 }
 
 static void startup_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -153,6 +165,7 @@ static void startup_fail(const char *fmt, ...)
                      "it starts; retrying with back-off.", (int)getpid(), my_rt->g->name, buf);
     __sync_synchronize();
     my_rt->shm->state = GW_GROUP_FAILED;
+    gw_daemon_exiting(my_rt, GW_EXIT_STARTUP);
     _exit(GW_EXIT_STARTUP);
 }
 
@@ -436,8 +449,10 @@ static void daemon_main(gw_daemon_rt *rt, int slot)
         unsigned int secs = f < 6 ? 1u << (f - 1) : 30;
         while (secs > 0 && getppid() == parent_pid)
             secs = sleep(secs > 1 ? 1 : secs) + (secs > 1 ? secs - 1 : 0);
-        if (getppid() != parent_pid)
+        if (getppid() != parent_pid) {
+            gw_daemon_exiting(rt, 0);
             _exit(0);
+        }
         rt->shm->reason[0] = 0;
     }
     if (quiet)
@@ -537,50 +552,51 @@ typedef struct {
 
 static void start_daemon(gw_daemon_rt *rt, int slot, apr_pool_t *pconf);
 
+/*
+ * A daemon went.  How it ended comes from the shared record (what the process
+ * wrote before _exit), not from `st`: the MPM reports an exit code or signal
+ * number there, other APR paths a raw wait status.
+ */
 static void log_daemon_exit(gw_daemon_rt *rt, int slot, pid_t pid, apr_wait_t st)
 {
     gw_daemon_group *g = rt->g;
     server_rec *s = g->server;
-    if (!slot_ready(rt)[slot] && (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
+    int code = slot_exit(rt)[slot];
+    if (!slot_ready(rt)[slot] && code != 0) {
         const char *home = g->python_home ? g->python_home : gw_global->python_home;
         rt->shm->failures++;
-        if (!rt->shm->reason[0]) {
-            if (WIFSIGNALED(st))
-                apr_snprintf(rt->shm->reason, sizeof(rt->shm->reason), "its process was killed "
-                             "by signal %d during start-up%s%s%s", WTERMSIG(st),
-                             home ? " (python-home '" : "", home ? home : "", home ? "')" : "");
-            else
-                apr_snprintf(rt->shm->reason, sizeof(rt->shm->reason), "its process exited "
-                             "with status %d during start-up", WEXITSTATUS(st));
-        }
-        if (WIFEXITED(st) && WEXITSTATUS(st) == GW_EXIT_STARTUP) {
+        if (code == GW_EXIT_STARTUP) {
             /* The daemon logged its cause itself (once). */
             free(rt->last_reason);
             rt->last_reason = strdup(rt->shm->reason);
         }
-        else if (!rt->last_reason || strcmp(rt->last_reason, rt->shm->reason)) {
-            free(rt->last_reason);
-            rt->last_reason = strdup(rt->shm->reason);
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "mod_gateway (pid=%d): Daemon process "
-                         "group '%s' cannot start: %s. Its requests are answered 503 until it "
-                         "starts; retrying with back-off.", (int)getpid(), g->name,
-                         rt->shm->reason);
+        else {
+            apr_snprintf(rt->shm->reason, sizeof(rt->shm->reason), "its process died during "
+                         "start-up (status %d)%s%s%s", (int)st,
+                         home ? ", python-home '" : "", home ? home : "", home ? "'" : "");
+            if (!rt->last_reason || strcmp(rt->last_reason, rt->shm->reason)) {
+                free(rt->last_reason);
+                rt->last_reason = strdup(rt->shm->reason);
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "mod_gateway (pid=%d): Daemon process "
+                             "group '%s' cannot start: %s. Its requests are answered 503 until "
+                             "it starts; retrying with back-off.", (int)getpid(), g->name,
+                             rt->shm->reason);
+            }
         }
         rt->shm->quiet = 1;
         __sync_synchronize();
         rt->shm->state = GW_GROUP_FAILED;
     }
-    else if (WIFSIGNALED(st)) {
+    else if (code != 0) {
         rt->shm->restarts++;
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "mod_gateway (pid=%d): Daemon process "
-                     "'%s' (pid %d) died with signal %d; restarting it.", (int)getpid(),
-                     g->name, (int)pid, WTERMSIG(st));
+                     "'%s' (pid %d) died unexpectedly (status %d); restarting it.",
+                     (int)getpid(), g->name, (int)pid, (int)st);
     }
     else {
         rt->shm->restarts++;
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "mod_gateway (pid=%d): Daemon process '%s' "
-                     "(pid %d) exited with status %d; starting a new one.", (int)getpid(),
-                     g->name, (int)pid, WEXITSTATUS(st));
+                     "(pid %d) exited; starting a new one.", (int)getpid(), g->name, (int)pid);
     }
 }
 
@@ -611,6 +627,7 @@ static void start_daemon(gw_daemon_rt *rt, int slot, apr_pool_t *pconf)
     daemon_slot *ds;
     pid_t pid;
     slot_ready(rt)[slot] = 0;
+    slot_exit(rt)[slot] = -1;
     pid = fork();
     if (pid == 0)
         daemon_main(rt, slot);
@@ -833,7 +850,7 @@ static int daemon_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     for (i = 0; i < nrts; i++) {
         gw_daemon_rt *rt = &rts[i];
         gw_daemon_group *g = APR_ARRAY_IDX(groups, i, gw_daemon_group *);
-        size_t shm_size = sizeof(gw_group_shm) + sizeof(int) * (g->processes > 0 ? g->processes : 1);
+        size_t shm_size = sizeof(gw_group_shm) + 2 * sizeof(int) * (g->processes > 0 ? g->processes : 1);
         void *m;
         rt->g = g;
         rt->listen_fd = -1;

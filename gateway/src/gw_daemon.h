@@ -55,5 +55,7 @@ void gw_daemon_serve(gw_daemon_rt *rt, apr_pool_t *p) __attribute__((noreturn));
 
 /* gw_daemon.c: set by gw_daemon_serve when the process is up. */
 void gw_daemon_mark_ready(gw_daemon_rt *rt);
+/* gw_daemon.c: record how this process ends, right before _exit (0 = on purpose). */
+void gw_daemon_exiting(gw_daemon_rt *rt, int code);
 
 #endif /* GW_DAEMON_H */

@@ -583,6 +583,7 @@ static void finish(int wait_s, const char *why)
                 pthread_kill(workers[i].thread, SIGUSR2);
         nanosleep(&ts, NULL);
     }
+    gw_daemon_exiting(RT, 0);
     _exit(0);
 }
 
