@@ -354,22 +354,30 @@ def kill9(pids):
 
 # --------------------------------------------------------------------- error log
 
-NOISE = re.compile(r"AH00558|AH00094|AH00489|AH00163|AH00493|AH00492|AH00494|AH00169|"
+# Start-up, shutdown and interpreter life-cycle lines at info/notice level: not about a request.
+# Lines at warn level and above are never dropped.
+NOISE = re.compile(r"AH00558|AH00094|AH00489|AH00163|AH00493|AH00492|AH00494|AH00169|AH00096|AH00491|"
                    r"Create interpreter|Attach interpreter|Adding '.*' to path|Starting process|"
-                   r"Initializing Python|Python home|Initializing|Reloading WSGI script|"
+                   r"Initializing Python|Python home|Reloading WSGI script|"
                    r"Loading Python script|Loading WSGI script|Imported '|Destroying interpreter|"
-                   r"Cleanup interpreter|Terminating Python|Python has shutdown|Attach|"
+                   r"Cleanup interpreter|Terminating Python|Python has shutdown|"
                    r"Shutdown requested|Stopping process|Enable monitor|Enable deadlock|"
-                   r"Starting \d+ threads|Stopping process|Destroy interpreter|Process .* has died|"
-                   r"Cleanup|daemon process .*(started|stopped)|mod_gateway.*(started|stopping)",
+                   r"Starting \d+ threads|Destroy interpreter|ready \(\d+ threads?\)",
                    re.I)
+LEVEL = re.compile(r"^\[[^\]]*\] \[[\w_]*:(\w+)\]")
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s+File \"|^\s{2,}\S|\]\s{2,}\S|"
                        r"\] File \"|\] \s*\^+\s*$")
 
 
 def new_log_lines(srv, offset):
     """Error-log lines since `offset` that say something about a request (start-up noise dropped)."""
-    return [l for l in srv.read_log(offset).splitlines() if l.strip() and not NOISE.search(l)]
+    out = []
+    for l in srv.read_log(offset).splitlines():
+        m = LEVEL.match(l)
+        quiet = m and m.group(1) in ("info", "notice", "debug") or not m
+        if l.strip() and not (quiet and NOISE.search(l)):
+            out.append(l)
+    return out
 
 
 def headline_lines(lines):
