@@ -78,7 +78,7 @@ def test_fuzz_harness_catches_planted_overread(figures):
         shutil.copy(str(SRC / "gw_wire.h"), str(work / "gw_wire.h"))
         shutil.copytree(str(FUZZ), str(work / "fuzz"))
         # a request payload whose first string claims 3 bytes and has no terminator
-        (work / "input").write_bytes(b"Q\0\0\0\0\0\0\0\x03abc")
+        (work / "input").write_bytes(b"@\0\0\0\0\0\0\0\x03abc")  # "@": request decoder, room 0
         env = dict(os.environ, FUZZ_BUILD=str(work / "build"))
         out = subprocess.run(["bash", str(work / "fuzz" / "run.sh"), "replay", str(work / "input")],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,

@@ -9,11 +9,14 @@
  *
  * One input is used three ways:
  *   1. the whole input as a byte stream of frames (gw_wire_check_stream);
- *   2. input[0] selects a payload decoder for input[1..] ('Q' 'q' 'P' 'p': request,
- *      'H' 'h' 'I' 'i': headers, 'R': error, 'S': file) and input[0] & 3 picks how many
- *      pairs the caller has room for (0, 1, 16 or GW_WIRE_MAX_PAIRS);
+ *   2. input[0] selects a payload decoder for input[1..]: input[0] & 3 is the decoder
+ *      (0 request, 1 headers, 2 error, 3 file) and (input[0] >> 2) & 3 how many pairs the
+ *      caller has room for (0, 1, 16 or GW_WIRE_MAX_PAIRS);
  *   3. every successful 'Q'/'H' decode is re-encoded with the encoder and decoded again:
- *      the bytes must be identical (the format is canonical) and so must the fields.
+ *      the bytes must be identical (the format is canonical) and so must the fields;
+ *   4. input[1..] cut at every 0xff byte is encoded as the pairs of an 'H' frame: the
+ *      decoder must take it back unless it breaks a documented limit (GW_WIRE_ETOOBIG only
+ *      for more than GW_WIRE_MAX_PAIRS pairs or GW_WIRE_MAX_META bytes).
  * Each buffer is a fresh exact-size heap copy, so any read past the end is an ASan report.
  * A broken invariant calls abort() after printing what broke.
  */
@@ -119,13 +122,14 @@ static void payload(unsigned char sel, const unsigned char *data, size_t size)
 {
     /* exact-size copy: reading one byte past the payload is an ASan report */
     unsigned char *p = malloc(size ? size : 1);
-    size_t room = ROOM[sel & 3];
+    size_t room = ROOM[(sel >> 2) & 3];
+    unsigned decoder = sel & 3u;
     gw_wire_pair *pairs = malloc(sizeof(gw_wire_pair) * (room ? room : 1));
     int rv;
     CHECK(p && pairs, "malloc");
     if (size)
         memcpy(p, data, size);
-    if (sel == 'Q' || sel == 'q' || sel == 'P' || sel == 'p') {
+    if (decoder == 0) {
         gw_wire_request rq;
         rv = gw_wire_decode_request(p, size, &rq, pairs, room);
         CHECK(rv == GW_WIRE_OK || rv == GW_WIRE_EMALFORMED || rv == GW_WIRE_ETOOBIG, "request result code");
@@ -137,7 +141,7 @@ static void payload(unsigned char sel, const unsigned char *data, size_t size)
             check_pairs(pairs, rq.npairs, room, p, size);
             request_roundtrip(p, size, &rq, pairs);
         }
-    } else if (sel == 'H' || sel == 'h' || sel == 'I' || sel == 'i') {
+    } else if (decoder == 1) {
         gw_wire_headers h;
         rv = gw_wire_decode_headers(p, size, &h, pairs, room);
         CHECK(rv == GW_WIRE_OK || rv == GW_WIRE_EMALFORMED || rv == GW_WIRE_ETOOBIG, "headers result code");
@@ -147,17 +151,65 @@ static void payload(unsigned char sel, const unsigned char *data, size_t size)
             check_pairs(pairs, h.npairs, room, p, size);
             headers_roundtrip(p, size, &h, pairs);
         }
-    } else if (sel == 'R') {
+    } else if (decoder == 2) {
         uint32_t st;
         rv = gw_wire_decode_error(p, size, &st);
         CHECK(rv != GW_WIRE_OK || (size == 4 && st >= 100 && st <= 999), "error frame");
-    } else if (sel == 'S') {
+    } else {
         uint64_t o, l;
         rv = gw_wire_decode_file(p, size, &o, &l);
         CHECK(rv != GW_WIRE_OK || size == 16, "file frame");
     }
     free(pairs);
     free(p);
+}
+
+/* Pairs cut from data at 0xff bytes (key, value, key, value ...), encoded, decoded back. */
+static void encode_decode(const unsigned char *data, size_t size)
+{
+    size_t cap = size / 2 + 2, n = 0, i, start = 0, total;
+    gw_wire_pair *pairs = malloc(sizeof(gw_wire_pair) * cap), *back;
+    char *text = malloc(size + 1);
+    unsigned char *out;
+    gw_wire_headers h;
+    int rv;
+    CHECK(pairs && text, "malloc");
+    /* strings may not contain NUL: map 0 to '0'; 0xff ends a string */
+    for (i = 0; i <= size; i++) {
+        if (i == size || data[i] == 0xff) {
+            text[i] = 0;
+            if (n < cap * 2) {
+                if (n % 2 == 0) {
+                    pairs[n / 2].key = text + start;
+                    pairs[n / 2].key_len = (uint32_t)(i - start);
+                } else {
+                    pairs[n / 2].value = text + start;
+                    pairs[n / 2].value_len = (uint32_t)(i - start);
+                }
+                n++;
+            }
+            start = i + 1;
+        } else {
+            text[i] = data[i] ? (char)data[i] : '0';
+        }
+    }
+    n /= 2;                                 /* complete pairs only */
+    total = gw_wire_headers_size("200 OK", pairs, n);
+    out = malloc(total);
+    back = malloc(sizeof(gw_wire_pair) * (n ? n : 1));
+    CHECK(out && back, "malloc");
+    CHECK(gw_wire_encode_headers(out, 200, "200 OK", pairs, n) == total, "encode_headers size");
+    rv = gw_wire_decode_headers(out + GW_WIRE_HEADER_SIZE, total - GW_WIRE_HEADER_SIZE, &h, back, n);
+    if (n > GW_WIRE_MAX_PAIRS || total - GW_WIRE_HEADER_SIZE > GW_WIRE_MAX_META)
+        CHECK(rv == GW_WIRE_ETOOBIG, "an encoding over the limits is refused as too big");
+    else
+        CHECK(rv == GW_WIRE_OK && h.npairs == n, "what the encoder writes within the limits decodes");
+    if (rv == GW_WIRE_OK)
+        same_pairs(pairs, back, (uint32_t)n);
+    free(out);
+    free(back);
+    free(pairs);
+    free(text);
 }
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
@@ -177,7 +229,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
           "frame header result code");
     CHECK(rv != GW_WIRE_NEED_MORE || size < GW_WIRE_HEADER_SIZE, "NEED_MORE only below 8 bytes");
     free(copy);
-    if (size >= 1)
+    if (size >= 1) {
         payload(data[0], data + 1, size - 1);
+        encode_decode(data + 1, size - 1);
+    }
     return 0;
 }

@@ -180,8 +180,8 @@ static size_t mutate(unsigned char *buf, size_t n)
             break;
         default:                                    /* change the selector byte */
             if (n) {
-                static const unsigned char sel[] = "QqPpHhIiRSBDZEA";
-                buf[0] = sel[rnd() % (sizeof(sel) - 1)];
+                static const unsigned char sel[] = "QHRSBDZEA@ADGKO";
+                buf[0] = (rnd() & 1) ? sel[rnd() % (sizeof(sel) - 1)] : (unsigned char)(rnd() & 0x0f);
             }
         }
     }
