@@ -17,8 +17,12 @@ MODE=run
 if [ "${1:-}" = replay ]; then MODE=replay; shift; fi
 SECONDS_BUDGET=60
 if [ "$MODE" = run ]; then SECONDS_BUDGET=${1:-60}; shift || true; fi
-BUILD=${FUZZ_BUILD:-${1:-/tmp/mod_gateway-fuzz}}
-[ "$MODE" = run ] && [ $# -gt 0 ] && shift || true
+if [ "$MODE" = run ]; then
+  BUILD=${FUZZ_BUILD:-${1:-/tmp/mod_gateway-fuzz}}
+  [ $# -gt 0 ] && shift || true
+else
+  BUILD=${FUZZ_BUILD:-/tmp/mod_gateway-fuzz}
+fi
 mkdir -p "$BUILD/corpus" "$BUILD/artifacts"
 
 CFLAGS="-g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all -I$SRC"
