@@ -20,6 +20,7 @@ import pytest
 from . import JOURNAL_SCHEMA, MODES
 from .catalogue import CASES
 from .profiles import Profile
+from . import sites
 from .sites import SiteContext, render_site
 from . import targets as targets_mod
 from gateway import httpd
@@ -258,7 +259,7 @@ def server(request, env, case, mode):
         request.node.conformance_evidence = _evidence(srv, 0) if srv else {}
         pool.stop()
         raise
-    srv.expected_log = list(case.expect_log)
+    srv.expected_log = list(case.expect_log) + list(sites.SITE_LOG.get(case.site, ()))
     srv.exchanges = []
     offset = srv.log_size()
     request.node.conformance_server = (srv, offset)
