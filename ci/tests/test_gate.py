@@ -57,7 +57,7 @@ def test_allowances_have_reason_and_expiry():
     ({"schema": gate.SLICE_SCHEMA, "cells": [{"cell": "apache2.4.69/py3.11/event/daemon/gateway"}] * 2},
      "listed twice"),
     ({"schema": gate.SLICE_SCHEMA, "cells": [{"cell": "apache2.4.69/py3.11/event/daemon/gateway",
-                                             "allow_fail": {"reason": "x"}}]}, "reason and an expires"),
+                                             "allow_fail": {"reason": "x"}}]}, "allow_fail: needs exactly expires, reason"),
     ({"schema": gate.SLICE_SCHEMA, "cells": [{"cell": "apache2.4.69/py3.11/event/daemon/gateway",
                                              "allow_fail": {"reason": "x", "expires": "soon"}}]}, "not a YYYY-MM-DD"),
     ({"schema": gate.SLICE_SCHEMA, "cells": [{"cell": "apache2.4.69/py3.11/event/daemon/gateway",
@@ -103,6 +103,39 @@ def test_verdicts_name_failing_cases_and_respect_allowances():
     assert "gate: RED" in text
     # after the allowance expires the same result is red
     assert gate.verdicts([allowed], records, datetime.date(2027, 1, 1))[0]["red"]
+
+
+def test_allowed_case_failures_alone_keep_a_required_cell_green():
+    e = gate.Entry("apache2.4.71/py3.12/worker/daemon/mod_wsgi", case_allowances=[
+        {"case": "MODE-015", "cells": "*/*/*/daemon/*", "reason": "timing", "expires": "2026-12-05"}])
+    only = {e.id: _record("fail", [("MODE-015", "daemon")])}
+    row = gate.verdicts([e], only, TODAY)[0]
+    assert not row["red"] and row["excused_cases"][0]["case"] == "MODE-015[daemon]"
+    lines = []
+    assert gate.print_table([row], lines.append) is True
+    assert "allowed case failure apache2.4.71/py3.12/worker/daemon/mod_wsgi: MODE-015[daemon] " \
+        "(until 2026-12-05: timing)" in lines
+    more = {e.id: _record("fail", [("MODE-015", "daemon"), ("DMN-001", "daemon")])}
+    row = gate.verdicts([e], more, TODAY)[0]
+    assert row["red"] and row["why"] == "DMN-001[daemon]"
+    assert gate.verdicts([e], only, datetime.date(2026, 12, 6))[0]["red"], "expired: required again"
+
+
+def test_case_allowances_in_the_slice_file(tmp_path):
+    doc = {"schema": gate.SLICE_SCHEMA, "cells": [{"cell": "apache2.4.69/py3.10/prefork/daemon/gateway"},
+                                                  {"cell": "apache2.4.69/py3.10/prefork/embedded/gateway"}],
+           "allow_case_fail": [{"case": "MODE-015", "cells": "*/*/*/daemon", "reason": "t", "expires": "2026-12-05"}]}
+    path = tmp_path / "gate.json"
+    path.write_text(json.dumps(doc))
+    daemon, embedded = gate.load_slice(path)
+    assert daemon.excuse("MODE-015[daemon]", TODAY) and not embedded.excuse("MODE-015[embedded]", TODAY)
+    for bad, problem in (({"case": "MODE-015", "cells": "*/*/*/nothing", "reason": "t", "expires": "2026-12-05"},
+                          "matches no cell"),
+                         ({"case": "mode 15", "cells": "*", "reason": "t", "expires": "2026-12-05"}, "not a case ID"),
+                         ({"case": "MODE-015", "cells": "*", "reason": "t"}, "needs exactly")):
+        path.write_text(json.dumps(dict(doc, allow_case_fail=[bad])))
+        with pytest.raises(gate.GateError, match=problem):
+            gate.load_slice(path)
 
 
 def test_a_pass_on_the_retry_is_green_and_reported_flaky():

@@ -8,6 +8,7 @@ import pwd
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import tempfile
 from pathlib import Path
@@ -46,34 +47,45 @@ def unpacked_sdist(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def normal_user():
-    """(argv prefix that runs a command as a normal user, that user's name).  As root:
-    Apache's child user (www-data), which must be able to run this harness's Python."""
+    """How to run the harness as a normal user: {"prefix": argv prefix, "user", "python",
+    "env"}.  As root: as Apache's child user (www-data).  When that user cannot reach this
+    harness's environment (tox keeps .tox mode 700), its site-packages are copied to a
+    readable directory and the base interpreter runs with them on PYTHONPATH."""
     if os.geteuid() != 0:
-        return [], pwd.getpwuid(os.geteuid()).pw_name
+        yield {"prefix": [], "user": pwd.getpwuid(os.geteuid()).pw_name, "python": sys.executable, "env": {}}
+        return
     user = os.environ.get("APACHE_CHILD_USER", "www-data")
     try:
         pwd.getpwnam(user)
     except KeyError:
         pytest.skip("no user %s to run validate-build as" % user)
-    prefix = ["runuser", "-u", user, "--"]
-    probe = run(prefix + [sys.executable, "-c", "import pytest, xdist, requests"])
+    prefix, copy = ["runuser", "-u", user, "--"], None
+    how = {"prefix": prefix, "user": user, "python": sys.executable, "env": {}}
+    if run(prefix + [sys.executable, "-c", "import pytest, xdist, requests"]).returncode != 0:
+        copy = world_readable_tmpdir("mod_gateway-harness-")
+        shutil.copytree(sysconfig.get_paths()["purelib"], str(copy / "site"), symlinks=True)
+        how.update(python=os.path.realpath(sys.executable), env={"PYTHONPATH": str(copy / "site")})
+    probe = run(prefix + ["env"] + ["%s=%s" % kv for kv in how["env"].items()] +
+                [how["python"], "-c", "import pytest, xdist, requests"])
     if probe.returncode != 0:
-        pytest.skip("%s cannot run this harness's Python %s (bash ci/provision grants the ACL): %s"
-                    % (user, sys.executable, probe.stdout[-300:]))
-    return prefix, user
+        pytest.skip("%s cannot run the harness Python %s (bash ci/provision grants the ACL): %s"
+                    % (user, how["python"], probe.stdout[-300:]))
+    yield how
+    if copy:
+        shutil.rmtree(str(copy), ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def debian_validation(unpacked_sdist, normal_user):
     """validate-build on Debian's module, run from the unpacked sdist as a normal user with
     nothing but PATH and HOME in its environment and no package index: (process, out)."""
-    prefix, user = normal_user
     home = world_readable_tmpdir("mod_gateway-user-")
-    shutil.chown(str(home), user, user)
+    shutil.chown(str(home), normal_user["user"], normal_user["user"])
     out = home / "out"
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LANG": "C.UTF-8",
-           "PIP_NO_INDEX": "1", "PYTHON": sys.executable, "PYTHONDONTWRITEBYTECODE": "1"}
-    proc = run(prefix + ["env", "-i"] + ["%s=%s" % kv for kv in env.items()] +
+           "PIP_NO_INDEX": "1", "PYTHON": normal_user["python"], "PYTHONDONTWRITEBYTECODE": "1"}
+    env.update(normal_user["env"])
+    proc = run(normal_user["prefix"] + ["env", "-i"] + ["%s=%s" % kv for kv in env.items()] +
                ["bash", "ci/validate-build", "--module", DEBIAN_MODULE, "--mpm", "event", "--out", str(out)],
                cwd=str(unpacked_sdist))
     yield proc, out
