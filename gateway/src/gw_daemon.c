@@ -837,7 +837,7 @@ static int daemon_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
         apr_pool_userdata_get(&d, PERSIST_KEY, s->process->pool);
         if (!d) {
             d = calloc(1, sizeof(gw_persist));
-            apr_pool_userdata_setn(d, PERSIST_KEY, NULL, s->process->pool);
+            apr_pool_userdata_set(d, PERSIST_KEY, apr_pool_cleanup_null, s->process->pool);
         }
         ps = d;
     }
