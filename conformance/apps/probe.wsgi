@@ -106,6 +106,10 @@ def application(environ, start_response):
         sys.modules["probe_marker_holder"] = sys
         return json_response(start_response, {"marked": True})
     if action == "sleep":
+        if "started" in qs:
+            # Tell the client this request is now inside the app (it holds a thread).
+            with open(qs["started"][0], "w") as f:
+                f.write(repr(app_time))
         time.sleep(float(qs.get("s", ["0.5"])[0]))
         return json_response(start_response, {"app_time": app_time, "pid": os.getpid(),
                                               "environ": describe_environ(environ)})

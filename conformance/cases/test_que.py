@@ -67,6 +67,19 @@ def test_order(server, mode, env):
         assert v1 <= v2 + 1e-6, "%s (%.6f) after %s (%.6f)" % (k1, v1, k2, v2)
 
 
+def hold_thread(server, pool, seconds, get=fetch_json):
+    """Start a request that sleeps `seconds` in the app; return (future, time it entered the
+    app) once it is there, so a request sent next is certain to queue behind it."""
+    marker = server.root / "run" / ("started-%d" % time.monotonic_ns())
+    future = pool.submit(get, server, "/probe/sleep?s=%s&started=%s" % (seconds, marker))
+    deadline = time.monotonic() + 20
+    while not marker.exists() or not marker.read_text():
+        assert time.monotonic() < deadline, "the held request never reached the app"
+        assert not future.done(), "the held request ended before reaching the app: %r" % future.result()
+        time.sleep(0.02)
+    return future, float(marker.read_text())
+
+
 @case("QUE-005", "queue time measures queueing: behind a held request the wait shows in app_time - queue key",
       site="queue", modes=("daemon",))
 def test_queue_measures_wait(server, mode, env):
@@ -74,14 +87,15 @@ def test_queue_measures_wait(server, mode, env):
     key = "mod_wsgi." + t["queue_key"]["daemon"]
     hold = 1.5
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        first = pool.submit(fetch_json, server, "/probe/sleep?s=%s" % hold)
-        time.sleep(0.3)
+        first, entered = hold_thread(server, pool, hold)
+        sent = time.time()
         second = pool.submit(fetch_json, server, "/probe/sleep?s=0")
         first.result(timeout=30)
         r = second.result(timeout=30)
     waited = r["app_time"] - seconds(r["environ"][key], t["format"])
-    assert waited >= hold - 0.3 - 0.15, "%s says %.3fs of queueing, expected about %.1fs" % (
-        key, waited, hold - 0.3)
+    queued = entered + hold - sent       # the held thread was busy this long after we sent
+    assert waited >= queued - 0.15, "%s says %.3fs of queueing, expected at least %.3fs" % (
+        key, waited, queued)
 
 
 @case("QUE-006", "X-Request-Start / X-Queue-Start request headers do not change the timing keys")
@@ -110,8 +124,7 @@ def test_no_queue_small(server, mode, env):
 def test_queue_timeout(server, mode):
     from conformance.client import http
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        first = pool.submit(http, server, "/probe/sleep?s=2.5", timeout=30)
-        time.sleep(0.3)
+        first, _ = hold_thread(server, pool, 2.5, get=lambda srv, path: http(srv, path, timeout=30))
         second = pool.submit(http, server, "/probe/sleep?s=0", timeout=30)
         held, queued = first.result(timeout=30), second.result(timeout=30)
     assert held.status_code == 200
