@@ -41,6 +41,7 @@ typedef struct {
     int err_status;
     int protocol_error, client_gone, daemon_closed;
     int fds[8], nfds;
+    int sendfile;                   /* WSGIEnableSendfile: passed files go out with sendfile() */
     apr_time_t last_io;
     apr_interval_time_t timeout;
 } px;
@@ -180,7 +181,9 @@ static int process(px *x)
             x->nfds--;
             apr_pool_cleanup_register(r->pool, (void *)(intptr_t)ofd, close_fd_cleanup,
                                       apr_pool_cleanup_null);
-            if (apr_os_file_put(&file, &ofd, APR_FOPEN_READ, r->pool) != APR_SUCCESS)
+            if (apr_os_file_put(&file, &ofd, APR_FOPEN_READ |
+                                (x->sendfile ? APR_FOPEN_SENDFILE_ENABLED : 0), r->pool)
+                != APR_SUCCESS)
                 return -1;
             if (len)
                 apr_brigade_insert_file(x->bb, file, (apr_off_t)off, (apr_off_t)len, r->pool);
@@ -467,8 +470,10 @@ int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config
 
     if (rc->script_reloading)
         flags |= GW_WIRE_Q_RELOADING;
-    if (rc->enable_sendfile > 0)
+    if (rc->enable_sendfile > 0) {
         flags |= GW_WIRE_Q_SENDFILE;
+        x.sendfile = 1;
+    }
     if (r->header_only)
         flags |= GW_WIRE_Q_HEAD;
 
