@@ -143,10 +143,22 @@ static volatile int *slot_exit(gw_daemon_rt *rt)
     return slot_ready(rt) + (rt->g->processes > 0 ? rt->g->processes : 1);
 }
 
+/* Is some other process of the group serving?  Then the group is not FAILED. */
+static int others_ready(gw_daemon_rt *rt, int slot)
+{
+    int n = rt->g->processes > 0 ? rt->g->processes : 1, j;
+    for (j = 0; j < n; j++)
+        if (j != slot && slot_ready(rt)[j])
+            return 1;
+    return 0;
+}
+
 /* Called right before a daemon's _exit: 0 stopped on purpose, else GW_EXIT_*. */
 void gw_daemon_exiting(gw_daemon_rt *rt, int code)
 {
     slot_exit(rt)[my_slot] = code;
+    if (code == 0)
+        slot_ready(rt)[my_slot] = 0;
 }
 
 static void startup_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -164,7 +176,8 @@ static void startup_fail(const char *fmt, ...)
                      "process group '%s' cannot start: %s. Its requests are answered 503 until "
                      "it starts; retrying with back-off.", (int)getpid(), my_rt->g->name, buf);
     __sync_synchronize();
-    my_rt->shm->state = GW_GROUP_FAILED;
+    if (!others_ready(my_rt, my_slot))
+        my_rt->shm->state = GW_GROUP_FAILED;
     gw_daemon_exiting(my_rt, GW_EXIT_STARTUP);
     _exit(GW_EXIT_STARTUP);
 }
@@ -561,8 +574,9 @@ static void log_daemon_exit(gw_daemon_rt *rt, int slot, pid_t pid, apr_wait_t st
 {
     gw_daemon_group *g = rt->g;
     server_rec *s = g->server;
-    int code = slot_exit(rt)[slot];
-    if (!slot_ready(rt)[slot] && code != 0) {
+    int code = slot_exit(rt)[slot], was_ready = slot_ready(rt)[slot];
+    slot_ready(rt)[slot] = 0;
+    if (!was_ready && code != 0) {
         const char *home = g->python_home ? g->python_home : gw_global->python_home;
         rt->shm->failures++;
         if (code == GW_EXIT_STARTUP) {
@@ -585,7 +599,8 @@ static void log_daemon_exit(gw_daemon_rt *rt, int slot, pid_t pid, apr_wait_t st
         }
         rt->shm->quiet = 1;
         __sync_synchronize();
-        rt->shm->state = GW_GROUP_FAILED;
+        if (!others_ready(rt, slot))
+            rt->shm->state = GW_GROUP_FAILED;
     }
     else if (code != 0) {
         rt->shm->restarts++;
