@@ -28,7 +28,8 @@ static volatile int active, alive;
 static volatile long completed;
 static volatile apr_time_t last_activity;
 static apr_time_t started;
-static volatile int loaded_ok, attempted;  /* startup-timeout: an app answered yet? */
+static volatile int loaded_ok, attempted;
+static volatile apr_time_t gil_heartbeat;   /* deadlock-timeout: last time the GIL was free */  /* startup-timeout: an app answered yet? */
 static int sock_timeout_s;
 static pid_t my_pid, apache_parent;
 
@@ -567,6 +568,21 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Takes the GIL once a second: if it cannot, some thread holds it for good. */
+static void *gil_watch(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct timespec ts = { 1, 0 };
+        gw_interp *ip = gw_interp_acquire("", G->server);
+        if (ip)
+            gw_interp_release(ip);
+        gil_heartbeat = apr_time_now();
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
 static void finish(int wait_s, const char *why) __attribute__((noreturn));
 static void finish(int wait_s, const char *why)
 {
@@ -635,6 +651,15 @@ void gw_daemon_serve(gw_daemon_rt *rt, apr_pool_t *p)
                          (int)my_pid, i, G->name);
         }
     }
+    gil_heartbeat = apr_time_now();
+    if (G->deadlock_timeout > 0) {
+        pthread_t t;
+        pthread_attr_t da;
+        pthread_attr_init(&da);
+        pthread_attr_setdetachstate(&da, PTHREAD_CREATE_DETACHED);
+        pthread_create(&t, &da, gil_watch, NULL);
+        pthread_attr_destroy(&da);
+    }
     gw_daemon_mark_ready(rt);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, G->server, "mod_gateway (pid=%d): Daemon process "
                  "'%s' ready (%d threads).", (int)my_pid, G->name, n);
@@ -653,6 +678,13 @@ void gw_daemon_serve(gw_daemon_rt *rt, apr_pool_t *p)
         if (stopping)
             finish(G->graceful_timeout > G->shutdown_timeout ? G->graceful_timeout
                    : G->shutdown_timeout, "maximum requests reached");
+        if (G->deadlock_timeout > 0 &&
+            now - gil_heartbeat >= apr_time_from_sec(G->deadlock_timeout)) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, G->server, "mod_gateway (pid=%d): Daemon "
+                         "process '%s': the Python GIL has been held for %d s (deadlock-timeout); "
+                         "restarting the process.", (int)my_pid, G->name, G->deadlock_timeout);
+            finish(0, "deadlock timeout");
+        }
         if (G->startup_timeout > 0 && !loaded_ok && attempted &&
             now - started >= apr_time_from_sec(G->startup_timeout)) {
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, G->server, "mod_gateway (pid=%d): Daemon "
