@@ -240,6 +240,8 @@ static int output(GwAdapter *self, const char *data, apr_size_t len, int flush)
     self->sent += len;
     if (rv < 0) {
         self->client_gone = 1;
+        gw_io_logf(self->io, APLOG_INFO, "mod_gateway (pid=%d): Client closed the connection "
+                   "during the response; stopping the application's output.", (int)getpid());
         return 1;
     }
     return 0;

@@ -63,6 +63,7 @@ static apr_ssize_t input_raw(GwInput *self, char *dst, apr_size_t len)
     n = self->io->read_body(self->io, dst, len, &err);
     Py_END_ALLOW_THREADS
     if (n < 0) {
+        self->io->body_error = 1;
         PyErr_Format(PyExc_IOError, "request data read error: %s", err ? err : "unknown");
         return -1;
     }

@@ -497,11 +497,13 @@ int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config
     }
     qsize = gw_wire_request_size(r->filename, rc->application_group, rc->callable_object,
                                  r->uri, pairs, npairs);
-    if (qsize - GW_WIRE_HEADER_SIZE > GW_WIRE_MAX_META) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): request environ too "
-                      "large (%lu bytes) for daemon process group '%s'.", (int)getpid(),
-                      (unsigned long)qsize, g->name);
-        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    if (qsize - GW_WIRE_HEADER_SIZE > GW_WIRE_MAX_META || npairs > GW_WIRE_MAX_PAIRS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Request headers too "
+                      "large for daemon process group '%s' (%lu variables, %lu bytes; at most "
+                      "%u and %u); answering 431: %s", (int)getpid(), g->name,
+                      (unsigned long)npairs, (unsigned long)qsize, (unsigned)GW_WIRE_MAX_PAIRS,
+                      (unsigned)GW_WIRE_MAX_META, r->filename);
+        return HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
     }
     q = apr_palloc(r->pool, qsize);
     gw_wire_encode_request(q, flags, r->filename, rc->application_group, rc->callable_object,
@@ -585,8 +587,9 @@ int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config
 
     /* Outcome. */
     if (x.client_gone) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "mod_gateway: client went away during "
-                      "the response of daemon process group '%s'.", g->name);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "mod_gateway (pid=%d): Client closed the "
+                      "connection during the response; the request in daemon process group "
+                      "'%s' is stopped: %s", (int)getpid(), g->name, r->filename);
         return OK;
     }
     if (x.finished == GW_WIRE_END) {

@@ -263,6 +263,9 @@ int gw_execute(gw_reqio *io, server_rec *s, const apr_table_t *env, const gw_exe
     call.enable_sendfile = a->enable_sendfile;
     call.is_head = a->is_head;
     status = gw_adapter_run(&call);
+    /* The app failed because the client's body was cut short: the client's fault. */
+    if (status == HTTP_INTERNAL_SERVER_ERROR && io->body_error)
+        status = HTTP_BAD_REQUEST;
 
 out:
     if (input)
