@@ -550,6 +550,19 @@ static void daemon_main(gw_daemon_rt *rt, int slot)
         setlocale(LC_ALL, g->locale);
     if (nfds)
         restore_logs(saved, fds, nfds);
+#if GW_PY3
+    if (g->switch_interval > 0) {
+        gw_interp *ip = gw_interp_acquire("", s);
+        if (ip) {
+            char code[96];
+            apr_snprintf(code, sizeof(code), "import sys; sys.setswitchinterval(%.6f)",
+                         g->switch_interval);
+            if (PyRun_SimpleString(code) != 0)
+                PyErr_Clear();
+            gw_interp_release(ip);
+        }
+    }
+#endif
     preload_group_scripts(g);
     preload_aliases(g);
     gw_daemon_serve(rt, p);
