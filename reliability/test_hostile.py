@@ -96,7 +96,7 @@ def s_headers_thousands(srv):
 
 
 def s_request_headers_9000(srv):
-    """Allowed by LimitRequestFields 10000: more environ pairs than the framing's 8192."""
+    """Allowed by LimitRequestFields 10000: more environ pairs than the framing's old limit (8192)."""
     extra = "".join("X-H%d: v\r\n" % i for i in range(9000))
     data, _ = raw_exchange(srv.port, _get("/app/hello", extra), timeout=30)
     return {"statuses": statuses(data), "answered_hello": data.endswith(b"\r\n\r\nhello\n")}
@@ -195,7 +195,7 @@ SCENARIOS = {
     "app_header_lf": (_app_header("lf"), {500}, r"header|newline|LF"),
     "app_status_nonlatin1": (_app_header("status"), {500}, r"status|latin|encode|ascii"),
     "app_header_nonlatin1": (_app_header("nonlatin1"), {500}, r"header|latin|encode|ascii"),
-    # Past the child<->daemon framing's limits (4 MiB of headers, 8192 pairs): sent whole or
+    # Past the child<->daemon framing's limits (4 MiB of headers; 65536 pairs, 8192 before): sent whole or
     # refused with 500/502 and a log line, never a hang or a crash.
     "app_header_5mib": (_app_header("huge"), {200, 500, 502}, r"header|too big|too large|oversized|Truncated|frame"),
     "app_headers_10000": (_app_header("many"), {200, 500, 502}, r"header|too many|too big|oversized|Truncated|frame"),

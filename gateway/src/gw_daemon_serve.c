@@ -194,8 +194,14 @@ static int d_send_headers(gw_reqio *io, int status, const char *status_line,
         pairs[i].value_len = (uint32_t)strlen(h[i].value);
     }
     size = gw_wire_headers_size(status_line, pairs, headers->nelts);
-    if (size - GW_WIRE_HEADER_SIZE > GW_WIRE_MAX_META)
+    if (headers->nelts > GW_WIRE_MAX_PAIRS || size - GW_WIRE_HEADER_SIZE > GW_WIRE_MAX_META) {
+        /* The child's decoder would refuse the frame: say why here, answer 500. */
+        gw_io_logf(io, APLOG_ERR, "mod_gateway (pid=%d): Response headers too large to pass "
+                   "to the Apache child in daemon process group '%s' (%d headers, %lu bytes; "
+                   "at most %u and %u); answering 500.", (int)my_pid, G->name, headers->nelts,
+                   (unsigned long)size, (unsigned)GW_WIRE_MAX_PAIRS, (unsigned)GW_WIRE_MAX_META);
         return -1;
+    }
     d->pending = apr_palloc(io->pool, size);
     d->pending_len = gw_wire_encode_headers(d->pending, (uint32_t)status, status_line, pairs,
                                             headers->nelts);

@@ -33,7 +33,13 @@
  *
  * Limits: a 'Q' or 'H' payload is at most GW_WIRE_MAX_META bytes and carries at
  * most GW_WIRE_MAX_PAIRS pairs; 'B'/'D' payloads at most GW_WIRE_MAX_DATA (the
- * encoder splits larger writes).  Anything else is malformed.
+ * encoder splits larger writes).  Anything else is malformed.  The encoders do not
+ * check the limits: their callers (gw_proxy.c, gw_daemon_serve.c) do, with
+ * gw_wire_request_size()/gw_wire_headers_size() and the pair count, and log why.
+ * GW_WIRE_MAX_PAIRS is far above what Apache lets through in practice (request
+ * headers: LimitRequestFields, default 100; the real mod_wsgi passes 9000 request
+ * and 10000 response headers): decoders size their pair arrays by the payload
+ * (length / 10 + 1, at most this), so a large limit costs nothing for small frames.
  */
 #ifndef GW_WIRE_H
 #define GW_WIRE_H
@@ -44,7 +50,7 @@
 #define GW_WIRE_HEADER_SIZE 8
 #define GW_WIRE_MAX_META  (4u << 20)    /* request environ / response headers */
 #define GW_WIRE_MAX_DATA  (1u << 20)    /* one body frame */
-#define GW_WIRE_MAX_PAIRS 8192
+#define GW_WIRE_MAX_PAIRS 65536        /* pairs in one 'Q' / 'H' payload */
 
 /* Frame types. */
 #define GW_WIRE_REQUEST   'Q'

@@ -89,7 +89,8 @@ SEEDS = {
 # request environ of 9000+ headers (allowed by LimitRequestFields 10000) and the daemon logs
 # "malformed request" (500); gw_daemon_serve.c encodes 10000 app headers and the child logs
 # "Malformed response ... the daemon process died or was restarted" (500).  mod_wsgi 6.1.1 and
-# 4.9.4 answer 200 to both.  The senders should check the pair limit (or the limit be raised).
+# 4.9.4 answer 200 to both.  Fixed: GW_WIRE_MAX_PAIRS is 65536 (both now decode and answer 200),
+# and both senders check the pair count and byte size and log why (431 / 500) past them.
 FINDINGS = {
     "finding-request-9000-headers": frame("Q", q_payload(env=[("HTTP_X_H%d" % i, "v") for i in range(9000)]))
     + frame("Z", b""),

@@ -130,7 +130,7 @@ static void add_path(const char *path)
 static size_t mutate(unsigned char *buf, size_t n)
 {
     static const uint32_t interesting[] = { 0, 1, 4, 5, 9, 10, 99, 100, 999, 1000, 0x7f, 0xff,
-                                            0x7fff, 0xffff, 8192, 8193, 1u << 20, (1u << 20) + 1,
+                                            0x7fff, 0xffff, 8192, 8193, 65536, 65537, 1u << 20, (1u << 20) + 1,
                                             4u << 20, (4u << 20) + 1, 0x7fffffff, 0x80000000u,
                                             0xfffffffeu, 0xffffffffu };
     int k, steps = 1 + (int)(rnd() % 6);
