@@ -212,6 +212,17 @@ static int send_headers(GwAdapter *self)
     return 0;
 }
 
+/* Writing the response failed: the client (or, in a daemon, the Apache child) is gone.
+ * One line naming the request; the application's output stops here. */
+static void client_left(GwAdapter *self, apr_off_t delivered)
+{
+    self->client_gone = 1;
+    gw_io_logf(self->io, APLOG_INFO, "mod_gateway (pid=%d): Client closed the connection "
+               "during the response (after %" APR_OFF_T_FMT " bytes); stopping the "
+               "application's output: WSGI script '%s'.", (int)getpid(), delivered,
+               self->call && self->call->script ? self->call->script : "");
+}
+
 /* 0 sent, 1 client gone, -1 error set. */
 static int output(GwAdapter *self, const char *data, apr_size_t len, int flush)
 {
@@ -239,9 +250,7 @@ static int output(GwAdapter *self, const char *data, apr_size_t len, int flush)
     Py_END_ALLOW_THREADS
     self->sent += len;
     if (rv < 0) {
-        self->client_gone = 1;
-        gw_io_logf(self->io, APLOG_INFO, "mod_gateway (pid=%d): Client closed the connection "
-                   "during the response; stopping the application's output.", (int)getpid());
+        client_left(self, self->sent - (apr_off_t)len);
         return 1;
     }
     return 0;
@@ -503,7 +512,7 @@ static int file_fast_path(GwAdapter *self, GwFileWrapper *fw)
         rv = self->io->send_file(self->io, (int)fd, offset, (apr_size_t)length);
         Py_END_ALLOW_THREADS
         if (rv < 0)
-            self->client_gone = 1;
+            client_left(self, 0);
         else
             self->sent = length;
     }
