@@ -28,8 +28,8 @@ static volatile int active, alive;
 static volatile long completed;
 static volatile apr_time_t last_activity;
 static apr_time_t started;
-static volatile int loaded_ok, attempted;
-static volatile apr_time_t gil_heartbeat;   /* deadlock-timeout: last time the GIL was free */  /* startup-timeout: an app answered yet? */
+static volatile int loaded_ok, attempted;  /* startup-timeout: an app answered yet? */
+static volatile apr_time_t gil_heartbeat;   /* deadlock-timeout: last time the GIL was free */
 static int sock_timeout_s;
 static pid_t my_pid, apache_parent;
 
