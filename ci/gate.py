@@ -19,6 +19,7 @@ junit/, and gate.json (the verdict: every cell's status, role and failing cases)
 """
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -37,6 +38,7 @@ if str(ROOT) not in sys.path:
 SLICE = ROOT / "ci" / "gate.json"
 SLICE_SCHEMA = "mod_gateway.ci-gate/1"
 RESULT_SCHEMA = "mod_gateway.ci-gate-result/1"
+PROFILES = ("3.4", "5", "6")
 SYSTEM = "apache-system"          # the slice's name for the Apache whose apxs is on PATH
 DEFAULT_OUT = "reports/gate"
 DEFAULT_JOBS = 3                  # 2 shared cores: cells mostly wait on servers, but timing cases suffer
@@ -56,8 +58,9 @@ def _active(allowance, today=None):
 
 
 class Entry:
-    def __init__(self, cell, allow_fail=None, case_allowances=()):
+    def __init__(self, cell, allow_fail=None, case_allowances=(), profile=None):
         self.cell = cell                  # as written: apache-system/py3.11/event/daemon/mod_wsgi-debian
+        self.profile = profile            # gateway cells: run under this profile, not the matrix's
         self.allow_fail = allow_fail      # {"reason", "expires"} or None
         self.case_allowances = list(case_allowances)   # allow_case_fail items whose cells match
         self.id = cell                    # resolved against this machine's Apache (resolve_ids)
@@ -78,7 +81,7 @@ class Entry:
 
     def role(self, today=None):
         if not self.allow_fail:
-            return "required"
+            return "required" + (" (profile %s)" % self.profile if self.profile else "")
         if self.allowed(today):
             return "allowed to fail until %s: %s" % (self.allow_fail["expires"], self.allow_fail["reason"])
         return "required (allowance expired %s: %s)" % (self.allow_fail["expires"], self.allow_fail["reason"])
@@ -94,9 +97,11 @@ def load_slice(path=SLICE):
     if doc.get("schema") != SLICE_SCHEMA:
         problems.append("schema is %r, not %r" % (doc.get("schema"), SLICE_SCHEMA))
     for i, item in enumerate(doc.get("cells") or []):
-        cell, allow = item.get("cell", ""), item.get("allow_fail")
+        cell, allow, profile = item.get("cell", ""), item.get("allow_fail"), item.get("profile")
         where = "cells[%d] %s" % (i, cell)
-        unknown = set(item) - {"cell", "allow_fail"}
+        unknown = set(item) - {"cell", "allow_fail", "profile"}
+        if profile is not None and (profile not in PROFILES or not cell.endswith("/gateway")):
+            problems.append("%s: profile must be one of %s, on a gateway cell" % (where, ", ".join(PROFILES)))
         if unknown:
             problems.append("%s: unknown keys %s" % (where, ", ".join(sorted(unknown))))
         parts = cell.split("/")
@@ -109,7 +114,7 @@ def load_slice(path=SLICE):
         seen.add(cell)
         if allow is not None:
             problems += _allowance_problems(where + ": allow_fail", allow, {"reason", "expires"})
-        entries.append(Entry(cell, allow))
+        entries.append(Entry(cell, allow, profile=profile))
     if not entries:
         problems.append("no cells")
     from matrix.cells import matches
@@ -339,7 +344,11 @@ def discover_slice(a, entries, assume_built=False):
     chosen = select_entries(entries, a.cells)
     if not chosen:
         raise GateError("no cell of the slice matches %s" % " ".join(a.cells))
-    return found, chosen, {c.id: c for c in found.cells}
+    by_id = {c.id: c for c in found.cells}
+    for e in chosen:
+        if e.profile and e.id in by_id:      # e.g. the seed profile 3.4, which no matrix cell uses
+            by_id[e.id] = dataclasses.replace(by_id[e.id], profile=e.profile)
+    return found, chosen, by_id
 
 
 def dry_run(a, entries):

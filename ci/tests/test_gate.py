@@ -42,6 +42,12 @@ def test_slice_is_representative():
         assert {"gateway", "mod_wsgi"} <= {c[4] for c in mine}, apache
     from matrix.axes import mod_wsgi_version_for
     assert {mod_wsgi_version_for(c[1][2:]) for c in cells if c[4] == "mod_wsgi"} == {"6.1.1", "5.0.2", "4.9.4"}
+    # every behaviour profile of the gateway, the seed 3.4 included, in both modes
+    from matrix.axes import profile_for_mod_wsgi
+    profiles = {(e.profile or profile_for_mod_wsgi(mod_wsgi_version_for(e.cell.split("/")[1][2:])),
+                 e.cell.split("/")[3]) for e in entries() if e.cell.endswith("/gateway")}
+    assert profiles >= {(p, m) for p in ("3.4", "5") for m in ("embedded", "daemon")} | {("6", "embedded"),
+                                                                                         ("6", "daemon")}
 
 
 def test_allowances_have_reason_and_expiry():
@@ -62,6 +68,10 @@ def test_allowances_have_reason_and_expiry():
                                              "allow_fail": {"reason": "x", "expires": "soon"}}]}, "not a YYYY-MM-DD"),
     ({"schema": gate.SLICE_SCHEMA, "cells": [{"cell": "apache2.4.69/py3.11/event/daemon/gateway",
                                              "required": False}]}, "unknown keys required"),
+    ({"schema": gate.SLICE_SCHEMA, "cells": [{"cell": "apache2.4.69/py3.11/event/daemon/mod_wsgi",
+                                             "profile": "3.4"}]}, "profile must be one of"),
+    ({"schema": gate.SLICE_SCHEMA, "cells": [{"cell": "apache2.4.69/py3.11/event/daemon/gateway",
+                                             "profile": "4"}]}, "profile must be one of"),
 ])
 def test_bad_slice_files_are_refused(tmp_path, doc, problem):
     path = tmp_path / "gate.json"
