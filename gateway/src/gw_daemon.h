@@ -20,6 +20,7 @@
 
 #include "gw_interp.h"
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #define GW_GROUP_STARTING 0
 #define GW_GROUP_READY    1
@@ -57,5 +58,19 @@ void gw_daemon_serve(gw_daemon_rt *rt, apr_pool_t *p) __attribute__((noreturn));
 void gw_daemon_mark_ready(gw_daemon_rt *rt);
 /* gw_daemon.c: record how this process ends, right before _exit (0 = on purpose). */
 void gw_daemon_exiting(gw_daemon_rt *rt, int code);
+
+/* After a short writev of `written` bytes: drop the iovecs it finished, trim the next. */
+static inline void gw_iov_advance(struct iovec **iov, int *n, size_t written)
+{
+    while (*n > 0 && written >= (*iov)->iov_len) {
+        written -= (*iov)->iov_len;
+        (*iov)++;
+        (*n)--;
+    }
+    if (*n > 0) {
+        (*iov)->iov_base = (char *)(*iov)->iov_base + written;
+        (*iov)->iov_len -= written;
+    }
+}
 
 #endif /* GW_DAEMON_H */

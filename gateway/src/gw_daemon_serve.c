@@ -112,15 +112,7 @@ static int write_all(dreq *d, struct iovec *iov, int n)
             d->gone = 1;
             return -1;
         }
-        while (n > 0 && (size_t)w >= iov->iov_len) {
-            w -= iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0) {
-            iov->iov_base = (char *)iov->iov_base + w;
-            iov->iov_len -= (size_t)w;
-        }
+        gw_iov_advance(&iov, &n, (size_t)w);
     }
     return 0;
 }

@@ -363,15 +363,7 @@ static int send_iov(px *x, struct iovec *iov, int n, int *timed_out)
             continue;
         }
         x->last_io = apr_time_now();
-        while (n > 0 && (size_t)w >= iov->iov_len) {
-            w -= iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0) {
-            iov->iov_base = (char *)iov->iov_base + w;
-            iov->iov_len -= (size_t)w;
-        }
+        gw_iov_advance(&iov, &n, (size_t)w);
     }
     return 0;
 }
