@@ -378,27 +378,6 @@ static void restore_logs(int *saved, int *fds, int n)
     }
 }
 
-static void preload_group_scripts(gw_daemon_group *g)
-{
-    gw_import_script *is = (gw_import_script *)gw_global->import_scripts->elts;
-    int i;
-    for (i = 0; i < gw_global->import_scripts->nelts; i++) {
-        const char *group = is[i].opts.application_group;
-        gw_interp *ip;
-        PyObject *m;
-        if (!is[i].opts.process_group || strcmp(is[i].opts.process_group, g->name))
-            continue;
-        if (!group || !strcmp(group, "%{GLOBAL}"))
-            group = "";
-        ip = gw_interp_acquire(group, g->server);
-        if (!ip)
-            continue;
-        m = gw_script_module(ip, NULL, g->server, is[i].script, 0, "", "WSGI import script");
-        Py_XDECREF(m);
-        gw_interp_release(ip);
-    }
-}
-
 static void preload_one(gw_daemon_group *g, const char *script, const char *group)
 {
     gw_interp *ip;
@@ -563,7 +542,7 @@ static void daemon_main(gw_daemon_rt *rt, int slot)
         }
     }
 #endif
-    preload_group_scripts(g);
+    gw_preload_import_scripts(g->server, g->name);
     preload_aliases(g);
     gw_daemon_serve(rt, p);
 }

@@ -282,3 +282,28 @@ out:
     gw_interp_release(ip);
     return status;
 }
+
+/* WSGIImportScript: load the scripts that belong to `process_group` (a daemon group's
+   name), or with NULL those of Apache's children (no group, "" or %{GLOBAL}). */
+void gw_preload_import_scripts(server_rec *s, const char *process_group)
+{
+    gw_import_script *is = (gw_import_script *)gw_global->import_scripts->elts;
+    int i;
+    for (i = 0; i < gw_global->import_scripts->nelts; i++) {
+        const char *owner = is[i].opts.process_group;
+        const char *group = is[i].opts.application_group;
+        int embedded = !owner || !*owner || !strcmp(owner, "%{GLOBAL}");
+        gw_interp *ip;
+        PyObject *m;
+        if (process_group ? embedded || strcmp(owner, process_group) : !embedded)
+            continue;
+        if (!group || !strcmp(group, "%{GLOBAL}"))
+            group = "";
+        ip = gw_interp_acquire(group, s);
+        if (!ip)
+            continue;
+        m = gw_script_module(ip, NULL, s, is[i].script, 0, "", "WSGI import script");
+        Py_XDECREF(m);
+        gw_interp_release(ip);
+    }
+}

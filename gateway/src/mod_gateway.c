@@ -430,34 +430,12 @@ static int gw_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     return OK;
 }
 
-static void preload_scripts(server_rec *s)
-{
-    gw_import_script *is = (gw_import_script *)gw_global->import_scripts->elts;
-    int i;
-    for (i = 0; i < gw_global->import_scripts->nelts; i++) {
-        const char *group = is[i].opts.application_group;
-        gw_interp *ip;
-        PyObject *m;
-        if (is[i].opts.process_group && strcmp(is[i].opts.process_group, "%{GLOBAL}") &&
-            *is[i].opts.process_group)
-            continue;   /* belongs to a daemon group */
-        if (!strcmp(group, "%{GLOBAL}"))
-            group = "";
-        ip = gw_interp_acquire(group, s);
-        if (!ip)
-            continue;
-        m = gw_script_module(ip, NULL, s, is[i].script, 0, "", "WSGI import script");
-        Py_XDECREF(m);
-        gw_interp_release(ip);
-    }
-}
-
 static void gw_child_init(apr_pool_t *p, server_rec *s)
 {
     if (gw_global->restrict_embedded)
         return;
     if (gw_python_init(s, p) == 0)
-        preload_scripts(s);
+        gw_preload_import_scripts(s, NULL);
 }
 
 static void gw_register_hooks(apr_pool_t *p)
