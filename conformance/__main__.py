@@ -1,6 +1,7 @@
 """python -m conformance --target T --server-python PY [--apxs A] [--mpm M] [--mode M]
                       [--profile P] [--json FILE] [pytest args]
 python -m conformance --list [--json]
+python -m conformance observe --target T --server-python PY [...]   (see conformance/observe.py)
 
 Runs the suite in one pytest session; exit 0 when every required case passes,
 1 when one fails, 2 when the target or Apache could not be set up."""
@@ -30,6 +31,9 @@ def list_catalogue(as_json):
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["observe"]:
+        from .observe import main as observe_main
+        return observe_main(argv[1:])
     if "--list" in argv:
         return list_catalogue("--json" in argv)
     if "--json" in argv:

@@ -56,6 +56,19 @@ def raw(server, request_bytes, timeout=10.0):
     return data
 
 
+# The one request an environ contract is observed with: only Host and Connection headers,
+# so every key in the environ comes from the module and the config, not from the client.
+CONTRACT_PATH = "/probe/contract/observed?q=1"
+
+
+def contract(server):
+    """The environ of the contract request: {key: {"class": ..., "value": ...}}."""
+    data = raw(server, get_request(CONTRACT_PATH))
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), "contract request: %r" % data[:300]
+    return json.loads(body.decode("utf-8"))["environ"]
+
+
 def get_request(path, extra=""):
     return ("GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s\r\n" % (path, extra)).encode()
 
@@ -75,6 +88,3 @@ def dechunk(body):
             return b"".join(out), False
         i = j + 2 + size + 2
 
-
-def load(text):
-    return json.loads(text)

@@ -7,22 +7,17 @@ started on first use and stopped when the worker moves on or the session ends.
 
 import datetime
 import json
-import os
 import platform
-import re
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from . import JOURNAL_SCHEMA, MODES
-from .catalogue import CASES
-from .profiles import Profile
+from . import JOURNAL_SCHEMA
 from . import sites
-from .sites import SiteContext, render_site
 from . import targets as targets_mod
+from .server_pool import ServerPool
+from .session import Env, resolve_setup
 from gateway import httpd
 
 
@@ -40,48 +35,6 @@ def pytest_addoption(parser):
     g.addoption("--conformance-json", default=None, help="write the journal here")
 
 
-class Env:
-    """The session's fixed facts: target, Apache install, profile, server Python."""
-
-    def __init__(self, target, install, profile, server_python, python_version, mpm, mode,
-                 python_prefix=None):
-        self.target = target
-        self.python_prefix = python_prefix
-        self.install = install
-        self.profile = profile
-        self.server_python = server_python
-        self.python_version = tuple(int(x) for x in python_version.split("."))
-        self.mpm = mpm
-        self.mode = mode
-
-    @property
-    def label(self):
-        """'mod_wsgi 6.1.1' / 'gateway 0.1.0': how known deviations name a target."""
-        name = "gateway" if self.target.kind == "gateway" else "mod_wsgi"
-        return "%s %s" % (name, ".".join(str(v) for v in self.target.version))
-
-    @property
-    def py3(self):
-        return self.python_version[0] >= 3
-
-
-def _setup(config):
-    """Resolve target, Apache and profile once (in the controller); raise with a clear message."""
-    opt = config.option
-    if not opt.target:
-        raise targets_mod.TargetError("--target is required")
-    install = httpd.ApacheInstall.from_apxs(opt.apxs)
-    server_python = targets_mod.find_python(opt.server_python)
-    target = targets_mod.resolve(opt.target, server_python, install.apxs, opt.mod_wsgi_version)
-    server_python = server_python or targets_mod.python_for_libpython(target.libpython)
-    if not server_python:
-        raise targets_mod.TargetError("cannot tell which Python %s embeds; pass --server-python"
-                                      % target.module)
-    info = targets_mod.python_info(server_python)
-    return {"target": target.as_dict(), "apxs": install.apxs, "server_python": server_python,
-            "python_version": info["version"], "python_prefix": info["prefix"], "profile": opt.profile or target.default_profile}
-
-
 def pytest_configure(config):
     config.conformance = None
     config.conformance_error = None
@@ -94,19 +47,14 @@ def pytest_configure(config):
         setup = winput["conformance_setup"]
     else:
         try:
-            setup = _setup(config)
+            opt = config.option
+            setup = resolve_setup(opt.target, opt.server_python, opt.apxs, opt.mod_wsgi_version,
+                                  opt.profile)
         except (targets_mod.TargetError, httpd.HttpdError) as e:
             config.conformance_error = str(e)
             return
     config.conformance_setup = setup
-    t = setup["target"]
-    t = targets_mod.Target(name=t["name"], kind=t["kind"], module=t["module"], symbol=t["symbol"],
-                           version=tuple(int(x) for x in t["version"].split(".")),
-                           libpython=t["libpython"], build_s=t["build_s"])
-    install = httpd.ApacheInstall.from_apxs(setup["apxs"])
-    config.conformance = Env(t, install, Profile(setup["profile"]), setup["server_python"],
-                             setup["python_version"], config.option.mpm, config.option.mode,
-                             setup.get("python_prefix"))
+    config.conformance = Env.from_setup(setup, config.option.mpm, config.option.mode)
     config.conformance_pool = ServerPool(config.conformance)
 
 
@@ -166,59 +114,6 @@ def pytest_runtest_setup(item):
         reason, strict = deviation
         item.add_marker(pytest.mark.xfail(reason="known deviation of %s: %s" % (env.label, reason),
                                           strict=strict, run=True))
-
-
-class ServerPool:
-    """One running server per worker at a time, keyed by (site, mode)."""
-
-    def __init__(self, env):
-        self.env = env
-        self.current = None
-        self.key = None
-        self.base = Path(tempfile.mkdtemp(prefix="conformance-"))
-        os.chmod(self.base, 0o755)
-        self.starts = 0
-        self.start_s = 0.0
-        self.stop_problems = []
-
-    def get(self, site, mode):
-        if self.key == (site, mode) and self.current and self.current.running:
-            return self.current
-        self.stop()
-        self.starts += 1
-        root = self.base / ("%s-%s-%d" % (site, mode, self.starts))
-        root.mkdir(parents=True)
-        ctx = SiteContext(root, self.env, mode)
-        ctx.copy_apps()
-        server = httpd.Server(self.env.install, root, mpm=self.env.mpm,
-                              module_lines=[self.env.target.load_line()],
-                              fragments=render_site(site, ctx))
-        server.ctx = ctx
-        t0 = time.monotonic()
-        self.key = (site, mode)
-        self.current = server
-        server.start()
-        self.start_s += time.monotonic() - t0
-        return server
-
-    def stop(self):
-        if self.current:
-            srv = self.current
-            offset = srv.log_size()
-            srv.stop()
-            # Crashes and hangs at shutdown belong to no case: keep them for the journal.
-            problems = [l for l in srv.read_log(offset).splitlines()
-                        if re.search(r"Segmentation fault|exit signal|AH00045|AH00046", l)]
-            if problems or getattr(srv, "leftover", None):
-                self.stop_problems.append({"site": self.key[0], "mode": self.key[1],
-                                           "log": problems[:10],
-                                           "leftover_pids": getattr(srv, "leftover", [])})
-        self.current = None
-        self.key = None
-
-    def close(self):
-        self.stop()
-        shutil.rmtree(self.base, ignore_errors=True)
 
 
 @pytest.fixture

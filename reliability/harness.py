@@ -19,8 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from conformance import targets as targets_mod
-from conformance.plugin import Env
-from conformance.profiles import Profile
+from conformance.session import Env
 from conformance.sites import SiteContext, render_site
 from gateway import httpd
 
@@ -55,13 +54,7 @@ def resolve_targets(names, server_python, apxs="apxs", gateway_so=None):
 
 
 def make_env(setup, mpm="event"):
-    t = setup["target"]
-    target = targets_mod.Target(name=t["name"], kind=t["kind"], module=t["module"], symbol=t["symbol"],
-                                version=tuple(int(x) for x in t["version"].split(".")),
-                                libpython=t["libpython"], build_s=t["build_s"])
-    install = httpd.ApacheInstall.from_apxs(setup["apxs"])
-    return Env(target, install, Profile(setup["profile"]), setup["server_python"],
-               setup["python_version"], mpm, "both", setup.get("python_prefix"))
+    return Env.from_setup(setup, mpm)
 
 
 def is_reference(env):

@@ -31,6 +31,19 @@ def describe_environ(environ):
     return dict((k, {"type": type(v).__name__, "value": _jsonable(v)}) for k, v in environ.items())
 
 
+def _class(v):
+    """'str', 'int' ... for builtins, 'module.Name' otherwise (mod_wsgi.Input, _io.TextIOWrapper)."""
+    t = type(v)
+    if t.__module__ in ("builtins", "__builtin__"):
+        return t.__name__
+    return "%s.%s" % (t.__module__, t.__name__)
+
+
+def describe_contract(environ):
+    """Every key with its class, and its value where JSON can carry it (the observed contract)."""
+    return dict((k, {"class": _class(v), "value": _jsonable(v)}) for k, v in environ.items())
+
+
 def sys_facts():
     import locale
     try:
@@ -95,6 +108,8 @@ def application(environ, start_response):
         return json_response(start_response, {"environ": describe_environ(environ),
                                                "app_time": app_time},
                              extra=[("X-Probe-Method", str(environ["REQUEST_METHOD"]))])
+    if action == "contract":
+        return json_response(start_response, {"environ": describe_contract(environ)})
     if action == "sys":
         return json_response(start_response, sys_facts())
     if action == "counter":

@@ -3,7 +3,8 @@
 import hashlib
 
 from conformance.catalogue import case
-from conformance.client import environ, fetch_json, http
+from conformance.client import contract, environ, fetch_json, http
+from conformance.profiles import OWN_NAMESPACE
 
 CGI_KEYS = ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "SERVER_NAME",
             "SERVER_PORT", "SERVER_PROTOCOL", "REMOTE_ADDR", "REMOTE_PORT", "REQUEST_URI",
@@ -207,14 +208,18 @@ def test_listener(server, mode):
     assert value(env, "mod_wsgi.listener_host") in ("127.0.0.1", "")
 
 
-@case("ENV-027", "the version-specific environ keys are present or absent as the profile says")
-def test_profile_keys(server, mode, expect):
-    env, _ = environ(server)
-    present = expect["present"].get("both", []) + expect["present"].get(mode, [])
-    absent = expect["absent"].get("both", []) + expect["absent"].get(mode, [])
-    missing = [k for k in present if k not in env]
-    extra = [k for k in absent if k in env]
-    assert not missing and not extra, "missing %s; should be absent %s" % (missing, extra)
+@case("ENV-027", "the environ has exactly the keys, each of the class, that the profile's real release hands "
+                 "an app (observed: profiles/observed/); a module may add keys only under mod_gateway.")
+def test_environ_contract(server, mode, env):
+    want = env.profile.environ_contract(mode, env.py3)
+    got = dict((k, v["class"]) for k, v in contract(server).items()
+               if not k.startswith(OWN_NAMESPACE))
+    missing = sorted(set(want) - set(got))
+    extra = sorted(set(got) - set(want))
+    wrong = ["%s is %s, not %s" % (k, got[k], want[k]) for k in sorted(set(want) & set(got))
+             if got[k] != want[k]]
+    assert not (missing or extra or wrong), "missing %s; not in the release %s; %s" % (
+        missing, extra, "; ".join(wrong) or "classes match")
 
 
 @case("ENV-028", "wsgi.input_terminated is True")
