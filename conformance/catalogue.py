@@ -18,21 +18,26 @@ class Case:
     modes: tuple = MODES
     profiles: tuple = PROFILES
     expect_log: tuple = field(default_factory=tuple)
+    expects: object = None   # shape of its profile expectation (profiles.shape_problems)
 
     @property
     def area(self):
         return self.id.split("-")[0]
 
 
-def case(case_id, requirement, site="basic", modes=MODES, profiles=PROFILES, expect_log=()):
-    """Register a test function as conformance case `case_id`."""
+def case(case_id, requirement, site="basic", modes=MODES, profiles=PROFILES, expect_log=(),
+         expects=None):
+    """Register a test function as conformance case `case_id`.  A case that reads its
+    expectation from the profile (the `expect` fixture) declares its shape in `expects`,
+    e.g. {"embedded": int, "daemon": int}; every profile it runs under must hold one."""
     if not ID_RE.match(case_id):
         raise ValueError("case id %r is not AREA-NNN" % case_id)
 
     def mark(fn):
         if case_id in CASES and CASES[case_id].requirement != requirement:
             raise ValueError("duplicate case id %s" % case_id)
-        meta = Case(case_id, requirement, site, tuple(modes), tuple(profiles), tuple(expect_log))
+        meta = Case(case_id, requirement, site, tuple(modes), tuple(profiles), tuple(expect_log),
+                    expects)
         CASES[case_id] = meta
         fn.conformance_case = meta
         return fn

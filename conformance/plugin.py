@@ -15,6 +15,7 @@ import pytest
 
 from . import JOURNAL_SCHEMA
 from . import sites
+from .catalogue import load_all
 from . import targets as targets_mod
 from .server_pool import ServerPool
 from .session import Env, resolve_setup
@@ -55,6 +56,10 @@ def pytest_configure(config):
             return
     config.conformance_setup = setup
     config.conformance = Env.from_setup(setup, config.option.mpm, config.option.mode)
+    problems = config.conformance.profile.problems(load_all())
+    if problems:
+        config.conformance_error = "profile data does not fit the catalogue:\n  " + "\n  ".join(problems)
+        return
     config.conformance_pool = ServerPool(config.conformance)
 
 
@@ -140,8 +145,9 @@ def metrics(request):
 
 @pytest.fixture
 def expect(env, case):
-    """This case's expectation under the session's profile (data from profiles/*.json)."""
-    return env.profile.expect(case.id)
+    """This case's expectation under the session's profile (data from profiles/*.json), of
+    the shape the case declares; a missing or malformed entry is an error, never None."""
+    return env.profile.expectation(case)
 
 
 @pytest.fixture

@@ -1,10 +1,15 @@
 """Expectations as data: one JSON file per behaviour profile (3.4, 5, 6).
 
 Each file holds `environ` (which observations under profiles/observed/ the environ contract
-is read from, see environ_contract), `expect` (case ID -> expectation, whatever shape that case reads),
+is read from, see environ_contract), `timing` (the timing keys, TIMING_SHAPE), `expect`
+(case ID -> expectation, of the shape the case declares with @case(expects=...)),
 `not_applicable` (case ID -> reason) and `known_deviations` (target version
 prefixes like "mod_wsgi 4.9, mod_wsgi 5" -> {case ID or ID/mode -> reason}): places where a real
 module departs from its own documented behaviour, recorded rather than loosened.
+
+`problems()` checks all of it against the catalogue; the plugin refuses to run a session
+on a profile with problems, so a missing or mistyped entry fails loudly instead of
+letting a case assert less.
 """
 
 import json
@@ -20,6 +25,46 @@ class ProfileError(Exception):
     """A profile's data is missing or malformed; the message names the file and entry."""
 
 
+def shape_problems(value, shape, where):
+    """What is wrong with `value` against `shape`: a type; a tuple of alternatives; [shape],
+    a list of such items; {key: shape}, exactly these keys ('key?' marks an optional one)."""
+    if isinstance(shape, tuple):
+        if any(not shape_problems(value, alt, where) for alt in shape):
+            return []
+        return ["%s: %r is none of %s" % (where, value, ", ".join(_shape_name(a) for a in shape))]
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return ["%s: %r is not a list" % (where, value)]
+        return [p for i, v in enumerate(value) for p in shape_problems(v, shape[0], "%s[%d]" % (where, i))]
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return ["%s: %r is not an object" % (where, value)]
+        keys = dict((k.rstrip("?"), k.endswith("?")) for k in shape)
+        out = ["%s: unknown key %r" % (where, k) for k in value if k not in keys]
+        out += ["%s: missing key %r" % (where, k) for k, optional in keys.items()
+                if not optional and k not in value]
+        for k, sub in shape.items():
+            if k.rstrip("?") in value:
+                out += shape_problems(value[k.rstrip("?")], sub, "%s.%s" % (where, k.rstrip("?")))
+        return out
+    if shape is type(None):
+        return [] if value is None else ["%s: %r is not null" % (where, value)]
+    # bool is an int to Python, not to a profile: 1 is no answer to "rejected?".
+    if isinstance(value, shape) and (shape is bool or not isinstance(value, bool)):
+        return []
+    return ["%s: %r is not %s" % (where, value, _shape_name(shape))]
+
+
+def _shape_name(shape):
+    return getattr(shape, "__name__", None) or json.dumps(shape, default=_shape_name)
+
+
+_MODE_KEYS = {"embedded?": [str], "daemon?": [str]}
+TIMING_SHAPE = {"format": str, "keys": {"embedded": [str], "daemon": [str]}, "zero?": _MODE_KEYS,
+                "absent": _MODE_KEYS, "order": [str], "queue_key": {"daemon": str}}
+TIMING_FORMATS = ("str_us", "float_s")
+
+
 class Profile:
     def __init__(self, name):
         path = HERE / ("%s.json" % name)
@@ -28,8 +73,55 @@ class Profile:
         self.name = name
         self.data = json.loads(path.read_text())
 
-    def expect(self, case_id, default=None):
-        return self.data.get("expect", {}).get(case_id, default)
+    def expectation(self, case):
+        """The expectation of catalogue case `case` under this profile; ProfileError when the
+        case declares none (expects=) or the profile has none of that shape."""
+        if case.expects is None:
+            raise ProfileError("case %s reads an expectation but declares no expects= shape" % case.id)
+        if case.id not in self.data.get("expect", {}):
+            raise ProfileError("profile %s has no expect entry for %s" % (self.name, case.id))
+        value = self.data["expect"][case.id]
+        bad = shape_problems(value, case.expects, "profile %s expect %s" % (self.name, case.id))
+        if bad:
+            raise ProfileError("; ".join(bad))
+        return value
+
+    @property
+    def timing(self):
+        return self.data["timing"]
+
+    def problems(self, cases):
+        """Everything wrong with this profile's data against the catalogue `cases` ({id: Case})."""
+        out = []
+        for case in cases.values():
+            runs = self.name in case.profiles and not all(self.not_applicable(case.id, m) for m in case.modes)
+            if case.expects is not None and runs:
+                try:
+                    self.expectation(case)
+                except ProfileError as e:
+                    out.append(str(e))
+        for cid in self.data.get("expect", {}):
+            if cid not in cases:
+                out.append("profile %s: expect entry for unknown case %s" % (self.name, cid))
+            elif cases[cid].expects is None:
+                out.append("profile %s: expect entry for %s, which declares no expects= shape"
+                           % (self.name, cid))
+        named = list(self.data.get("not_applicable", {}))
+        named += [k for dev in self.data.get("known_deviations", {}).values() for k in dev]
+        for key in named:
+            cid, _, mode = key.partition("/")
+            if cid not in cases or (mode and mode not in cases[cid].modes):
+                out.append("profile %s: %s names no case (mode) in the catalogue" % (self.name, key))
+        out += shape_problems(self.data.get("timing"), TIMING_SHAPE, "profile %s timing" % self.name)
+        if self.data.get("timing", {}).get("format") not in TIMING_FORMATS:
+            out.append("profile %s timing.format is none of %s" % (self.name, ", ".join(TIMING_FORMATS)))
+        for py3 in (True, False):
+            for mode in ("embedded", "daemon"):
+                try:
+                    self.environ_contract(mode, py3)
+                except (ProfileError, KeyError, ValueError) as e:
+                    out.append("profile %s environ (%s, %s): %s" % (self.name, "py3" if py3 else "py2", mode, e))
+        return out
 
     def environ_contract(self, mode, py3=True):
         """{key: class} of the environ a real release of this profile hands an app in `mode`.
@@ -89,3 +181,4 @@ def _observed_classes(name, mode):
 
 def available():
     return sorted(p.stem for p in HERE.glob("*.json"))
+

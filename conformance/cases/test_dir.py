@@ -129,11 +129,12 @@ def test_restrict_signal(server, mode):
 
 
 @case("DIR-012", "WSGILazyInitialization is accepted where the profile has it, rejected where removed (6.x)",
-      site="none", modes=("embedded",))
+      site="none", modes=("embedded",),
+      expects={"rejected": bool})
 def test_lazy_initialization(env, mode, tmp_path, expect):
     from conformance.sites import SiteContext
     from gateway import httpd
-    if expect and expect.get("rejected"):
+    if expect["rejected"]:
         out = _config_rejected(env, tmp_path, lambda c: ["WSGILazyInitialization On"])
         assert "WSGILazyInitialization" in out
     else:

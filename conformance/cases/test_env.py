@@ -53,7 +53,8 @@ def test_run_once(server, mode):
     assert env["wsgi.run_once"] == {"type": "bool", "value": False}
 
 
-@case("ENV-006", "wsgi.multithread / wsgi.multiprocess follow the MPM (embedded) or the daemon options")
+@case("ENV-006", "wsgi.multithread / wsgi.multiprocess follow the MPM (embedded) or the daemon options",
+      expects={"prefork": [bool], "worker": [bool], "event": [bool], "daemon": [bool]})
 def test_multithread_multiprocess(server, mode, env, expect):
     e, _ = environ(server)
     want = expect[mode if mode == "daemon" else env.mpm]
@@ -157,7 +158,7 @@ def test_callable_object_key(server, mode):
     assert env["mod_wsgi.callable_object"] == {"type": "str", "value": "application"}
 
 
-@case("ENV-021", "mod_wsgi.version is a tuple of the profile's shape")
+@case("ENV-021", "mod_wsgi.version is a tuple of the profile's shape", expects={"length": int, "major": [int]})
 def test_mod_wsgi_version(server, mode, expect):
     env, _ = environ(server)
     v = env["mod_wsgi.version"]

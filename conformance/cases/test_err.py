@@ -35,7 +35,8 @@ def test_import_error_recovers(server, mode):
 
 
 @case("ERR-002", "a script without the callable gives the profile's status and a log line naming it",
-      expect_log=(r"no_callable\.wsgi|application",))
+      expect_log=(r"no_callable\.wsgi|application",),
+      expects={"embedded": int, "daemon": int})
 def test_missing_callable(server, mode, expect):
     offset = server.log_size()
     assert http(server, "/nocall").status_code == status_for(expect, mode)
@@ -86,7 +87,8 @@ def test_missing_script(server, mode):
 
 
 @case("ERR-008", "a str body item: 500 on Python 3 in strict profiles, accepted where the profile allows",
-      expect_log=TRACEBACK)
+      expect_log=TRACEBACK,
+      expects={"py3": int})
 def test_str_body(server, mode, env, expect):
     resp = http(server, "/errs/str-body")
     if not env.py3:
