@@ -1,8 +1,10 @@
 """Build mod_gateway.so for one Python with apxs, cached by what went into it.
 
     python -m gateway build --python PY [--apxs APXS] [--out DIR] [--define NAME[=VAL] ...]
+                            [--src DIR]
 
-The cache key covers every source file and define, the Python (executable and
+--src builds another copy of the sources (the power tool's mutants); the cache key
+covers every source file of the folder built and every define, the Python (executable and
 version) and apxs (path and the Apache version it reports).  Builds happen in
 a temporary directory, never in the source tree.
 """
@@ -96,9 +98,9 @@ def apxs_info(apxs):
     return os.path.realpath(path), version
 
 
-def source_files():
+def source_files(src=None):
     """Every C source and header of the module (the fuzz/ folder is not part of it)."""
-    return sorted(p for p in SRC.iterdir() if p.is_file() and p.suffix in (".c", ".h"))
+    return sorted(p for p in Path(src or SRC).iterdir() if p.is_file() and p.suffix in (".c", ".h"))
 
 
 def _normalise_defines(defines):
@@ -111,9 +113,9 @@ def _normalise_defines(defines):
     return out
 
 
-def cache_key(pyinfo, apxs_path, apache_version, defines):
+def cache_key(pyinfo, apxs_path, apache_version, defines, src=None):
     h = hashlib.sha256()
-    for p in source_files():
+    for p in source_files(src):
         h.update(p.name.encode())
         h.update(b"\0")
         h.update(p.read_bytes())
@@ -139,18 +141,21 @@ def _libpython_flags(info):
     return flags
 
 
-def build_module(python, apxs=None, out=None, defines=()):
-    """Build (or reuse) mod_gateway.so for `python`; returns its path."""
+def build_module(python, apxs=None, out=None, defines=(), src=None):
+    """Build (or reuse) mod_gateway.so for `python` from `src` (default gateway/src);
+    returns its path."""
     python = str(python)
     apxs = str(apxs or shutil.which("apxs") or shutil.which("apxs2") or "/usr/bin/apxs")
     defines = _normalise_defines(defines)
+    if src and not Path(src).is_dir():
+        raise BuildError("no such source folder: %s" % src)
     info = python_info(python)
     apxs_path, apache_version = apxs_info(apxs)
-    key = cache_key(info, apxs_path, apache_version, defines)
+    key = cache_key(info, apxs_path, apache_version, defines, src)
     dest_dir = cache_root() / "build" / key
     dest = dest_dir / MODULE
     if not dest.exists():
-        _compile(info, apxs_path, defines, dest_dir)
+        _compile(info, apxs_path, defines, dest_dir, src)
     if out:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
@@ -162,10 +167,10 @@ def build_module(python, apxs=None, out=None, defines=()):
     return dest
 
 
-def _compile(info, apxs, defines, dest_dir):
+def _compile(info, apxs, defines, dest_dir, src=None):
     work = Path(tempfile.mkdtemp(prefix="mod_gateway-build-"))
     try:
-        for p in source_files():
+        for p in source_files(src):
             shutil.copy2(str(p), str(work / p.name))
         sources = sorted(p.name for p in work.iterdir() if p.suffix == ".c")
         includes = []
@@ -224,12 +229,15 @@ def main(argv=None):
     b.add_argument("--out", default=None, help="copy the module into this directory")
     b.add_argument("--define", action="append", default=[], metavar="NAME[=VAL]",
                    help="preprocessor define (repeatable), e.g. GW_DROP_TIMING_KEY")
+    b.add_argument("--src", default=None, metavar="DIR",
+                   help="build the sources in DIR instead of gateway/src")
     i = sub.add_parser("info", help="describe a built module as JSON")
     i.add_argument("module")
     args = ap.parse_args(argv)
     if args.command == "build":
         try:
-            path = build_module(args.python, apxs=args.apxs, out=args.out, defines=args.define)
+            path = build_module(args.python, apxs=args.apxs, out=args.out, defines=args.define,
+                                src=args.src)
         except BuildError as e:
             sys.stderr.write("%s\n" % e)
             return 1
