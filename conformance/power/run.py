@@ -1,7 +1,8 @@
 """Build each mutant, put it through the suite, classify it, write reports/power/.
 
-A run works on its own copy of gateway/src taken when it starts (others edit the tree),
-builds the unmutated copy first and requires the suite green on it under every profile.
+A run works on its own copy of gateway/src and of the suite (conformance/, gateway/) taken
+when it starts, as others edit the tree; it builds the unmutated copy first and requires the
+suite green on it under every profile.
 """
 
 import datetime
@@ -71,8 +72,9 @@ def run_suite(so, opts, profile, stem, timeout, extra=()):
     cmd = [sys.executable, "-m", "conformance", "--target", str(so), "--server-python", opts.python,
            "--profile", profile, "--mode", "both", "--json", str(journal)] + list(extra) + opts.case_args
     with open(stem.with_suffix(".log"), "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO),
-                                env=dict(os.environ, TMPDIR=tmp), start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(opts.tree),
+                                env=dict(os.environ, TMPDIR=tmp, PYTHONPATH=str(opts.tree)),
+                                start_new_session=True)
         _RUNNING.add(proc.pid)
         try:
             rc = proc.wait(timeout)
@@ -240,6 +242,10 @@ def run(opts, chosen=None, log=print):
         src.mkdir()
         for f in build.source_files():       # a snapshot: the tree may change during the run
             shutil.copy2(str(f), str(src / f.name))
+        opts.tree = opts.work / "tree"       # and the suite that judges it, run from there
+        for pkg in ("conformance", "gateway"):
+            shutil.copytree(str(REPO / pkg), str(opts.tree / pkg),
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         chosen = chosen if chosen is not None else select(opts, src)
         doc = {"schema": SCHEMA, "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "seed": opts.seed, "mutants_requested": opts.mutants, "files": opts.files,
