@@ -19,12 +19,13 @@ def list_catalogue(as_json):
     cases = sorted(load_all().values(), key=lambda c: c.id)
     if as_json:
         print(json.dumps([{"id": c.id, "area": c.area, "requirement": c.requirement,
-                           "profiles": list(c.profiles), "modes": list(c.modes)} for c in cases],
+                           "profiles": list(c.profiles), "modes": list(c.modes), "location": c.location} for c in cases],
                          indent=1))
         return 0
     for c in cases:
-        print("%-9s %-40s %s\n          %s" % (c.id, "profiles " + ",".join(c.profiles),
-                                               "modes " + ",".join(c.modes), c.requirement))
+        print("%-9s %-40s %s\n          %s\n          %s" % (
+            c.id, "profiles " + ",".join(c.profiles), "modes " + ",".join(c.modes), c.requirement,
+            c.location))
     print("%d cases" % len(cases))
     return 0
 

@@ -19,6 +19,7 @@ class Case:
     profiles: tuple = PROFILES
     expect_log: tuple = field(default_factory=tuple)
     expects: object = None   # shape of its profile expectation (profiles.shape_problems)
+    location: str = ""       # cases/test_x.py::test_y, where to find it
 
     @property
     def area(self):
@@ -34,10 +35,12 @@ def case(case_id, requirement, site="basic", modes=MODES, profiles=PROFILES, exp
         raise ValueError("case id %r is not AREA-NNN" % case_id)
 
     def mark(fn):
-        if case_id in CASES and CASES[case_id].requirement != requirement:
-            raise ValueError("duplicate case id %s" % case_id)
+        # A case module may be imported twice (by pytest, and as conformance.cases.*).
+        where = "cases/%s.py::%s" % (fn.__module__.rsplit(".", 1)[-1], fn.__name__)
+        if case_id in CASES and CASES[case_id].location != where:
+            raise ValueError("duplicate case id %s (%s and %s)" % (case_id, CASES[case_id].location, where))
         meta = Case(case_id, requirement, site, tuple(modes), tuple(profiles), tuple(expect_log),
-                    expects)
+                    expects, where)
         CASES[case_id] = meta
         fn.conformance_case = meta
         return fn

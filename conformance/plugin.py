@@ -75,7 +75,8 @@ def pytest_generate_tests(metafunc):
     if meta and "mode" in metafunc.fixturenames:
         wanted = metafunc.config.option.mode
         modes = [m for m in meta.modes if wanted in ("both", m)]
-        metafunc.parametrize("mode", modes, ids=modes)
+        # The ID in the node id, so what the gate prints (QUE-001[embedded]) selects it: -k QUE-001
+        metafunc.parametrize("mode", modes, ids=["%s-%s" % (meta.id, m) for m in modes])
 
 
 def _mode_of(item):
