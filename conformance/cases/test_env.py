@@ -253,3 +253,65 @@ def test_head(server, mode):
 def test_module_name(server, mode):
     name = fetch_json(server, "/probe/sys")["module_name"]
     assert name.startswith("_mod_wsgi_") and len(name) == len("_mod_wsgi_") + 32
+
+
+@case("ENV-033", "mod_wsgi.script_name and mod_wsgi.path_info are SCRIPT_NAME and PATH_INFO as the module "
+                 "mapped them (mount, mount point, directory mount, collapsed slashes, non-ASCII)",
+      profiles=("5", "6"))
+def test_script_name_path_info_keys(server, mode):
+    for path in ("/probe/env/a", "/probe", "/dir/probe.wsgi/env//x///y", "/probe/env/caf%C3%A9"):
+        env, _ = environ(server, path)
+        got = [env.get(k) for k in ("mod_wsgi.script_name", "mod_wsgi.path_info")]
+        assert got == [env["SCRIPT_NAME"], env["PATH_INFO"]], "%s: %s" % (path, got)
+
+
+
+@case("ENV-034", "mod_wsgi.thread_requests / total_requests count the requests this thread / this process "
+                 "finished before this one (one more per request; one still running is not counted yet)",
+      profiles=("5",))
+def test_request_counters(server, mode):
+    import concurrent.futures
+    from conformance.cases.test_que import hold_thread
+
+    def number(entry):   # the probe reports a Python 2 long by its repr, "5L"
+        v = entry["value"]
+        return int(v.rstrip("L")) if entry["type"] == "long" else v
+
+    def counters(data):
+        e = data["environ"]
+        return dict([("pid", data["pid"])] + [(k, number(e["mod_wsgi." + k])) for k in
+                                              ("thread_id", "thread_requests", "total_requests")])
+
+    def probe():
+        return counters(fetch_json(server, "/probe/sleep?s=0"))
+
+    order = [probe() for _ in range(6)]
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        future, _ = hold_thread(server, pool, 1.5)
+        during = probe()
+        held = counters(future.result(timeout=30))
+    order += [held, during, probe()]          # the order the requests started in
+
+    # This server sees only these requests, one at a time but for `during`, which ran
+    # inside `held`: what each counts is what finished before it on its process / thread.
+    for i, r in enumerate(order):
+        assert 0 <= r["thread_requests"] <= r["total_requests"], r
+        for scope, name in ((("pid",), "total_requests"), (("pid", "thread_id"), "thread_requests")):
+            same = [o for o in order[:i] if all(o[k] == r[k] for k in scope)]
+            if not same:
+                continue
+            finished = [o for o in same if not (o is held and r is during)]
+            assert r[name] - same[0][name] == len(finished), (
+                "%s %s after %d finished requests on its %s; requests in order: %s"
+                % (name, r[name], len(finished), "/".join(scope), order))
+    assert held["pid"] != during["pid"] or during["total_requests"] == held["total_requests"], (
+        "the request during the held one counted it before it finished", held, during)
+
+
+@case("ENV-035", "mod_wsgi.daemon_connects is '1' and mod_wsgi.daemon_restarts '0' for a request that "
+                 "reached a running daemon at its first connect", modes=("daemon",), profiles=("5",))
+def test_daemon_connect_counters(server, mode):
+    for _ in range(3):
+        env, _ = environ(server)
+        assert [env.get("mod_wsgi.daemon_connects"), env.get("mod_wsgi.daemon_restarts")] == [
+            {"type": "str", "value": "1"}, {"type": "str", "value": "0"}]

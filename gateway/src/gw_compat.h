@@ -153,12 +153,10 @@ static inline PyObject *GW_Native_AsLatin1Bytes(PyObject *o, int accept_bytes)
 #define GW_CLIENT_IP(r)      ((r)->useragent_ip)
 #define GW_CONN_CLIENT_IP(c) ((c)->client_ip)
 #define GW_LOG_ID(r)         ((r)->log_id)
-#define GW_CONN_LOG_ID(c)    ((c)->log_id)
 #else
 #define GW_CLIENT_IP(r)      ((r)->connection->remote_ip)
 #define GW_CONN_CLIENT_IP(c) ((c)->remote_ip)
 #define GW_LOG_ID(r)         ((const char *)NULL)
-#define GW_CONN_LOG_ID(c)    ((const char *)NULL)
 #define ap_get_server_banner() ap_get_server_version()
 #endif
 

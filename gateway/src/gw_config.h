@@ -51,7 +51,9 @@ typedef struct {
     int has_cgi_legacy_vars;        /* GATEWAY_INTERFACE, SERVER_SIGNATURE, ... (3.4, 5) */
     int has_apache_version_key;     /* 5, 6 */
     int has_input_terminated;       /* 5, 6 */
-    int has_request_ids;            /* 5, 6: request_id/connection_id/thread_id */
+    int has_request_ids;            /* 5, 6: request_id/thread_id */
+    int has_script_name_keys;       /* 5, 6: mod_wsgi.script_name/path_info */
+    int has_request_counters;       /* 5: thread_requests/total_requests, daemon_connects/restarts */
     int utf8_locale_coercion;       /* 6: C locale -> UTF-8 mode like 6.x */
     int daemon_pre_header_death_status; /* 500 (3.4/5) or 502 (6) */
     int file_wrapper_class;         /* 4.x+: mod_wsgi.FileWrapper type */

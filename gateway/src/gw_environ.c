@@ -111,12 +111,16 @@ void gw_environ_carriers(request_rec *r, const gw_request_config *rc, apr_table_
     if (prof->has_request_ids) {
         if (!GW_LOG_ID(r))
             ap_run_generate_log_id(c, r, &r->log_id);
-        if (!GW_CONN_LOG_ID(c))
-            ap_run_generate_log_id(c, NULL, &c->log_id);
         apr_table_setn(t, "mod_wsgi.request_id", r->log_id ? r->log_id : "");
-        apr_table_setn(t, "mod_wsgi.connection_id", c->log_id ? c->log_id : "");
     }
 #endif
+    /* The pair as mapped here, under names a middleware that rewrites SCRIPT_NAME and
+       PATH_INFO (a proxy's prefix) leaves alone. */
+    if (prof->has_script_name_keys) {
+        const char *sn = apr_table_get(t, "SCRIPT_NAME");
+        apr_table_setn(t, "mod_wsgi.script_name", sn ? sn : "");
+        apr_table_setn(t, "mod_wsgi.path_info", apr_table_get(t, "PATH_INFO"));
+    }
     if (prof->has_server_pid_key) {
         apr_snprintf(buf, sizeof(buf), "%d", (int)getpid());
         apr_table_set(t, "mod_wsgi.server_pid", buf);
@@ -127,6 +131,15 @@ void gw_environ_carriers(request_rec *r, const gw_request_config *rc, apr_table_
 
 static GW_THREAD_LOCAL long gw_thread_id;
 static long gw_thread_counter;
+/* Requests this thread / this process finished (an app sees those before its own). */
+static GW_THREAD_LOCAL long gw_thread_requests;
+static long gw_total_requests;
+
+void gw_environ_request_done(void)
+{
+    gw_thread_requests++;
+    __sync_add_and_fetch(&gw_total_requests, 1);
+}
 
 static int set_item(PyObject *d, const char *key, PyObject *v)
 {
@@ -249,6 +262,12 @@ PyObject *gw_environ_dict(const apr_table_t *t, gw_environ_info *info, PyObject 
             if (set_item(d, "mod_wsgi.thread_id", GW_Int_FromLong(gw_thread_id)) < 0)
                 goto fail;
         }
+        /* A Python long on 2.7 too, as the releases hand out. */
+        if (prof->has_request_counters &&
+            (set_item(d, "mod_wsgi.thread_requests", PyLong_FromLong(gw_thread_requests)) < 0 ||
+             set_item(d, "mod_wsgi.total_requests", PyLong_FromLong(
+                 __atomic_load_n(&gw_total_requests, __ATOMIC_RELAXED))) < 0))
+            goto fail;
     }
 
     /* Timing keys, per profile. */

@@ -114,6 +114,8 @@ void gw_environ_carriers(request_rec *r, const gw_request_config *rc, apr_table_
 /* Turn the table into the WSGI environ dict (interpreter side, GIL held). */
 PyObject *gw_environ_dict(const apr_table_t *t, gw_environ_info *info, PyObject *input,
                           PyObject *errors);
+/* Count a finished request (mod_wsgi.thread_requests / total_requests). */
+void gw_environ_request_done(void);
 
 /* ------------------------------------------------------------- gw_script.c */
 

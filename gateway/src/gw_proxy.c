@@ -42,6 +42,7 @@ typedef struct {
     int protocol_error, client_gone, daemon_closed;
     int fds[8], nfds;
     int sendfile;                   /* WSGIEnableSendfile: passed files go out with sendfile() */
+    int connects;                   /* connect() attempts it took (mod_wsgi.daemon_connects) */
     apr_time_t last_io;
     apr_interval_time_t timeout;
 } px;
@@ -382,6 +383,7 @@ static int connect_group(px *x)
         struct timespec ts;
         if (fd < 0)
             return -1;
+        x->connects++;
         if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
             return fd;
         e = errno;
@@ -469,6 +471,33 @@ int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config
     if (r->header_only)
         flags |= GW_WIRE_Q_HEAD;
 
+    x.fd = connect_group(&x);
+    if (x.fd < 0) {
+        if (x.fd == -2)
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Daemon process "
+                          "group '%s' is not available (%s); answering 503: %s", (int)getpid(),
+                          g->name, failed_reason(&x), r->filename);
+        else
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r, "mod_gateway (pid=%d): Unable to "
+                          "connect to WSGI daemon process '%s' on '%s' within connect-timeout; "
+                          "answering 503: %s", (int)getpid(), g->name, x.rt->socket_path,
+                          r->filename);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    apr_pool_cleanup_register(r->pool, (void *)(intptr_t)x.fd, close_fd_cleanup,
+                              apr_pool_cleanup_null);
+    x.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    x.rbuf = apr_palloc(r->pool, RBUF_SIZE);
+    x.rcap = RBUF_SIZE;
+    x.last_io = apr_time_now();
+
+    if (gw_profile()->has_request_counters) {
+        /* A daemon being replaced finishes what it accepted, so no request is ever resent
+           to its successor: no restarts to count. */
+        apr_table_set(env, "mod_wsgi.daemon_connects", apr_itoa(r->pool, x.connects));
+        apr_table_setn(env, "mod_wsgi.daemon_restarts", "0");
+    }
+
     /* mod_wsgi.queue_start: the moment the request is handed to the daemon. */
     if (!gw_profile()->timing_queue_start_is_request) {
         char buf[32];
@@ -508,26 +537,6 @@ int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config
         if (!r->read_chunked)
             expected = r->remaining;
     }
-
-    x.fd = connect_group(&x);
-    if (x.fd < 0) {
-        if (x.fd == -2)
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Daemon process "
-                          "group '%s' is not available (%s); answering 503: %s", (int)getpid(),
-                          g->name, failed_reason(&x), r->filename);
-        else
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r, "mod_gateway (pid=%d): Unable to "
-                          "connect to WSGI daemon process '%s' on '%s' within connect-timeout; "
-                          "answering 503: %s", (int)getpid(), g->name, x.rt->socket_path,
-                          r->filename);
-        return HTTP_SERVICE_UNAVAILABLE;
-    }
-    apr_pool_cleanup_register(r->pool, (void *)(intptr_t)x.fd, close_fd_cleanup,
-                              apr_pool_cleanup_null);
-    x.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    x.rbuf = apr_palloc(r->pool, RBUF_SIZE);
-    x.rcap = RBUF_SIZE;
-    x.last_io = apr_time_now();
 
     /* The request: 'Q', then the body as it comes from the client, then 'Z'. */
     {

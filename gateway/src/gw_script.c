@@ -268,6 +268,7 @@ int gw_execute(gw_reqio *io, server_rec *s, const apr_table_t *env, const gw_exe
         status = HTTP_BAD_REQUEST;
 
 out:
+    gw_environ_request_done();
     if (input)
         gw_input_expire(input);
     if (errors)
