@@ -62,7 +62,7 @@ def _sessions_under(tmp):
     return [p for p, (cmd, sid) in procs.items() if sid in sids or tmp.encode() in cmd]
 
 
-def run_suite(so, opts, profile, stem, timeout, extra=()):
+def run_suite(so, opts, profile, stem, timeout, extra=(), case_args=True):
     """One `python -m conformance` session; (exit code or None on timeout, journal or None)."""
     if _STOP.is_set():
         raise KeyboardInterrupt
@@ -70,7 +70,7 @@ def run_suite(so, opts, profile, stem, timeout, extra=()):
     tmp = tempfile.mkdtemp(prefix="suite-", dir=str(opts.work))
     os.chmod(tmp, 0o755)           # the server roots go under it; Apache's children traverse it
     cmd = [sys.executable, "-m", "conformance", "--target", str(so), "--server-python", opts.python,
-           "--profile", profile, "--mode", "both", "--json", str(journal)] + list(extra) + opts.case_args
+           "--profile", profile, "--mode", "both", "--json", str(journal)] + list(extra) + (opts.case_args if case_args else [])
     with open(stem.with_suffix(".log"), "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(opts.tree),
                                 env=dict(os.environ, TMPDIR=tmp, PYTHONPATH=str(opts.tree)),
@@ -96,9 +96,37 @@ def run_suite(so, opts, profile, stem, timeout, extra=()):
         return rc, None
 
 
+def failures(journal):
+    return [c for c in (journal or {}).get("cases", []) if c.get("verdict") == "fail" and c.get("required")]
+
+
 def failed_cases(journal):
-    return ["%s[%s]" % (c["id"], c["mode"]) for c in (journal or {}).get("cases", [])
-            if c.get("verdict") == "fail" and c.get("required")]
+    return ["%s[%s]" % (c["id"], c["mode"]) for c in failures(journal)]
+
+
+def mutant_session(so, opts, p, i, timeout):
+    """The mutant's session under profile p, stopping at the first failure; a failure counts
+    only if the failing cases fail again on their own (--confirm times), else they are set
+    aside as flaky and the session runs again without them.  (rc, journal, flaky case ids)."""
+    deselect, flaky, attempt = [], [], 0
+    while True:              # ends: each round deselects the cases that failed in it
+        attempt += 1
+        stem = opts.out / "runs" / ("m%03d-%s%s" % (i, p, "-%d" % attempt if attempt > 1 else ""))
+        rc, journal = run_suite(so, opts, p, stem, timeout, ["--maxfail=1"] + deselect)
+        failed = failures(journal)
+        if rc is None or not failed:
+            break
+        ids = sorted({c["id"] for c in failed})
+        for k in range(opts.confirm):
+            again, _ = run_suite(so, opts, p, stem.with_name(stem.name + "-confirm%d" % (k + 1)), timeout,
+                                 ["-k", " or ".join(ids)], case_args=False)
+            if again == 0:
+                flaky += ids
+                deselect += [a for c in failed for a in ("--deselect", c["nodeid"])]
+                break
+        else:
+            break
+    return rc, journal, flaky
 
 
 def _tail(path, n=15):
@@ -131,7 +159,8 @@ def baseline(opts, src):
 def judge(i, m, opts, src, base_bytes, timeouts):
     """One mutant's record: build it, compare it, run it through the profiles."""
     t0 = time.monotonic()
-    rec = dict(m.as_dict(), index=i, classification=None, reason="", profile=None, failed_cases=[])
+    rec = dict(m.as_dict(), index=i, classification=None, reason="", profile=None, failed_cases=[],
+               flaky_cases=[])
     mdir = opts.work / ("m%03d" % i)
     mdir.mkdir()
     for f in build.source_files(src):
@@ -149,8 +178,8 @@ def judge(i, m, opts, src, base_bytes, timeouts):
             rec.update(classification="identical")
         else:
             for p in opts.profiles:
-                stem = opts.out / "runs" / ("m%03d-%s" % (i, p))
-                rc, journal = run_suite(so, opts, p, stem, timeouts[p], ["--maxfail=1"])
+                rc, journal, flaky = mutant_session(so, opts, p, i, timeouts[p])
+                rec["flaky_cases"] += flaky
                 failed = failed_cases(journal)
                 if rc == 0:
                     continue
@@ -218,6 +247,13 @@ def write_reports(opts, doc):
             r["index"], r["file"], r["line"], r["family"], r["classification"], r["profile"],
             " ".join(r["failed_cases"][:3]) or r["reason"].replace("\n", " ").replace("|", "/")[:120])
             for r in other]
+    flaky = {}
+    for r in recs:
+        for c in r.get("flaky_cases", []):
+            flaky[c] = flaky.get(c, 0) + 1
+    if flaky:
+        lines += ["", "## Flaky cases", "", "Failed on a mutant, then passed on the same mutant (set aside, "
+                  "not counted as kills): " + ", ".join("%s (%d mutants)" % kv for kv in sorted(flaky.items()))]
     (opts.out / "power.md").write_text("\n".join(lines) + "\n")
 
 
@@ -317,6 +353,8 @@ def parse_args(argv=None):
                    help="seconds per suite session (default: 3x the baseline's plus 60)")
     p.add_argument("--case-args", action="append", default=[], metavar="ARGS",
                    help="extra suite arguments, shell-split, e.g. --case-args='-k ENV -n 2' (repeatable)")
+    p.add_argument("--confirm", type=int, default=2, metavar="N",
+                   help="rerun a mutant's failing cases N times; a pass sets them aside as flaky (default %(default)s)")
     p.add_argument("--mutant", action="append", default=[], metavar="ID",
                    help="judge this site (file:line:col:family, from --list) instead of sampling (repeatable)")
     p.add_argument("--list", action="store_true", help="print the sampled mutants and exit")
@@ -328,6 +366,10 @@ def parse_args(argv=None):
     return a
 
 
+def _raise(e):
+    raise e
+
+
 def main(argv=None):
     opts = parse_args(argv)
     if opts.list:
@@ -337,6 +379,7 @@ def main(argv=None):
             for i, m in enumerate(select(opts, d), 1):
                 print("%3d %-36s %s" % (i, m.id, m.change()))
         return 0
+    signal.signal(signal.SIGTERM, lambda *a: _raise(KeyboardInterrupt))   # `kill PID` stops cleanly
     try:
         doc = run(opts)
     except BaselineRed as e:

@@ -62,6 +62,23 @@ def test_list_prints_the_sample(capsys):
     assert [l.split()[1] for l in lines] == [m.id for m in M.sample(build.SRC, 5, 9)]
 
 
+def test_a_failure_that_does_not_reproduce_is_set_aside(monkeypatch, tmp_path):
+    """QUE-004 fails once, passes on its own: the session runs again without it and passes."""
+    calls = []
+
+    def fake(so, opts, p, stem, timeout, extra=(), case_args=True):
+        calls.append(list(extra))
+        if len(calls) == 1:
+            return 1, {"cases": [{"id": "QUE-004", "mode": "daemon", "verdict": "fail", "required": True,
+                                  "nodeid": "test_que.py::test_order[QUE-004-daemon]"}]}
+        return 0, {"cases": []}
+    monkeypatch.setattr(run, "run_suite", fake)
+    opts = run.parse_args(["--out", str(tmp_path)])
+    assert run.mutant_session("x.so", opts, "5", 1, 60) == (0, {"cases": []}, ["QUE-004"])
+    assert calls == [["--maxfail=1"], ["-k", "QUE-004"],
+                     ["--maxfail=1", "--deselect", "test_que.py::test_order[QUE-004-daemon]"]]
+
+
 def _identical_candidate(src):
     """A site in Python 2 only code (`#if !GW_PY3`, or the #else of `#if GW_PY3`)."""
     for p in M.c_files(src):
@@ -100,6 +117,7 @@ def test_bounded_run_classifies_and_reports(tmp_path):
     doc = run.run(opts, chosen, log=lambda *a: None)
     got = {r["id"]: r for r in doc["mutants"]}
     assert got[hook.id]["classification"] == "killed" and got[hook.id]["failed_cases"]
+    assert not got[hook.id]["flaky_cases"]        # confirmed by rerunning the failing cases
     assert got[broken.id]["classification"] == "stillborn"
     if same:
         assert got[same.id]["classification"] == "identical"
