@@ -6,6 +6,7 @@ suite green on it under every profile.
 """
 
 import datetime
+import hashlib
 import json
 import os
 import shlex
@@ -226,8 +227,9 @@ def write_reports(opts, doc):
                  score, t["killed"], t["killed"] + t["survived"], len(recs), doc["seed"],
                  ", ".join(doc["profiles"]), fmt_duration(doc["duration_s"]),
                  "" if doc["complete"] else " (incomplete)"),
-             "", "Sources: %s%s; server Python %s; suite args `%s`." % (
+             "", "Sources: commit %s%s (sha256 %s); server Python %s; suite args `%s`." % (
                  doc["source"]["commit"][:10], " + uncommitted changes" if doc["source"]["dirty"] else "",
+                 doc["source"]["sha256"][:12],
                  doc["server_python"], " ".join(doc["case_args"]) or "(none)"),
              "", "| family | killed | survived | stillborn | identical | error | score |",
              "|---|---|---|---|---|---|---|"]
@@ -257,11 +259,16 @@ def write_reports(opts, doc):
     (opts.out / "power.md").write_text("\n".join(lines) + "\n")
 
 
-def _source_state():
+def _source_state(src):
+    """The commit, gateway/src's uncommitted changes, and a hash of the copy judged (which
+    names the sources when the tree is not a git checkout)."""
     def git(*a):
         return subprocess.run(["git"] + list(a), cwd=str(REPO), stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, universal_newlines=True).stdout.strip()
-    return {"commit": git("rev-parse", "HEAD") or "unknown",
+    h = hashlib.sha256()
+    for f in build.source_files(src):
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return {"commit": git("rev-parse", "HEAD") or "unknown", "sha256": h.hexdigest(),
             "dirty": git("status", "--porcelain", "--", str(build.SRC)).splitlines()}
 
 
@@ -286,7 +293,7 @@ def run(opts, chosen=None, log=print):
         doc = {"schema": SCHEMA, "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "seed": opts.seed, "mutants_requested": opts.mutants, "files": opts.files,
                "profiles": opts.profiles, "server_python": opts.python, "case_args": opts.case_args,
-               "source": _source_state(), "complete": False, "duration_s": 0.0, "mutants": []}
+               "source": _source_state(src), "complete": False, "duration_s": 0.0, "mutants": []}
         log("baseline: building and running the unmutated copy under profiles %s" % ", ".join(opts.profiles))
         so, doc["baseline"] = baseline(opts, src)
         base_bytes = stripped(so, opts.work)
