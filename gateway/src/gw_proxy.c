@@ -471,6 +471,13 @@ int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config
     if (r->header_only)
         flags |= GW_WIRE_Q_HEAD;
 
+    /* mod_wsgi.queue_start: the moment the request is handed to the daemon (before
+       connecting: a waiting daemon thread takes the connection at once). */
+    if (!gw_profile()->timing_queue_start_is_request) {
+        char buf[32];
+        apr_snprintf(buf, sizeof(buf), "%" APR_TIME_T_FMT, apr_time_now());
+        apr_table_set(env, "mod_wsgi.queue_start", buf);
+    }
     x.fd = connect_group(&x);
     if (x.fd < 0) {
         if (x.fd == -2)
@@ -498,12 +505,6 @@ int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config
         apr_table_setn(env, "mod_wsgi.daemon_restarts", "0");
     }
 
-    /* mod_wsgi.queue_start: the moment the request is handed to the daemon. */
-    if (!gw_profile()->timing_queue_start_is_request) {
-        char buf[32];
-        apr_snprintf(buf, sizeof(buf), "%" APR_TIME_T_FMT, apr_time_now());
-        apr_table_set(env, "mod_wsgi.queue_start", buf);
-    }
     arr = apr_table_elts(env);
     e = (const apr_table_entry_t *)arr->elts;
     pairs = apr_palloc(r->pool, sizeof(*pairs) * (arr->nelts + 1));
