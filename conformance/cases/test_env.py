@@ -1,7 +1,11 @@
 """ENV: the environ a WSGI app and mod_wsgi users rely on (PEP 3333 + mod_wsgi keys)."""
 
+import concurrent.futures
 import hashlib
+import re
+import time
 
+from conformance.cases.test_que import hold_thread
 from conformance.catalogue import case
 from conformance.client import contract, environ, fetch_json, http
 from conformance.profiles import OWN_NAMESPACE
@@ -270,9 +274,6 @@ def test_script_name_path_info_keys(server, mode):
                  "finished before this one (one more per request; one still running is not counted yet)",
       profiles=("5",))
 def test_request_counters(server, mode):
-    import concurrent.futures
-    from conformance.cases.test_que import hold_thread
-
     def number(entry):   # the probe reports a Python 2 long by its repr, "5L"
         v = entry["value"]
         return int(v.rstrip("L")) if entry["type"] == "long" else v
@@ -315,3 +316,63 @@ def test_daemon_connect_counters(server, mode):
         env, _ = environ(server)
         assert [env.get("mod_wsgi.daemon_connects"), env.get("mod_wsgi.daemon_restarts")] == [
             {"type": "str", "value": "1"}, {"type": "str", "value": "0"}]
+
+
+_TEXT = (str, type(None))      # null: the stream has no such attribute
+ERRORS_STREAM = {"class": str, "buffer": _TEXT,
+                 "attributes": {"name?": _TEXT, "encoding?": _TEXT, "errors?": _TEXT,
+                                "line_buffering?": (bool, type(None)), "write_through?": (bool, type(None))},
+                 "str_returns_length": bool, "bytes_raise": _TEXT}
+ERRORS_APP = "/dir/wsgi_errors.wsgi"
+
+
+@case("ENV-036", "wsgi.errors is the profile's stream (on Python 3 under 5 and 6 a line-buffered utf-8 "
+                 "TextIOWrapper over the mod_wsgi.Log; the Log itself on 2.7 and under 3.4): each complete "
+                 "line reaches the error log at once with the request's client (6: and script), a partial "
+                 "line when the request ends",
+      expects={"py3": ERRORS_STREAM, "py2": ERRORS_STREAM, "names_script": bool},
+      expect_log=(r"\] (\[script \S+\] )?wsgi-errors-(str|bytes|wl-1|wl-2|tail) e36$",))
+def test_wsgi_errors_stream(server, mode, env, expect):
+    want = expect["py3" if env.py3 else "py2"]
+    script = server.ctx.apps / "wsgi_errors.wsgi"
+    prefix = r"\[(client|remote) 127\.0\.0\.1:\d+\] " + (
+        re.escape("[script %s] " % script) if expect["names_script"] else "")
+
+    def logged(text, timeout):
+        return server.wait_for_log(r"(?m)%s%s$" % (prefix, re.escape(text)), since=offset, timeout=timeout)
+
+    offset = server.log_size()
+    marker = server.root / "run" / ("errors-%d" % time.monotonic_ns())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(fetch_json, server, "%s/write?tag=e36&s=3&started=%s" % (ERRORS_APP, marker))
+        deadline = time.monotonic() + 20
+        while not marker.exists():
+            assert time.monotonic() < deadline and not future.done(), "the request never got to its sleep"
+            time.sleep(0.02)
+        # The app now sleeps 3 s after its writes: the complete lines are in the log already.
+        assert logged("wsgi-errors-wl-2 e36", 2.0), "complete lines did not reach the log during the request"
+        assert not future.done(), "the request ended before the lines were checked"
+        facts = future.result(timeout=30)
+    got = {"class": facts["class"], "buffer": facts["buffer"],
+           "attributes": dict((a, facts["attributes"].get(a)) for a in want["attributes"])}
+    assert got == dict((k, want[k]) for k in got), got
+    assert facts["str"] == {"returned": facts["str_length"] if want["str_returns_length"] else None}, facts["str"]
+    assert facts["bytes"] == ({"raised": want["bytes_raise"]} if want["bytes_raise"] else {"returned": None})
+    assert facts["writelines"] == {"returned": None}, facts["writelines"]
+    lines = ["wsgi-errors-str e36", "wsgi-errors-wl-1 e36", "wsgi-errors-wl-2 e36"]
+    lines += [] if want["bytes_raise"] else ["wsgi-errors-bytes e36"]
+    assert logged("wsgi-errors-tail e36", 5.0), "the partial line did not reach the log at the request's end"
+    text = server.read_log(offset)
+    for line in lines + ["wsgi-errors-tail e36"]:
+        assert len(re.findall(r"(?m)%s%s$" % (prefix, re.escape(line)), text)) == 1, "%r not logged once" % line
+
+
+@case("ENV-037", "wsgi.errors kept past its request refuses writes with RuntimeError; nothing reaches the log")
+def test_wsgi_errors_expired(server, mode):
+    offset = server.log_size()
+    kept = fetch_json(server, ERRORS_APP + "/keep")
+    late = fetch_json(server, ERRORS_APP + "/late")
+    assert late["pid"] == kept["pid"] and late["kept"], "the second request ran elsewhere: %s %s" % (kept, late)
+    assert late["write"] == {"raised": "RuntimeError"}, late
+    time.sleep(0.2)
+    assert "wsgi-errors-late" not in server.read_log(offset)

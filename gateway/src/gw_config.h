@@ -54,6 +54,8 @@ typedef struct {
     int has_request_ids;            /* 5, 6: request_id/thread_id */
     int has_script_name_keys;       /* 5, 6: mod_wsgi.script_name/path_info */
     int has_request_counters;       /* 5: thread_requests/total_requests, daemon_connects/restarts */
+    int errors_text_wrapper;        /* 5, 6 on Python 3: wsgi.errors is a TextIOWrapper over the Log */
+    int log_names_script;           /* 6: the app's own log lines start "[script PATH] " */
     int utf8_locale_coercion;       /* 6: C locale -> UTF-8 mode like 6.x */
     int daemon_pre_header_death_status; /* 500 (3.4/5) or 502 (6) */
     int file_wrapper_class;         /* 4.x+: mod_wsgi.FileWrapper type */

@@ -56,6 +56,8 @@ extern PyTypeObject GwRestricted_Type;
 extern GW_THREAD_LOCAL gw_reqio *gw_current_io;
 
 PyObject *gw_log_new(gw_reqio *io, int level, const char *name);
+/* What an app gets as wsgi.errors over `log` (a new reference; NULL with an exception). */
+PyObject *gw_log_errors_stream(PyObject *log);
 void gw_log_detach(PyObject *log);   /* flush and forget the request */
 PyObject *gw_restricted_new(const char *stream);
 

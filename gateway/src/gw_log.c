@@ -44,6 +44,21 @@ void gw_log_lines(gw_reqio *io, server_rec *s, int level, const char *text, apr_
     }
 }
 
+/* Log text line by line, each line prefixed (so every line names its origin). */
+static void log_prefixed(gw_reqio *io, server_rec *s, int level, const char *prefix,
+                         const char *text, apr_size_t len)
+{
+    const char *end = text + len;
+    char buf[8192];
+    while (text < end) {
+        const char *nl = memchr(text, '\n', end - text);
+        apr_size_t n = (nl ? nl : end) - text;
+        apr_snprintf(buf, sizeof(buf), "%s%.*s", prefix, (int)n, text);
+        gw_log_lines(io, s, level, buf, strlen(buf));
+        text = nl ? nl + 1 : end;
+    }
+}
+
 /* ---------------------------------------------------------------- Log type */
 
 typedef struct {
@@ -64,7 +79,11 @@ static gw_reqio *log_target(GwLog *self)
 
 static void log_emit(GwLog *self, const char *data, apr_size_t n)
 {
-    gw_log_lines(log_target(self), NULL, self->level, data, n);
+    gw_reqio *io = log_target(self);
+    if (io && io->log_prefix)
+        log_prefixed(io, NULL, self->level, io->log_prefix, data, n);
+    else
+        gw_log_lines(io, NULL, self->level, data, n);
 }
 
 static void log_flush_buffer(GwLog *self)
@@ -137,6 +156,24 @@ PyObject *gw_log_new(gw_reqio *io, int level, const char *name)
     return (PyObject *)self;
 }
 
+PyObject *gw_log_errors_stream(PyObject *log)
+{
+#if GW_PY3
+    /* 5.x and 6.x hand Python 3 apps a text stream over the log object: str only, each
+       line on to the log at once. */
+    if (gw_profile()->errors_text_wrapper) {
+        PyObject *io = PyImport_ImportModule("io"), *stream = NULL;
+        if (io)
+            stream = PyObject_CallMethod(io, "TextIOWrapper", "OssOOO", log, "utf-8", "replace",
+                                         Py_None, Py_True, Py_True);
+        Py_XDECREF(io);
+        return stream;
+    }
+#endif
+    Py_INCREF(log);
+    return log;
+}
+
 void gw_log_detach(PyObject *obj)
 {
     GwLog *self = (GwLog *)obj;
@@ -178,16 +215,8 @@ static PyObject *log_write(GwLog *self, PyObject *arg)
         Py_DECREF(bytes);
         return NULL;
     }
-#if GW_PY3
-    {
-        Py_ssize_t n = PyUnicode_Check(arg) ? PyUnicode_GET_LENGTH(arg) : PyBytes_GET_SIZE(bytes);
-        Py_DECREF(bytes);
-        return PyLong_FromSsize_t(n);
-    }
-#else
     Py_DECREF(bytes);
-    Py_RETURN_NONE;
-#endif
+    Py_RETURN_NONE;     /* as the releases' Log (a text wrapper over it counts for itself) */
 }
 
 static PyObject *log_writelines(GwLog *self, PyObject *seq)
@@ -218,22 +247,38 @@ static PyObject *log_flush(GwLog *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* wsgi.errors ends with close() as with its request: later writes raise. */
+static PyObject *log_close(GwLog *self, PyObject *unused)
+{
+    (void)unused;
+    if (self->bound)
+        gw_log_detach((PyObject *)self);
+    else
+        log_flush_buffer(self);
+    Py_RETURN_NONE;
+}
+
 static PyObject *log_false(GwLog *self, PyObject *unused)
 {
     (void)self; (void)unused;
     Py_RETURN_FALSE;
 }
 
+#if GW_PY3
+/* The buffer side of io on Python 3 (a TextIOWrapper over the log asks for it); the 2.7
+   releases' Log has none of it. */
 static PyObject *log_true(GwLog *self, PyObject *unused)
 {
     (void)self; (void)unused;
     Py_RETURN_TRUE;
 }
 
-static PyObject *log_closed(GwLog *self, void *unused)
+static PyObject *log_fileno(GwLog *self, PyObject *unused)
 {
-    (void)unused;
-    return PyBool_FromLong(self->expired);
+    (void)self; (void)unused;
+    PyErr_SetString(PyExc_OSError, "Apache/mod_wsgi log object is not associated with a file "
+                    "descriptor.");
+    return NULL;
 }
 
 static PyObject *log_encoding(GwLog *self, void *unused)
@@ -245,7 +290,16 @@ static PyObject *log_encoding(GwLog *self, void *unused)
 static PyObject *log_errors(GwLog *self, void *unused)
 {
     (void)self; (void)unused;
-    return GW_Native_FromString("backslashreplace");
+    return GW_Native_FromString("replace");
+}
+#endif
+
+/* False even once expired, as the releases say: so a text wrapper over the log passes
+   a late write on, and it raises the RuntimeError an app sees there. */
+static PyObject *log_closed(GwLog *self, void *unused)
+{
+    (void)self; (void)unused;
+    Py_RETURN_FALSE;
 }
 
 static PyObject *log_name(GwLog *self, void *unused)
@@ -272,11 +326,14 @@ static PyMethodDef log_methods[] = {
     { "write", (PyCFunction)log_write, METH_O, NULL },
     { "writelines", (PyCFunction)log_writelines, METH_O, NULL },
     { "flush", (PyCFunction)log_flush, METH_NOARGS, NULL },
-    { "close", (PyCFunction)log_flush, METH_NOARGS, NULL },
+    { "close", (PyCFunction)log_close, METH_NOARGS, NULL },
     { "isatty", (PyCFunction)log_false, METH_NOARGS, NULL },
+#if GW_PY3
+    { "fileno", (PyCFunction)log_fileno, METH_NOARGS, NULL },
     { "readable", (PyCFunction)log_false, METH_NOARGS, NULL },
     { "seekable", (PyCFunction)log_false, METH_NOARGS, NULL },
     { "writable", (PyCFunction)log_true, METH_NOARGS, NULL },
+#endif
     { "__enter__", (PyCFunction)log_enter, METH_NOARGS, NULL },
     { "__exit__", (PyCFunction)log_exit, METH_VARARGS, NULL },
     { NULL, NULL, 0, NULL }
@@ -284,8 +341,10 @@ static PyMethodDef log_methods[] = {
 
 static PyGetSetDef log_getset[] = {
     { "closed", (getter)log_closed, NULL, NULL, NULL },
+#if GW_PY3
     { "encoding", (getter)log_encoding, NULL, NULL, NULL },
     { "errors", (getter)log_errors, NULL, NULL, NULL },
+#endif
     { "name", (getter)log_name, NULL, NULL, NULL },
     { NULL, NULL, NULL, NULL, NULL }
 };
@@ -332,21 +391,6 @@ PyTypeObject GwRestricted_Type = {
 };
 
 /* --------------------------------------------------------------- tracebacks */
-
-/* Log text line by line, each line prefixed (so every line names its origin). */
-static void log_prefixed(gw_reqio *io, server_rec *s, const char *prefix, const char *text,
-                         apr_size_t len)
-{
-    const char *end = text + len;
-    char buf[8192];
-    while (text < end) {
-        const char *nl = memchr(text, '\n', end - text);
-        apr_size_t n = (nl ? nl : end) - text;
-        apr_snprintf(buf, sizeof(buf), "%s%.*s", prefix, (int)n, text);
-        gw_log_lines(io, s, APLOG_ERR, buf, strlen(buf));
-        text = nl ? nl + 1 : end;
-    }
-}
 
 static const char *utf8_of(PyObject *o, PyObject **keep)
 {
@@ -426,9 +470,9 @@ void gw_log_exception(gw_reqio *io, server_rec *s, const char *headline)
     }
     ttext = utf8_of(text, &keep);
     if (ttext)
-        log_prefixed(io, s, prefix, ttext, strlen(ttext));
+        log_prefixed(io, s, APLOG_ERR, prefix, ttext, strlen(ttext));
     else if (ctext)
-        log_prefixed(io, s, prefix, ctext, strlen(ctext));
+        log_prefixed(io, s, APLOG_ERR, prefix, ctext, strlen(ctext));
     else
         gw_io_logf(io, APLOG_ERR, "%s%s", prefix,
                    PyExceptionClass_Check(type) ? ((PyExceptionClass_Name(type))) : "exception");

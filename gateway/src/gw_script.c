@@ -202,7 +202,8 @@ PyObject *gw_script_module(gw_interp *ip, gw_reqio *io, server_rec *s, const cha
 int gw_execute(gw_reqio *io, server_rec *s, const apr_table_t *env, const gw_execute_args *a)
 {
     gw_interp *ip;
-    PyObject *module, *app = NULL, *input = NULL, *errors = NULL, *environ = NULL;
+    PyObject *module, *app = NULL, *input = NULL, *errors = NULL, *stream = NULL;
+    PyObject *environ = NULL;
     gw_environ_info info;
     gw_call call;
     gw_reqio *saved_io;
@@ -243,11 +244,15 @@ int gw_execute(gw_reqio *io, server_rec *s, const apr_table_t *env, const gw_exe
     info.multithread = a->multithread;
     info.multiprocess = a->multiprocess;
     info.run_once = a->run_once;
+    /* 6.x names the script on the app's own lines; not on those printed while importing it. */
+    if (gw_profile()->log_names_script)
+        io->log_prefix = apr_psprintf(io->pool, "[script %s] ", a->script);
     input = gw_input_new(io);
-    errors = gw_log_new(io, APLOG_ERR, "wsgi.errors");
+    errors = gw_log_new(io, APLOG_ERR, "<wsgi.errors>");
+    stream = errors ? gw_log_errors_stream(errors) : NULL;
     info.script_start = apr_time_now();
-    if (input && errors)
-        environ = gw_environ_dict(env, &info, input, errors);
+    if (input && stream)
+        environ = gw_environ_dict(env, &info, input, stream);
     if (!environ) {
         gw_log_exception(io, s, "mod_gateway: cannot build the WSGI environ.");
         status = HTTP_INTERNAL_SERVER_ERROR;
@@ -276,6 +281,7 @@ out:
     Py_XDECREF(app);
     Py_XDECREF(environ);
     Py_XDECREF(input);
+    Py_XDECREF(stream);
     Py_XDECREF(errors);
     if (PyErr_Occurred())
         PyErr_Clear();
