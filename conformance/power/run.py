@@ -71,7 +71,8 @@ def run_suite(so, opts, profile, stem, timeout, extra=(), case_args=True):
     tmp = tempfile.mkdtemp(prefix="suite-", dir=str(opts.work))
     os.chmod(tmp, 0o755)           # the server roots go under it; Apache's children traverse it
     cmd = [sys.executable, "-m", "conformance", "--target", str(so), "--server-python", opts.python,
-           "--profile", profile, "--mode", "both", "--json", str(journal)] + list(extra) + (opts.case_args if case_args else [])
+           "--profile", profile, "--mode", "both", "--json", str(journal)] + list(extra)
+    cmd += opts.case_args if case_args else []
     with open(stem.with_suffix(".log"), "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(opts.tree),
                                 env=dict(os.environ, TMPDIR=tmp, PYTHONPATH=str(opts.tree)),
