@@ -461,6 +461,19 @@ PyObject *gw_file_wrapper_type(void)
     return (PyObject *)&GwFileWrapper_Type;
 }
 
+/* 3.4 hands the app wsgi.file_wrapper as a method of the request's adapter. */
+static PyObject *adapter_file_wrapper(GwAdapter *self, PyObject *args, PyObject *kwds)
+{
+    if (check_live(self) < 0)
+        return NULL;
+    return PyObject_Call((PyObject *)&GwFileWrapper_Type, args, kwds);
+}
+
+static PyMethodDef file_wrapper_def = {
+    "file_wrapper", (PyCFunction)(void (*)(void))adapter_file_wrapper,
+    METH_VARARGS | METH_KEYWORDS, NULL
+};
+
 /* 1 handled, 0 not applicable (iterate instead), -1 error set. */
 static int file_fast_path(GwAdapter *self, GwFileWrapper *fw)
 {
@@ -572,6 +585,15 @@ int gw_adapter_run(gw_call *call)
     self->headers_sent = 0;
     self->client_gone = 0;
 
+    if (!prof->file_wrapper_class) {
+        PyObject *fw = PyCFunction_New(&file_wrapper_def, (PyObject *)self);
+        int rv = fw ? PyDict_SetItemString(call->environ, "wsgi.file_wrapper", fw) : -1;
+        Py_XDECREF(fw);
+        if (rv < 0) {
+            failed = 1;
+            goto done;
+        }
+    }
     start_response = PyCFunction_New(&start_response_def, (PyObject *)self);
     if (start_response)
         result = PyObject_CallFunctionObjArgs(call->application, call->environ, start_response,

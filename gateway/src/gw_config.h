@@ -58,7 +58,7 @@ typedef struct {
     int log_names_script;           /* 6: the app's own log lines start "[script PATH] " */
     int utf8_locale_coercion;       /* 6: C locale -> UTF-8 mode like 6.x */
     int daemon_pre_header_death_status; /* 500 (3.4/5) or 502 (6) */
-    int file_wrapper_class;         /* 4.x+: mod_wsgi.FileWrapper type */
+    int file_wrapper_class;         /* 4.x+: the mod_wsgi.FileWrapper type (3.4: adapter method) */
     int locale_exports_lc_all;      /* 4.x+: daemon locale= also sets LC_ALL in environ */
 } gw_profile_info;
 

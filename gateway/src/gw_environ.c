@@ -239,7 +239,10 @@ PyObject *gw_environ_dict(const apr_table_t *t, gw_environ_info *info, PyObject 
             PyDict_SetItemString(d, "wsgi.errors", errors) < 0 ||
             PyDict_SetItemString(d, "wsgi.multithread", info->multithread ? Py_True : Py_False) < 0 ||
             PyDict_SetItemString(d, "wsgi.multiprocess", info->multiprocess ? Py_True : Py_False) < 0 ||
-            PyDict_SetItemString(d, "wsgi.run_once", info->run_once ? Py_True : Py_False) < 0 ||
+            PyDict_SetItemString(d, "wsgi.run_once", info->run_once ? Py_True : Py_False) < 0)
+            goto fail;
+        /* (3.4: the adapter puts in a method of its own) */
+        if (prof->file_wrapper_class &&
             PyDict_SetItemString(d, "wsgi.file_wrapper", gw_file_wrapper_type()) < 0)
             goto fail;
         if (prof->has_input_terminated &&
