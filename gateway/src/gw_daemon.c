@@ -283,7 +283,6 @@ static void drop_privileges(gw_daemon_group *g, apr_pool_t *p, struct passwd **p
     gid_t gid;
     const char *uname = NULL;
     struct passwd *pw = getpwuid(uid);
-    char *pwcopy_dir = NULL;
 
     if (g->gid != (gid_t)-1)
         gid = g->gid;
@@ -297,9 +296,6 @@ static void drop_privileges(gw_daemon_group *g, apr_pool_t *p, struct passwd **p
         uname = ap_unixd_config.user_name;
     else if (pw)
         uname = apr_pstrdup(p, pw->pw_name);
-    if (pw)
-        pwcopy_dir = apr_pstrdup(p, pw->pw_dir);
-    (void)pwcopy_dir;
 
     if (geteuid() == 0) {
         if (uid == 0)
@@ -310,10 +306,11 @@ static void drop_privileges(gw_daemon_group *g, apr_pool_t *p, struct passwd **p
                          g->name, strerror(errno));
         if (g->supplementary_groups) {
             gid_t groups[NGROUPS_MAX > 1024 ? 1024 : NGROUPS_MAX];
-            int n = 0;
+            int n = 0, i;
             char *list = apr_pstrdup(p, g->supplementary_groups), *last = NULL, *tok;
+            /* (one slot kept for the primary group) */
             for (tok = apr_strtok(list, ",", &last); tok && n < (int)(sizeof(groups) /
-                 sizeof(groups[0])); tok = apr_strtok(NULL, ",", &last)) {
+                 sizeof(groups[0])) - 1; tok = apr_strtok(NULL, ",", &last)) {
                 struct group *gr;
                 if (*tok == '#') {
                     groups[n++] = (gid_t)atol(tok + 1);
@@ -325,6 +322,11 @@ static void drop_privileges(gw_daemon_group *g, apr_pool_t *p, struct passwd **p
                                  "group '%s'", tok, g->name);
                 groups[n++] = gr->gr_gid;
             }
+            /* The primary group is listed too, as initgroups() lists it (and the releases). */
+            for (i = 0; i < n && groups[i] != gid; i++)
+                ;
+            if (i == n)
+                groups[n++] = gid;
             if (setgroups(n, groups) != 0)
                 startup_fail("setgroups() failed for daemon process group '%s': %s", g->name,
                              strerror(errno));
