@@ -21,10 +21,67 @@ def after_body():
     raise RuntimeError("probe failure after the body started")
 
 
+def chained_by_cause():
+    # `raise X from Y` without the Python 3 syntax, so this file still compiles on 2.7.
+    outer = RuntimeError("probe outer failure raised from the inner one")
+    outer.__cause__ = KeyError("probe inner cause")
+    raise outer
+
+
+def chained_by_context():
+    try:
+        {}["probe-missing-key"]
+    except KeyError:
+        raise RuntimeError("probe failure while handling the KeyError")
+
+
+LEAK = ("X-Probe-Leak", "set-before-the-error")
+
+
+def raise_before_first_item():
+    raise ValueError("probe failure before the first body item")
+    yield b"never"
+
+
+def raise_after_empty_item():
+    yield b""
+    raise ValueError("probe failure after an empty body item")
+
+
+def exit_mid_body():
+    import os
+    import time
+    yield b"partial body before the daemon exits\n"
+    time.sleep(0.2)  # let the first chunk reach the client before the process ends
+    os._exit(3)
+
+
 def application(environ, start_response):
     action = environ.get("PATH_INFO", "/").strip("/") or "raise"
     if action == "raise":
         raise ValueError("probe failure before start_response")
+    if action == "chain-cause":
+        chained_by_cause()
+    if action == "chain-context":
+        chained_by_context()
+    if action == "leak-raise":
+        start_response("200 OK", [("Content-Type", "text/plain"), LEAK])
+        raise ValueError("probe failure after start_response")
+    if action == "leak-iter":
+        start_response("200 OK", [("Content-Type", "text/plain"), LEAK])
+        return raise_before_first_item()
+    if action == "leak-empty":
+        start_response("200 OK", [("Content-Type", "text/plain"), LEAK])
+        return raise_after_empty_item()
+    if action == "read-body":
+        # Reads the whole body the client announced; the client sends less and leaves.
+        data = environ["wsgi.input"].read()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [("read %d bytes" % len(data)).encode("ascii")]
+    if action == "exit-mid-body":
+        # Daemon mode only: the daemon process ends after the first body chunk.
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return exit_mid_body()
     if action == "noniterable":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return None
@@ -42,7 +99,8 @@ def application(environ, start_response):
         start_response("OK", [("Content-Type", "text/plain")])
         return [b"bad status"]
     if action == "crlf-header":
-        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Bad", "a\r\nX-Injected: 1")])
+        start_response("200 OK", [("Content-Type", "text/plain"), LEAK,
+                                  ("X-Bad", "a\r\nX-Injected: 1")])
         return [b"crlf"]
     if action == "content-length":
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "100")])

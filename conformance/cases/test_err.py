@@ -1,6 +1,12 @@
-"""ERR: scripts and apps that fail, and configurations that are wrong."""
+"""ERR: scripts and apps that fail, and configurations that are wrong.
+
+An error path is judged on three things, all read from the profile (`expects=PATH_BY_MODE`):
+the status (what the client sees and what Apache's access log records), the error-log lines
+it produces (each named by a pattern for that one line, in order) and that nothing else is
+logged at error level.  The helpers here are shared by the other areas' error paths."""
 
 import os
+import re
 import time
 
 import pytest
@@ -10,51 +16,217 @@ from conformance.client import dechunk, get_request, http, raw
 from conformance.sites import SiteContext
 from gateway import httpd
 
-# A failing app produces a traceback; these say which lines a case expects.
-TRACEBACK = (r"Traceback|File \"|Error|Exception|exception|mod_wsgi|mod_gateway|WSGI|\[wsgi:error\]",)
+# The shape of an error path's expectation in the profiles: the status, and the log.
+# `lines`: each entry a regex, or a list of alternatives (the releases' form, mod_gateway's),
+# that exactly one logged line must match whole, in this order within each process; the
+# text matched is "[module:level] message" (no time, pid or peer); "{apps}", "{root}" and
+# "{port}" stand for the apps directory, the server root and the server's port.  `optional`: lines that may appear any
+# number of times (a race, a daemon's restarts).  `traceback`: prefixes after which the lines
+# of a Python traceback through the app's own files may appear (see _traceback_body).
+# Any other line at error level fails the case.
+LOG = {"lines": [(str, [str])], "optional?": [str], "traceback?": [str]}
+PATH = {"status": int, "log": LOG}
+PATH_BY_MODE = {"embedded": PATH, "daemon": PATH}
+DAEMON_PATH = {"daemon": PATH}
+NOTHING = {"lines": []}
+
+# "[time] [module:level] [pid P:tid T] (errno)text: [client a:p] message"
+_LOG_LINE = re.compile(r"^\[[^\]]*\] \[(?P<tag>[^\]\s]+)\] \[pid (?P<pid>\d+)(?::tid \d+)?\] (?P<rest>.*)$")
+_PEER = re.compile(r"\[(?:client|remote) [^\]]*\] ")
+_TB_FRAME = re.compile(r'^  File "(?P<file>[^"]+)", line \d+, in [\w<>.]+$')
+_TB_CARET = re.compile(r"^ +[~^]+ *$")
 
 
-def status_for(expect, mode):
-    return expect[mode] if isinstance(expect, dict) else expect
+class Mark(object):
+    """Where the error log and the access log stood before a request."""
+
+    def __init__(self, server):
+        self.server = server
+        self.log = server.log_size()
+        access = server.root / "access.log"
+        self.access = access.stat().st_size if access.exists() else 0
 
 
-@case("ERR-001", "an import error gives 500 and a log line; the fixed script is served on the next request",
-      expect_log=TRACEBACK)
-def test_import_error_recovers(server, mode):
-    offset = server.log_size()
-    assert http(server, "/imperr").status_code == 500
-    assert server.wait_for_log(r"import_error\.wsgi", since=offset), "no log line names the script"
+def logged(server, since):
+    """[(raw line, pid, "[module:level] message", at error level)] since offset `since`."""
+    out = []
+    for line in server.read_log(since).splitlines():
+        m = _LOG_LINE.match(line)
+        if m:
+            out.append((line, m.group("pid"), "[%s] %s" % (m.group("tag"), _PEER.sub("", m.group("rest"), 1)),
+                        bool(httpd.LOG_FAILURE.search(line))))
+        else:
+            out.append((line, None, line, bool(httpd.LOG_FAILURE.search(line))))
+    return out
+
+
+def _app_sources(server):
+    lines = set()
+    for p in server.ctx.apps.iterdir():
+        if p.is_file():
+            lines.update(l.strip() for l in p.read_text(errors="replace").splitlines() if l.strip())
+    return lines
+
+
+def _traceback_body(body, server, sources):
+    """Is `body` a line of a Python traceback through the app's files (or a blank line of one)?"""
+    if body in ("", "Traceback (most recent call last):"):
+        return True
+    frame = _TB_FRAME.match(body)
+    if frame:
+        return frame.group("file").startswith(str(server.ctx.apps) + os.sep)
+    if _TB_CARET.match(body):
+        return True
+    return body.startswith("    ") and body.strip() in sources
+
+
+def _expand(pattern, server):
+    apps = re.sub(r"([.^$*+?{}\[\]\\|()])", r"\\\1", str(server.ctx.apps))
+    root = re.sub(r"([.^$*+?{}\[\]\\|()])", r"\\\1", str(server.root))
+    return pattern.replace("{apps}", apps).replace("{root}", root).replace("{port}", str(server.port))
+
+
+def _match(specs, lines):
+    """Greedy, in order: the index of the line each spec matches (None where none does)."""
+    used, found = set(), []
+    for alts in specs:
+        hit = None
+        for i, (_, _, text, _) in enumerate(lines):
+            if i not in used and any(re.fullmatch(a, text) for a in alts):
+                hit = i
+                break
+        if hit is not None:
+            used.add(hit)
+        found.append(hit)
+    return found
+
+
+def check_log(server, since, spec, timeout=10.0):
+    """The error log since `since` holds one line per `spec["lines"]` entry, in that order
+    within each process, and no other line at error level but `optional` ones and, where
+    the spec allows them, traceback lines.  The accepted lines are added to the server's
+    expected log (the plugin's discipline then passes exactly these)."""
+    specs = [[_expand(a, server) for a in (alts if isinstance(alts, list) else [alts])]
+             for alts in spec["lines"]]
+    optional = [_expand(a, server) for a in spec.get("optional", [])]
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = logged(server, since)
+        found = _match(specs, lines)
+        if None not in found or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    time.sleep(0.3)   # what follows a line (a traceback, a second process's line) lands too
+    lines = logged(server, since)
+    found = _match(specs, lines)
+    text = "\n".join(l[0] for l in lines[-40:])
+    missing = [specs[k] for k, i in enumerate(found) if i is None]
+    assert not missing, "no log line matches %s; logged:\n%s" % (missing, text)
+    for k, i in enumerate(found):
+        for j in found[:k]:
+            assert lines[j][1] != lines[i][1] or j < i, (
+                "log lines out of order: %r logged before %r" % (lines[i][2], lines[j][2]))
+    sources = None
+    accepted, extra = [lines[i][0] for i in found], []
+    for i, (line, _, body, error) in enumerate(lines):
+        if i in found or not error:
+            continue
+        if any(re.fullmatch(a, body) for a in optional):
+            accepted.append(line)
+            continue
+        rest = [body[m.end():] for m in (re.match(p, body) for p in spec.get("traceback", [])) if m]
+        if sources is None and rest:
+            sources = _app_sources(server)
+        if any(_traceback_body(r, server, sources) for r in rest):
+            accepted.append(line)
+        else:
+            extra.append(line)
+    assert not extra, "logged at error level beside the expected lines:\n%s\n(all:\n%s)" % (
+        "\n".join(extra), text)
+    server.expected_log.extend("^%s$" % re.escape(line) for line in accepted)
+
+
+def log_has(server, alternatives, since=0, timeout=10.0):
+    """Some line since `since` matches one of `alternatives` whole (any level); returns it."""
+    alts = [_expand(a, server) for a in alternatives]
+    deadline = time.monotonic() + timeout
+    while True:
+        for _, _, text, _ in logged(server, since):
+            if any(re.fullmatch(a, text) for a in alts):
+                return text
+        assert time.monotonic() < deadline, "no log line matches %s; logged:\n%s" % (
+            alts, server.read_log(since)[-3000:])
+        time.sleep(0.1)
+
+
+def access_status(server, mark, method, path, timeout=10.0):
+    """The status Apache's access log records for the request `method path` after `mark`."""
+    want = re.compile(r'"%s %s HTTP/1\.[01]" (\d{3}) ' % (re.escape(method), re.escape(path)))
+    log = server.root / "access.log"
+    deadline = time.monotonic() + timeout
+    while True:
+        if log.exists():
+            with open(str(log), "rb") as f:
+                f.seek(mark.access)
+                m = want.search(f.read().decode("latin-1"))
+            if m:
+                return int(m.group(1))
+        assert time.monotonic() < deadline, "no access-log line for %s %s" % (method, path)
+        time.sleep(0.1)
+
+
+def check_error_path(server, mark, path_expect, method, path, seen=None):
+    """The client saw the expected status (seen=None: it had gone), the access log records it,
+    and the error log holds exactly the expected lines."""
+    want = path_expect["status"]
+    if seen is not None:
+        assert seen == want, "status %d, expected %d" % (seen, want)
+    got = access_status(server, mark, method, path)
+    assert got == want, "the access log records %d for %s %s, expected %d" % (got, method, path, want)
+    check_log(server, mark.log, path_expect["log"])
+
+
+def error_path(server, mode, expect, path, **kw):
+    """GET `path` and check it as this mode's error path; returns the response."""
+    mark = Mark(server)
+    resp = http(server, path, **kw)
+    check_error_path(server, mark, expect[mode], "GET", path, resp.status_code)
+    return resp
+
+
+@case("ERR-001", "an import error gives 500 and the profile's log lines; the fixed script is served on "
+      "the next request", expects=PATH_BY_MODE)
+def test_import_error_recovers(server, mode, expect):
+    error_path(server, mode, expect, "/imperr")
     script = server.ctx.apps / "import_error.wsgi"
     script.write_text("def application(environ, start_response):\n"
                       "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
                       "    return [b'fixed']\n")
     future = time.time() + 2
     os.utime(str(script), (future, future))
+    mark = Mark(server)
     resp = http(server, "/imperr")
     assert resp.status_code == 200 and resp.content == b"fixed"
+    check_log(server, mark.log, NOTHING)
 
 
-@case("ERR-002", "a script without the callable gives the profile's status and a log line naming it",
-      expect_log=(r"no_callable\.wsgi|application",),
-      expects={"embedded": int, "daemon": int})
+@case("ERR-002", "a script without the callable gives the profile's status and its log line naming it",
+      expects=PATH_BY_MODE)
 def test_missing_callable(server, mode, expect):
-    offset = server.log_size()
-    assert http(server, "/nocall").status_code == status_for(expect, mode)
-    assert server.wait_for_log(r"no_callable\.wsgi", since=offset)
+    error_path(server, mode, expect, "/nocall")
 
 
-@case("ERR-003", "a non-iterable result gives 500", expect_log=TRACEBACK)
-def test_non_iterable(server, mode):
-    assert http(server, "/errs/noniterable").status_code == 500
+@case("ERR-003", "a non-iterable result gives 500 and the profile's log lines; the server serves on",
+      expects=PATH_BY_MODE)
+def test_non_iterable(server, mode, expect):
+    error_path(server, mode, expect, "/errs/noniterable")
     assert http(server, "/probe/env").status_code == 200
 
 
-@case("ERR-004", "an exception before start_response gives 500 and the exception in the log",
-      expect_log=TRACEBACK)
-def test_exception(server, mode):
-    offset = server.log_size()
-    assert http(server, "/errs/raise").status_code == 500
-    assert server.wait_for_log(r"probe failure before start_response", since=offset)
+@case("ERR-004", "an exception before start_response gives 500 and the exception in the profile's log lines",
+      expects=PATH_BY_MODE)
+def test_exception(server, mode, expect):
+    error_path(server, mode, expect, "/errs/raise")
 
 
 @case("ERR-005", "start_response called twice before the body: the second call wins")
@@ -64,12 +236,14 @@ def test_start_response_twice(server, mode):
     assert "X-Second" in resp.headers and "X-First" not in resp.headers
 
 
-@case("ERR-006", "an exception after the body started leaves the response visibly truncated",
-      expect_log=TRACEBACK)
-def test_exception_after_body(server, mode):
+@case("ERR-006", "an exception after the body started leaves the response visibly truncated and is logged",
+      expects=PATH_BY_MODE)
+def test_exception_after_body(server, mode, expect):
+    mark = Mark(server)
     data = raw(server, get_request("/errs/after-body"))
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200"), head[:100]
+    check_error_path(server, mark, expect[mode], "GET", "/errs/after-body", 200)
     if b"chunked" in head.lower():
         payload, complete = dechunk(body)
         assert payload.startswith(b"first chunk")
@@ -78,35 +252,34 @@ def test_exception_after_body(server, mode):
         assert b"content-length" not in head.lower(), "a Content-Length would hide the truncation"
 
 
-@case("ERR-007", "a missing script file gives 404 and a log line naming the path",
-      expect_log=(r"does_not_exist\.wsgi",))
-def test_missing_script(server, mode):
-    offset = server.log_size()
-    assert http(server, "/missing").status_code == 404
-    assert server.wait_for_log(r"does_not_exist\.wsgi", since=offset)
+@case("ERR-007", "a missing script file gives 404 and the profile's log line naming the path",
+      expects=PATH_BY_MODE)
+def test_missing_script(server, mode, expect):
+    error_path(server, mode, expect, "/missing")
 
 
-@case("ERR-008", "a str body item: 500 on Python 3 in strict profiles, accepted where the profile allows",
-      expect_log=TRACEBACK,
-      expects={"py3": int})
+@case("ERR-008", "a str body item: 500 and a log line on Python 3 in strict profiles, accepted where the "
+      "profile allows (and on Python 2)", expects={"py3": PATH_BY_MODE})
 def test_str_body(server, mode, env, expect):
-    resp = http(server, "/errs/str-body")
     if not env.py3:
-        assert resp.status_code == 200
+        mark = Mark(server)
+        assert http(server, "/errs/str-body").status_code == 200
+        check_log(server, mark.log, NOTHING)
     else:
-        assert resp.status_code == expect["py3"]
+        error_path(server, mode, expect["py3"], "/errs/str-body")
 
 
-@case("ERR-009", "an invalid status line ('OK') gives 500", expect_log=TRACEBACK)
-def test_bad_status(server, mode):
-    assert http(server, "/errs/bad-status").status_code == 500
+@case("ERR-009", "an invalid status line ('OK') gives 500 and the profile's log lines", expects=PATH_BY_MODE)
+def test_bad_status(server, mode, expect):
+    error_path(server, mode, expect, "/errs/bad-status")
 
 
-@case("ERR-010", "a header value with CR/LF gives 500 and is never sent", expect_log=TRACEBACK)
-def test_crlf_header(server, mode):
-    resp = http(server, "/errs/crlf-header")
-    assert resp.status_code == 500
+@case("ERR-010", "a header value with CR/LF gives 500 and the profile's log lines; neither it nor the "
+      "headers given with it are sent", expects=PATH_BY_MODE)
+def test_crlf_header(server, mode, expect):
+    resp = error_path(server, mode, expect, "/errs/crlf-header")
     assert "X-Injected" not in resp.headers
+    assert "X-Probe-Leak" not in resp.headers, "a header of the refused start_response was sent"
 
 
 @case("ERR-011", "no more than Content-Length bytes are sent")
@@ -115,9 +288,10 @@ def test_content_length_truncation(server, mode):
     assert resp.status_code == 200 and resp.content == b"x" * 100
 
 
-@case("ERR-012", "an app that never calls start_response gives 500", expect_log=TRACEBACK)
-def test_no_start_response(server, mode):
-    assert http(server, "/errs/no-start-response").status_code == 500
+@case("ERR-012", "an app that never calls start_response gives 500 and the profile's log lines",
+      expects=PATH_BY_MODE)
+def test_no_start_response(server, mode, expect):
+    error_path(server, mode, expect, "/errs/no-start-response")
 
 
 @case("ERR-013", "close() of the returned iterable is called")
@@ -181,3 +355,58 @@ def test_server_only_directive(env, mode, tmp_path):
 def test_bad_option_value(env, mode, tmp_path):
     out = _config_rejected(env, tmp_path, lambda c: ["WSGIDaemonProcess bad processes=0"])
     assert "WSGIDaemonProcess" in out or "process" in out.lower(), out
+
+
+def _py3_only(env):
+    if not env.py3:
+        pytest.skip("Python 2 has no exception chaining")
+
+
+@case("ERR-020", "an exception raised from another (raise X from Y) is logged whole: both exceptions, "
+      "the cause first, joined by Python's cause line", expects=PATH_BY_MODE)
+def test_exception_cause_chain(server, mode, env, expect):
+    _py3_only(env)
+    error_path(server, mode, expect, "/errs/chain-cause")
+
+
+@case("ERR-021", "an exception raised while handling another is logged whole: both exceptions, the first "
+      "one first, joined by Python's context line", expects=PATH_BY_MODE)
+def test_exception_context_chain(server, mode, env, expect):
+    _py3_only(env)
+    error_path(server, mode, expect, "/errs/chain-context")
+
+
+def _no_leak(resp):
+    assert "X-Probe-Leak" not in resp.headers, (
+        "the 500 carries a header the app set before failing: %s" % dict(resp.headers))
+
+
+@case("ERR-022", "headers given to start_response before an exception (no body yet) are not in the 500",
+      expects=PATH_BY_MODE)
+def test_headers_not_leaked_on_raise(server, mode, expect):
+    _no_leak(error_path(server, mode, expect, "/errs/leak-raise"))
+
+
+@case("ERR-023", "headers given to start_response are not in the 500 when the iterable fails before its "
+      "first item", expects=PATH_BY_MODE)
+def test_headers_not_leaked_on_iter(server, mode, expect):
+    _no_leak(error_path(server, mode, expect, "/errs/leak-iter"))
+
+
+@case("ERR-024", "headers given to start_response are not in the 500 when the iterable fails after an "
+      "empty item", expects=PATH_BY_MODE)
+def test_headers_not_leaked_after_empty(server, mode, expect):
+    _no_leak(error_path(server, mode, expect, "/errs/leak-empty"))
+
+
+@case("ERR-025", "a request body cut short (Content-Length 1000, 10 bytes, the client leaves) fails the "
+      "app's read: the profile's status in the access log and its log lines", expects=PATH_BY_MODE)
+def test_body_read_fails(server, mode, expect):
+    import socket
+    mark = Mark(server)
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    s.sendall(b"POST /errs/read-body HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n"
+              b"Content-Type: application/octet-stream\r\n\r\n0123456789")
+    time.sleep(0.3)
+    s.close()
+    check_error_path(server, mark, expect[mode], "POST", "/errs/read-body")
