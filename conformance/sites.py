@@ -145,7 +145,8 @@ def queue_timeout(ctx):
 @site("dying")
 def dying(ctx):
     return ["WSGIDaemonProcess dyinggroup processes=1 threads=1",
-            "WSGIScriptAlias /probe %s/probe.wsgi process-group=dyinggroup" % ctx.apps]
+            "WSGIScriptAlias /probe %s/probe.wsgi process-group=dyinggroup" % ctx.apps,
+            "WSGIScriptAlias /errs %s/errors.wsgi process-group=dyinggroup" % ctx.apps]
 
 
 @site("identity")
@@ -172,8 +173,11 @@ def preload(ctx):
             "<Location /preload>", "    WSGIApplicationGroup %{GLOBAL}", "</Location>"]
 
 
-# The loc-badlocale group names its unsupported locale at every (re)start (LOC-005).
-@site("locale", log=(r"xx_YY",))
+# The loc-badlocale group names its unsupported locale at every (re)start (LOC-005); 4.x and
+# 5.x log that at error level ("Unsupported locale setting xx_YY.UTF-8 specified for daemon
+# process group loc-badlocale"; 6.1.1 and mod_gateway quote both names, at warn level).
+@site("locale", log=(r"\] (?:WSGI0079: |mod_(?:wsgi|gateway) \(pid=\d+\): )Unsupported locale "
+                     r"setting '?xx_YY\.UTF-8'? specified for daemon process group '?loc-badlocale'?[.;] ",))
 def locale_site(ctx):
     a = ctx.apps
     if not ctx.daemon:
@@ -308,6 +312,7 @@ def directives(ctx):
         "WSGIScriptAlias /calloption %s/probe.wsgi callable-object=alt_application" % a,
         "WSGIScriptAlias /reload-on %s/reload_on.wsgi" % a,
         "WSGIScriptAlias /reload-off %s/reload_off.wsgi" % a,
+        "WSGIScriptAlias /reload-refs %s/reload_refs.wsgi" % a,
         "<Location /reload-off>", "    WSGIScriptReloading Off", "</Location>",
         "WSGIScriptAlias /auth-on %s/probe.wsgi" % a,
         "<Location /auth-on>", "    WSGIPassAuthorization On", "</Location>",
@@ -315,11 +320,21 @@ def directives(ctx):
         "WSGIScriptAlias /chunked-on %s/probe.wsgi" % a,
         "<Location /chunked-on>", "    WSGIChunkedRequest On", "</Location>",
         "WSGIScriptAlias /chunked-off %s/probe.wsgi" % a,
-    ] + ([] if ctx.env.profile.name == "3.4" else [
+    ] + ([] if _profile_lacks_map_head(ctx) else [
         "WSGIScriptAlias /head-get %s/probe.wsgi" % a,
         "<Location /head-get>", "    WSGIMapHEADToGET On", "</Location>",
         "WSGIScriptAlias /head-keep %s/probe.wsgi" % a,
         "<Location /head-keep>", "    WSGIMapHEADToGET Off", "</Location>"])
+
+
+def _profile_lacks_map_head(ctx):
+    """Does the profile refuse WSGIMapHEADToGET (3.4 has no such directive)?  Case DIR-013's
+    expectation says so."""
+    try:
+        return ctx.env.profile.data["expect"]["DIR-013"]["rejected"]
+    except KeyError:
+        raise KeyError("profile %s has no expect DIR-013.rejected: whether WSGIMapHEADToGET exists"
+                       % ctx.env.profile.name)
 
 
 @site("serverwide")
