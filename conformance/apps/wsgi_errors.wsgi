@@ -10,7 +10,7 @@ try:
 except ImportError:  # Python 2
     from urlparse import parse_qs
 
-ATTRIBUTES = ("name", "encoding", "errors", "line_buffering", "write_through")
+ATTRIBUTES = ("name", "encoding", "errors", "line_buffering")
 kept = {}
 
 

@@ -321,7 +321,7 @@ def test_daemon_connect_counters(server, mode):
 _TEXT = (str, type(None))      # null: the stream has no such attribute
 ERRORS_STREAM = {"class": str, "buffer": _TEXT,
                  "attributes": {"name?": _TEXT, "encoding?": _TEXT, "errors?": _TEXT,
-                                "line_buffering?": (bool, type(None)), "write_through?": (bool, type(None))},
+                                "line_buffering?": (bool, type(None))},
                  "str_returns_length": bool, "bytes_raise": _TEXT}
 ERRORS_APP = "/dir/wsgi_errors.wsgi"
 
