@@ -60,6 +60,8 @@ typedef struct {
     int daemon_pre_header_death_status; /* 500 (3.4/5) or 502 (6) */
     int file_wrapper_class;         /* 4.x+: the mod_wsgi.FileWrapper type (3.4: adapter method) */
     int locale_exports_lc_all;      /* 4.x+: daemon locale= also sets LC_ALL in environ */
+    int daemon_cwd_user_home;       /* 3.4: a daemon without home= starts in its user's home */
+    int daemon_refuses_chunked;     /* 3.4: a chunked request body in daemon mode gets 500 */
 } gw_profile_info;
 
 const gw_profile_info *gw_profile(void);

@@ -486,12 +486,18 @@ static void daemon_main(gw_daemon_rt *rt, int slot)
         setenv("USER", pw->pw_name, 1);
         setenv("LOGNAME", pw->pw_name, 1);
     }
+    /* Without home= the daemon stays in Apache's working directory (4.x+), or goes to its
+       user's home directory (3.4). */
     if (g->home) {
         if (chdir(g->home) != 0)
             startup_fail("home '%s' of daemon process group '%s' cannot be entered: %s",
                          g->home, g->name, strerror(errno));
     }
-    /* Without home= the daemon stays in Apache's working directory (as mod_wsgi). */
+    else if (gw_profile()->daemon_cwd_user_home && pw && chdir(pw->pw_dir) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s, "mod_gateway (pid=%d): Unable to "
+                     "change working directory to home directory '%s' of daemon process group "
+                     "'%s'; it stays in Apache's.", (int)getpid(), pw->pw_dir, g->name);
+    }
 
     if (g->lang)
         setenv("LANG", g->lang, 1);

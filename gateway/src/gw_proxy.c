@@ -458,6 +458,12 @@ int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config
                       failed_reason(&x), r->filename);
         return HTTP_SERVICE_UNAVAILABLE;
     }
+    if (r->read_chunked && gw_profile()->daemon_refuses_chunked) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): A chunked request body "
+                      "cannot be passed to daemon process group '%s' (mod_wsgi 3.4 behaviour); "
+                      "answering 500: %s", (int)getpid(), g->name, r->filename);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     x.timeout = g->socket_timeout > 0 ? apr_time_from_sec(g->socket_timeout) : r->server->timeout;
     if (x.timeout <= 0)
         x.timeout = apr_time_from_sec(60);
