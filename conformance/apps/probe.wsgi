@@ -135,6 +135,25 @@ def application(environ, start_response):
         return [body]
     if action == "input":
         return input_methods(environ, start_response)
+    if action == "input-args":
+        return input_args(environ, start_response)
+    if action == "input-iter-refs":
+        # Iterating an exhausted wsgi.input ends each time with StopIteration and keeps nothing.
+        inp = environ["wsgi.input"]
+        body = read_body(environ)
+        before = sys.getrefcount(b"")
+        for _ in range(int(qs.get("n", ["1000"])[0])):
+            for _line in inp:
+                pass
+        return json_response(start_response, {"body": len(body), "refs_delta": sys.getrefcount(b"") - before})
+    if action == "headers":
+        # Every X-Big-* request header as the app got it: name -> (length, sha256).
+        import hashlib
+        got = dict((k, [len(v), hashlib.sha256(v.encode("latin-1")).hexdigest()])
+                   for k, v in environ.items() if k.startswith("HTTP_X_BIG_"))
+        return json_response(start_response, {"headers": got})
+    if action == "fds":
+        return json_response(start_response, {"pid": os.getpid(), "fds": len(os.listdir("/proc/self/fd"))})
     if action == "file":
         path = environ["SCRIPT_FILENAME"]
         f = open(path, "rb")
@@ -247,6 +266,27 @@ def _rss_peak_kb():
     except (IOError, OSError):
         pass
     return None
+
+
+def input_args(environ, start_response):
+    """What each wrongly-typed call on wsgi.input raises (nothing consumed), then what
+    read(None) and read(-1) return of the body."""
+    inp = environ["wsgi.input"]
+    calls = {"read('x')": lambda: inp.read("x"), "read(1, 2)": lambda: inp.read(1, 2),
+             "readline('x')": lambda: inp.readline("x"),
+             "readlines('x')": lambda: inp.readlines("x")}
+    out = {}
+    for name, call in sorted(calls.items()):
+        try:
+            out[name] = "returned %r" % (call(),)
+        except Exception as e:
+            out[name] = type(e).__name__
+    for name, call in (("read(None)", lambda: inp.read(None)), ("read(-1)", lambda: inp.read(-1))):
+        try:
+            out[name] = "returned %r" % (call().decode("latin-1"),)
+        except Exception as e:
+            out[name] = type(e).__name__
+    return json_response(start_response, out)
 
 
 def input_methods(environ, start_response):

@@ -25,6 +25,7 @@ def application(environ, start_response):
                        "sentinel_refs": sys.getrefcount(SENTINEL),
                        "gc_objects": len(gc.get_objects()),
                        "modules": len(sys.modules),
+                       "fds": len(os.listdir("/proc/self/fd")),
                        "has_totalrefcount": hasattr(sys, "gettotalrefcount")}).encode("ascii")
     start_response("200 OK", [("Content-Type", "application/json"),
                               ("Content-Length", str(len(body)))])

@@ -376,3 +376,28 @@ def test_wsgi_errors_expired(server, mode):
     assert late["write"] == {"raised": "RuntimeError"}, late
     time.sleep(0.2)
     assert "wsgi-errors-late" not in server.read_log(offset)
+
+
+@case("ENV-038", "wsgi.input refuses arguments of the wrong type with TypeError (read(None) too, as every "
+                 "release does) and consumes nothing; read(-1) reads the whole body")
+def test_input_argument_types(server, mode):
+    got = fetch_json(server, "/probe/input-args", method="POST", data=b"abc\ndef\n")
+    refused = ("read('x')", "read(1, 2)", "readline('x')", "readlines('x')", "read(None)")
+    assert dict((k, got[k]) for k in refused) == dict((k, "TypeError") for k in refused), got
+    assert got["read(-1)"] in ("returned 'abc\\ndef\\n'", "returned u'abc\\ndef\\n'"), got
+
+
+@case("ENV-039", "iterating an exhausted wsgi.input ends with StopIteration and keeps no references "
+                 "(1000 times)")
+def test_input_iteration_keeps_nothing(server, mode):
+    got = fetch_json(server, "/probe/input-iter-refs?n=1000", method="POST", data=b"abc\ndef\n")
+    assert got == {"body": 8, "refs_delta": 0}, got
+
+
+@case("ENV-040", "40 request headers of 8000 bytes each (320 KB of environ) reach the app intact")
+def test_large_request_headers(server, mode):
+    sent = dict(("X-Big-%02d" % i, ("%02d" % i) * 4000) for i in range(40))
+    got = fetch_json(server, "/probe/headers", headers=sent)["headers"]
+    want = dict(("HTTP_X_BIG_%02d" % i, [len(v), hashlib.sha256(v.encode("latin-1")).hexdigest()])
+                for i, v in enumerate(sent[k] for k in sorted(sent)))
+    assert got == want, "headers lost or changed: %s" % sorted(set(want) ^ set(got))
