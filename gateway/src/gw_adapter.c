@@ -169,15 +169,18 @@ static int parse_headers(GwAdapter *self, PyObject *headers, apr_array_header_t 
             if (c == '\n' || c == '\r' ||
                 (prof->strict_headers && (is_ctl(c) || c == ' ' || c == ':'))) {
                 PyErr_Format(PyExc_ValueError, "invalid character in response header name "
-                             "'%s'", name);
+                             "'%s'", ap_escape_logitem(self->io->pool, name));
                 return -1;
             }
         }
         for (j = 0; j < vlen; j++) {
             unsigned char c = (unsigned char)value[j];
             if (c == '\n' || c == '\r') {
+                /* Escaped: the message reaches the error log, where a raw CR/LF would
+                 * start a forged line. */
                 PyErr_Format(PyExc_ValueError, "embedded newline in response header with "
-                             "name '%s' and value '%s'", name, value);
+                             "name '%s' and value '%s'", name,
+                             ap_escape_logitem(self->io->pool, value));
                 return -1;
             }
         }
