@@ -63,7 +63,6 @@ static apr_ssize_t input_raw(GwInput *self, char *dst, apr_size_t len)
     n = self->io->read_body(self->io, dst, len, &err);
     Py_END_ALLOW_THREADS
     if (n < 0) {
-        self->io->body_error = 1;
         PyErr_Format(PyExc_IOError, "request data read error: %s", err ? err : "unknown");
         return -1;
     }
@@ -176,24 +175,13 @@ static PyObject *input_read_impl(GwInput *self, Py_ssize_t size)
     return result;
 }
 
-static int size_arg(PyObject *args, Py_ssize_t *size)
-{
-    PyObject *o = Py_None;
-    *size = -1;
-    if (!PyArg_ParseTuple(args, "|O:read", &o))
-        return -1;
-    if (o == Py_None)
-        return 0;
-    *size = PyNumber_AsSsize_t(o, PyExc_OverflowError);
-    if (*size == -1 && PyErr_Occurred())
-        return -1;
-    return 0;
-}
+/* Sizes are integers only: None is a TypeError in every release (-1 means "all"). */
+#define GW_SIZE_ARG(args, name, size) PyArg_ParseTuple(args, "|n:" name, size)
 
 static PyObject *input_read(GwInput *self, PyObject *args)
 {
-    Py_ssize_t size;
-    if (size_arg(args, &size) < 0)
+    Py_ssize_t size = -1;
+    if (!GW_SIZE_ARG(args, "read", &size))
         return NULL;
     return input_read_impl(self, size);
 }
@@ -228,17 +216,17 @@ static PyObject *input_readline_impl(GwInput *self, Py_ssize_t size)
 
 static PyObject *input_readline(GwInput *self, PyObject *args)
 {
-    Py_ssize_t size;
-    if (size_arg(args, &size) < 0)
+    Py_ssize_t size = -1;
+    if (!GW_SIZE_ARG(args, "readline", &size))
         return NULL;
     return input_readline_impl(self, size);
 }
 
 static PyObject *input_readlines(GwInput *self, PyObject *args)
 {
-    Py_ssize_t hint, total = 0;
+    Py_ssize_t hint = -1, total = 0;
     PyObject *list;
-    if (size_arg(args, &hint) < 0)
+    if (!GW_SIZE_ARG(args, "readlines", &hint))
         return NULL;
     list = PyList_New(0);
     if (!list)

@@ -559,7 +559,9 @@ int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config
                     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "mod_gateway (pid=%d): reading "
                                   "the request body failed (client disconnected or timed out): "
                                   "%s", (int)getpid(), r->filename);
-                    return r->connection->aborted ? OK : HTTP_BAD_REQUEST;
+                    /* 500 as every release answers, client gone or not; closing the
+                     * connection lets the daemon's app fail on its short body and log it. */
+                    return HTTP_INTERNAL_SERVER_ERROR;
                 }
                 if (n > 0) {
                     got += n;

@@ -26,7 +26,6 @@ struct gw_reqio {
     void *ctx;                      /* implementation data (request_rec *, socket ...) */
     apr_pool_t *pool;               /* lives as long as the request */
     apr_off_t body_hint;            /* expected body bytes (Content-Length); 0 = unknown */
-    int body_error;                 /* set by wsgi.input when reading the body failed */
     const char *log_prefix;         /* set by gw_execute: starts the app's own log lines */
 
     /*

@@ -231,7 +231,8 @@ int gw_execute(gw_reqio *io, server_rec *s, const apr_table_t *env, const gw_exe
         gw_io_logf(io, APLOG_ERR, "mod_gateway (pid=%d): Target WSGI script '%s' does not "
                    "contain WSGI application '%s'.", (int)getpid(), a->script,
                    a->callable_object);
-        status = HTTP_NOT_FOUND;
+        status = a->daemon && gw_profile()->daemon_missing_callable_500
+                 ? HTTP_INTERNAL_SERVER_ERROR : HTTP_NOT_FOUND;
         goto out;
     }
 
@@ -268,9 +269,6 @@ int gw_execute(gw_reqio *io, server_rec *s, const apr_table_t *env, const gw_exe
     call.enable_sendfile = a->enable_sendfile;
     call.is_head = a->is_head;
     status = gw_adapter_run(&call);
-    /* The app failed because the client's body was cut short: the client's fault. */
-    if (status == HTTP_INTERNAL_SERVER_ERROR && io->body_error)
-        status = HTTP_BAD_REQUEST;
 
 out:
     gw_environ_request_done();
