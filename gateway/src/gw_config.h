@@ -62,6 +62,8 @@ typedef struct {
     int locale_exports_lc_all;      /* 4.x+: daemon locale= also sets LC_ALL in environ */
     int daemon_cwd_user_home;       /* 3.4: a daemon without home= starts in its user's home */
     int daemon_refuses_chunked;     /* 3.4: a chunked request body in daemon mode gets 500 */
+    int daemon_missing_callable_500; /* 3.4: a script without the callable is 500 in daemon
+                                      * mode (404 in embedded mode and in every other profile) */
 } gw_profile_info;
 
 const gw_profile_info *gw_profile(void);
