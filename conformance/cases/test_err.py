@@ -77,7 +77,8 @@ def _traceback_body(body, server, sources):
         return frame.group("file").startswith(str(server.ctx.apps) + os.sep)
     if _TB_CARET.match(body):
         return True
-    return body.startswith("    ") and body.strip() in sources
+    # Apache's error log doubles every backslash of a message ("a\\r\\n" for the source's "a\r\n").
+    return body.startswith("    ") and body.strip().replace("\\\\", "\\") in sources
 
 
 def _expand(pattern, server):
