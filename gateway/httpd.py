@@ -30,7 +30,8 @@ SCRUBBED_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:
 BASE_MODULES = ("authz_core", "authz_host", "unixd", "log_config", "mime", "alias",
                 "env", "setenvif", "headers")
 
-LOG_FAILURE = re.compile(r"\[(?:[\w_]+:)?(?:error|crit|alert|emerg)\]|Segmentation fault|"
+# 3.4 logs with an empty module tag: "[:error]".
+LOG_FAILURE = re.compile(r"\[(?:[\w_]*:)?(?:error|crit|alert|emerg)\]|Segmentation fault|"
                          r"exit signal|AH00052|AH00051")
 
 

@@ -208,11 +208,13 @@ def test_default_identity(server, mode, expect):
         facts["cwd"], expect["cwd"], where[expect["cwd"]])
 
 
-@case("DMN-012", "a client that disconnects mid-response frees the daemon thread (threads=1 serves again) "
-      "and the daemon process lives on", site="queue", modes=DAEMON)
-def test_disconnect_frees_thread(server, mode):
+@case("DMN-012", "a client that disconnects mid-response frees the daemon thread (threads=1 serves again), "
+      "the daemon process lives on, and the log holds the profile's lines", site="queue", modes=DAEMON,
+      expects={"daemon": LOG})
+def test_disconnect_frees_thread(server, mode, expect):
     import socket
     before = fetch_json(server, "/probe/sleep?s=0")["pid"]
+    mark = Mark(server)
     s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     s.sendall(b"GET /probe/drip?s=60 HTTP/1.1\r\nHost: localhost\r\n\r\n")
     got = 0
@@ -228,6 +230,7 @@ def test_disconnect_frees_thread(server, mode):
     assert took < 5, "the only daemon thread was busy for %.1fs after the client left" % took
     # Writing to a connection the child closed must not end the daemon (a SIGPIPE, say).
     assert r.json()["pid"] == before, "the daemon process %d was replaced by %d" % (before, r.json()["pid"])
+    check_log(server, mark.log, expect["daemon"])
 
 
 @case("DMN-013", "a daemon process dying before the response headers gives the profile's status "
