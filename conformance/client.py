@@ -33,10 +33,16 @@ def environ(server, path="/probe/env", **kw):
     return data["environ"], data.get("app_time")
 
 
-def raw(server, request_bytes, timeout=10.0):
-    """Send bytes, read until the server closes (or timeout); returns (bytes, closed_cleanly)."""
+def raw(server, request_bytes, timeout=10.0, pause=0.4):
+    """Send bytes (a list: each part after a pause, as a slow client does), read until the
+    server closes (or timeout); returns the bytes received."""
+    parts = request_bytes if isinstance(request_bytes, list) else [request_bytes]
+    request_bytes = b"".join(parts)
     s = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
-    s.sendall(request_bytes)
+    for i, part in enumerate(parts):
+        if i:
+            time.sleep(pause)
+        s.sendall(part)
     chunks, deadline = [], time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:

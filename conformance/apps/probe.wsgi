@@ -137,6 +137,12 @@ def application(environ, start_response):
         return input_methods(environ, start_response)
     if action == "input-args":
         return input_args(environ, start_response)
+    if action == "readline-sized":
+        inp = environ["wsgi.input"]
+        size = int(qs.get("size", ["5"])[0])
+        first = inp.readline(size)
+        return json_response(start_response, {"first": first.decode("latin-1"),
+                                               "rest": inp.read().decode("latin-1")})
     if action == "input-iter-refs":
         # Iterating an exhausted wsgi.input ends each time with StopIteration and keeps nothing.
         inp = environ["wsgi.input"]

@@ -2,12 +2,13 @@
 
 import concurrent.futures
 import hashlib
+import json
 import re
 import time
 
 from conformance.cases.test_que import hold_thread
 from conformance.catalogue import case
-from conformance.client import contract, environ, fetch_json, http
+from conformance.client import contract, environ, fetch_json, http, raw
 from conformance.profiles import OWN_NAMESPACE
 
 CGI_KEYS = ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "SERVER_NAME",
@@ -401,3 +402,14 @@ def test_large_request_headers(server, mode):
     want = dict(("HTTP_X_BIG_%02d" % i, [len(v), hashlib.sha256(v.encode("latin-1")).hexdigest()])
                 for i, v in enumerate(sent[k] for k in sorted(sent)))
     assert got == want, "headers lost or changed: %s" % sorted(set(want) ^ set(got))
+
+
+@case("ENV-041", "wsgi.input.readline(size) on a body that arrives in pieces waits for size bytes (or a "
+                 "newline) instead of returning what happens to be buffered")
+def test_readline_size_slow_body(server, mode):
+    head = (b"POST /probe/readline-sized?size=5 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+            b"Content-Length: 8\r\n\r\n")
+    data = raw(server, [head + b"ab", b"cdef\ng"])
+    body = data.partition(b"\r\n\r\n")[2]
+    assert data.startswith(b"HTTP/1.1 200 "), data[:300]
+    assert json.loads(body.decode("utf-8")) == {"first": "abcde", "rest": "f\ng"}, body
