@@ -12,7 +12,7 @@ import requests
 
 from conformance.catalogue import CASES, case
 from conformance.client import dechunk, fetch_json, get_request, http, raw
-from conformance.cases.test_err import DAEMON_PATH, LOG, Mark, check_error_path, check_log
+from conformance.cases.test_err import DAEMON_PATH, LOG, Mark, access_status, check_error_path, check_log
 
 DAEMON = ("daemon",)
 
@@ -231,6 +231,8 @@ def test_disconnect_frees_thread(server, mode, expect):
     # Writing to a connection the child closed must not end the daemon (a SIGPIPE, say).
     assert r.json()["pid"] == before, "the daemon process %d was replaced by %d" % (before, r.json()["pid"])
     check_log(server, mark.log, expect["daemon"])
+    # The request the client left is logged with the status it was sent: the handler is done.
+    assert access_status(server, mark, "GET", "/probe/drip?s=60") == 200
 
 
 @case("DMN-013", "a daemon process dying before the response headers gives the profile's status "
