@@ -161,7 +161,11 @@ def identity(ctx):
             "WSGIScriptAlias /default %s/probe.wsgi process-group=iddefault" % ctx.apps]
 
 
-@site("preload")
+# preload.wsgi writes one stderr line at import (MODE-016 checks its form).
+PRELOAD_LINE = r"\] preload-import-line pid=\d+$"
+
+
+@site("preload", log=(PRELOAD_LINE,))
 def preload(ctx):
     a = ctx.apps
     if ctx.daemon:

@@ -1,9 +1,13 @@
 # Records when it was imported, to tell preloading from first-request loading.
 import json
 import os
+import sys
 import time
 
 IMPORTED_AT = time.time()
+# Output outside any request (MODE-016): where and how does it reach the error log?
+sys.stderr.write("preload-import-line pid=%d\n" % os.getpid())
+sys.stderr.flush()
 
 
 def arrived(environ):

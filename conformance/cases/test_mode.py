@@ -1,5 +1,6 @@
 """MODE: routing with WSGIProcessGroup / WSGIApplicationGroup, interpreters and processes."""
 
+import re
 import time
 
 from conformance.catalogue import case
@@ -136,3 +137,21 @@ def test_preload(server, mode):
     ahead = data["arrived"] - data["imported_at"]
     assert ahead > 0, ("script was imported %.3fs after the request arrived: loaded on demand, "
                        "not preloaded" % -ahead)
+
+
+# "[time] [module:error] [pid P(:tid T)] text": no client, no errno, the writer's own pid.
+_IMPORT_LINE = re.compile(r"^\[[^\]]+\] \[(?:wsgi|gateway|):error\] \[pid (\d+)(?::tid \d+)?\] "
+                          r"preload-import-line pid=(\d+)$")
+
+
+@case("MODE-016", "what a preloaded script writes to sys.stderr at import, outside any request, reaches the "
+      "error log once per importing process, as written (no client, no errno prefix)", site="preload")
+def test_import_output(server, mode):
+    fetch_json(server, "/preload")
+    lines = [l for l in server.read_log(0).splitlines() if "preload-import-line" in l]
+    assert lines, "the line written at import is not in the error log"
+    bad = [l for l in lines if not (_IMPORT_LINE.match(l) and
+                                    _IMPORT_LINE.match(l).group(1) == _IMPORT_LINE.match(l).group(2))]
+    assert not bad, "not logged as written by the importing process: %s" % bad
+    pids = [_IMPORT_LINE.match(l).group(1) for l in lines]
+    assert len(set(pids)) == len(pids), "logged more than once by one process: %s" % lines
