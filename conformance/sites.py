@@ -82,6 +82,7 @@ def basic(ctx):
     lines = _daemon_group(ctx, "main", "threads=4 display-name=%{GROUP}") if ctx.daemon else []
     lines += [
         "SetEnv PROBE_SETENV from-setenv",
+        "SetEnv PATH /probe-setenv-path",
         "WSGIScriptAlias /probe %s/probe.wsgi" % a,
         "WSGIScriptAlias /errs %s/errors.wsgi" % a,
         "WSGIScriptAlias /nocall %s/no_callable.wsgi" % a,

@@ -308,3 +308,19 @@ def test_death_mid_response_visible(server, mode, env):
         s.close()
     new, _ = wait_for_new_pid(server, "/probe/sys", None)
     assert new, "the group did not serve again"
+
+
+@case("DMN-016", "send-buffer-size= and receive-buffer-size= take 512 and more (or 0); 511 is a config "
+      "error naming the option's minimum", site="none", modes=DAEMON)
+def test_buffer_size_minimum(env, mode, tmp_path):
+    from conformance.cases.test_dir import _directive_in_profile
+    from conformance.cases.test_err import _config_rejected
+    for option in ("send-buffer-size", "receive-buffer-size"):
+        for value in ("512", "0", "511"):
+            (tmp_path / (option + value)).mkdir()
+        for ok in ("512", "0"):
+            _directive_in_profile(env, mode, tmp_path / (option + ok), {"rejected": False},
+                                  "WSGIDaemonProcess b %s=%s" % (option, ok))
+        out = _config_rejected(env, tmp_path / (option + "511"),
+                               lambda c: ["WSGIDaemonProcess b %s=511" % option])
+        assert "must be >= 512 bytes" in out, out

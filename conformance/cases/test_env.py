@@ -67,7 +67,7 @@ def test_multithread_multiprocess(server, mode, env, expect):
     assert got == want, "multithread/multiprocess %s, expected %s" % (got, want)
 
 
-@case("ENV-007", "HTTPS and PATH never appear in environ")
+@case("ENV-007", "HTTPS and PATH never appear in environ (PATH not even when the config sets it with SetEnv)")
 def test_no_https_path(server, mode):
     env, _ = environ(server, headers={"HTTPS": "on"})
     assert "HTTPS" not in env and "PATH" not in env
