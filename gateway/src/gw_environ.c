@@ -72,7 +72,6 @@ apr_table_t *gw_environ_table(request_rec *r, const gw_request_config *rc)
             apr_table_setn(t, "REQUEST_METHOD", "GET");
     }
 
-    apr_table_unset(t, "PATH");
     if (!gw_profile()->has_cgi_legacy_vars) {
         apr_table_unset(t, "GATEWAY_INTERFACE");
         apr_table_unset(t, "SERVER_SIGNATURE");
@@ -213,7 +212,7 @@ PyObject *gw_environ_dict(const apr_table_t *t, gw_environ_info *info, PyObject 
             continue;
         }
         else if (k[0] == 'P' && !strcmp(k, "PATH")) {
-            continue;
+            continue;   /* never in environ, even from SetEnv: the one place it is dropped */
         }
         key = GW_Native_FromString(k);
         val = GW_Native_FromString(v);
