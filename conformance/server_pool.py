@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .sites import SiteContext, render_site
+from .sites import SiteContext, render_site, site_env
 from gateway import httpd
 
 
@@ -36,7 +36,7 @@ class ServerPool:
         ctx.copy_apps()
         server = httpd.Server(self.env.install, root, mpm=self.env.mpm,
                               module_lines=[self.env.target.load_line()],
-                              fragments=render_site(site, ctx))
+                              fragments=render_site(site, ctx), extra_env=site_env(site))
         server.ctx = ctx
         t0 = time.monotonic()
         self.key = (site, mode)

@@ -20,14 +20,24 @@ SITES = {}
 # starts, so whichever case runs at that moment may see them: site name -> patterns.
 SITE_LOG = {}
 
+# Variables a site's Apache is started with on top of httpd.SCRUBBED_ENV: site name -> dict.
+SITE_ENV = {}
 
-def site(name, log=()):
+
+def site(name, log=(), env=None):
     def register(fn):
         SITES[name] = fn
         if log:
             SITE_LOG[name] = tuple(log)
+        if env:
+            SITE_ENV[name] = dict(env)
         return fn
     return register
+
+
+def site_env(name):
+    """The extra environment the site's Apache starts with (empty for most sites)."""
+    return dict(SITE_ENV.get(name, {}))
 
 
 class SiteContext:
@@ -194,6 +204,16 @@ def locale_site(ctx):
         lines += ["WSGIDaemonProcess loc-%s threads=1 %s" % (name, opts),
                   "WSGIScriptAlias /%s %s/probe.wsgi process-group=loc-%s" % (name, a, name)]
     return [l.rstrip() for l in lines]
+
+
+@site("locale-env", env={"LC_ALL": "C"})
+def locale_env_site(ctx):
+    """Apache itself started with LC_ALL=C: what a daemon's locale= makes of it (LOC-006)."""
+    a = ctx.apps
+    return ["WSGIDaemonProcess locenv-plain threads=1",
+            "WSGIScriptAlias /plain %s/probe.wsgi process-group=locenv-plain" % a,
+            "WSGIDaemonProcess locenv-locale threads=1 locale=de_DE.UTF-8",
+            "WSGIScriptAlias /locale %s/probe.wsgi process-group=locenv-locale" % a]
 
 
 LEGACY_VIRTUALENV = "20.21.1"  # the last virtualenv that still creates Python 2.7 environments
@@ -369,3 +389,37 @@ def daemonopts(ctx):
 def bigbody(ctx):
     lines = _daemon_group(ctx, "big", "threads=2") if ctx.daemon else []
     return lines + ["LimitRequestBody 0", "WSGIScriptAlias /probe %s/probe.wsgi" % ctx.apps]
+
+
+@site("sockets")
+def sockets(ctx):
+    """Daemon groups with and without send-/receive-buffer-size= (DMN-017)."""
+    a = ctx.apps
+    groups = {"plain": "", "sized": "send-buffer-size=40000 receive-buffer-size=50000"}
+    lines = []
+    for name, opts in sorted(groups.items()):
+        lines += [("WSGIDaemonProcess sk-%s threads=1 %s" % (name, opts)).rstrip(),
+                  "WSGIScriptAlias /%s %s/sockets.wsgi process-group=sk-%s" % (name, a, name)]
+    return lines
+
+
+@site("socket-timeout")
+def socket_timeout(ctx):
+    """socket-timeout=2 under Apache's Timeout 12 (DMN-018): which of them ends a stalled read is
+    plain, and Timeout bounds how long a module that waits for Apache's instead holds the case."""
+    return ["Timeout 12", "WSGIDaemonProcess sk-timeout threads=1 socket-timeout=2",
+            "WSGIScriptAlias /timeout %s/sockets.wsgi process-group=sk-timeout" % ctx.apps]
+
+
+@site("atexit")
+def atexit_site(ctx):
+    """Daemon groups (three processes in all) that preload an app registering an atexit
+    callback (DMN-019); display-name tells their processes apart."""
+    a = ctx.apps
+    lines = []
+    for name, opts in (("one", "processes=1"), ("two", "processes=2")):
+        lines += ["WSGIDaemonProcess ax-%s %s threads=1 display-name=%%{GROUP}" % (name, opts),
+                  "WSGIImportScript %s/atexit.wsgi process-group=ax-%s application-group=%%{GLOBAL}" % (a, name),
+                  "WSGIScriptAlias /%s %s/atexit.wsgi process-group=ax-%s application-group=%%{GLOBAL}"
+                  % (name, a, name)]
+    return lines

@@ -228,8 +228,11 @@ class Server:
     """One Apache instance in its own server root. Use as a context manager."""
 
     def __init__(self, install, root, mpm="event", module_lines=(), fragments=(),
-                 extra_modules=(), log_level="info", start_timeout=20):
+                 extra_modules=(), log_level="info", start_timeout=20, extra_env=None):
         self.install = install
+        # Apache's environment: SCRUBBED_ENV and, on top, what this server is asked to carry
+        # (e.g. LC_ALL for a site that shows how a daemon's locale= meets it).
+        self.env = dict(SCRUBBED_ENV, **dict(extra_env or {}))
         self.root = Path(root)
         self.mpm = mpm
         self.module_lines = list(module_lines)
@@ -278,7 +281,7 @@ class Server:
         """`httpd -t`; raises ConfigError naming the problem."""
         self.prepare()
         self.render()
-        out = _run([self.install.httpd, "-t", "-f", str(self.conf_path)], env=SCRUBBED_ENV)
+        out = _run([self.install.httpd, "-t", "-f", str(self.conf_path)], env=self.env)
         if out.returncode != 0:
             raise ConfigError("httpd -t rejected %s:\n%s" % (self.conf_path, out.stdout.strip()),
                               out.stdout, self.config_text)
@@ -291,7 +294,7 @@ class Server:
             self.proc = subprocess.Popen(
                 [self.install.httpd, "-f", str(self.conf_path), "-DFOREGROUND"],
                 stdout=open(self.root / "startup.out", "wb"), stderr=subprocess.STDOUT,
-                env=SCRUBBED_ENV, cwd=str(self.root), start_new_session=True, close_fds=True)
+                env=self.env, cwd=str(self.root), start_new_session=True, close_fds=True)
             try:
                 self.wait_ready()
                 return self

@@ -171,6 +171,43 @@ def test_34_daemon_option(env, mode, tmp_path):
     assert "WSGIDaemonProcess" in out or "daemon process" in out.lower()
 
 
+@case("DIR-016", "the directives a release lacks are config errors (httpd -t names them) and the ones it "
+                 "has are accepted: WSGIIgnoreActivity, WSGITrustedProxies and WSGITrustedProxyHeaders "
+                 "(4.x on), WSGISwitchInterval, WSGIPerInterpreterGIL and WSGIFreeThreading (6.x only), "
+                 "WSGIPy3kWarningFlag (before 6.x, built for Python 2 only)",
+      site="none", modes=("embedded",), expects={"rejected": [str], "accepted": [str]})
+def test_directives_of_release(env, mode, tmp_path, expect):
+    # Every release defines WSGIPy3kWarningFlag only under PY_MAJOR_VERSION == 2 (3.4, 4.9.4,
+    # 5.0.2; 6.x has none), so where it exists depends on the Python, not only the profile.
+    py3k = "WSGIPy3kWarningFlag Off"
+    known = expect["accepted"] + ([] if env.py3 or env.profile.name == "6" else [py3k])
+    lacking = expect["rejected"] + ([py3k] if env.py3 or env.profile.name == "6" else [])
+    for line in lacking:
+        (tmp_path / line.split()[0]).mkdir()
+        out = _config_rejected(env, tmp_path / line.split()[0], lambda c: [line])
+        assert line.split()[0] in out, "%r: %s" % (line, out[-500:])
+    from conformance.sites import SiteContext
+    from gateway import httpd
+    root = tmp_path / "srv"
+    root.mkdir()
+    ctx = SiteContext(root, env, mode)
+    ctx.copy_apps()
+    httpd.Server(env.install, root, mpm=env.mpm, module_lines=[env.target.load_line()],
+                 fragments=ctx.common() + known).check()
+
+
+@case("DIR-018", "WSGIImportScript needs both groups: without application-group (or without "
+                 "process-group) it is a config error saying which is required", site="none",
+      modes=("embedded",))
+def test_import_script_needs_groups(env, mode, tmp_path):
+    for missing, given in (("application group", "process-group=%{GLOBAL}"),
+                           ("process group", "application-group=%{GLOBAL}")):
+        where = tmp_path / missing.split()[0]
+        where.mkdir()
+        out = _config_rejected(env, where, lambda c: ["WSGIImportScript %s/preload.wsgi %s" % (c.apps, given)])
+        assert "Name of WSGI %s required." % missing in out, out[-500:]
+
+
 RELOADS = 25
 
 
@@ -206,3 +243,36 @@ def test_reload_references_flat(server, mode, metrics):
         first["fds"], last["fds"], RELOADS - 1)
     assert last["gc_objects"] - first["gc_objects"] < RELOADS, (
         "gc tracks %d more objects after %d reloads" % (last["gc_objects"] - first["gc_objects"], RELOADS - 1))
+
+
+# What the releases log when a reload_required hook is not callable or raises (observed):
+# the exception, with a traceback, under the script's name.
+HOOK_LOG = (r"Exception occurred processing WSGI script '\S+/hook_(value|raise)\.wsgi'",
+            r"(TypeError|ValueError) exception raised processing WSGI script '\S+/hook_(value|raise)\.wsgi'",
+            r"TypeError: 'bool' object is not callable", r"ValueError: hook-raised-in-reload-required",
+            r"Traceback \(most recent call last\)", r"File \"\S+/hook_raise\.wsgi\", line \d+",
+            r"raise ValueError\(")
+
+
+@case("DIR-017", "a script's reload_required(path) hook is called with the script's path on each request "
+                 "to an unchanged script: True reloads it (a daemon process restarts), False keeps it; "
+                 "a non-callable value or an exception is logged and keeps it", site="directives",
+      expect_log=HOOK_LOG)
+def test_reload_required_hook(server, mode):
+    def three(name):
+        return [fetch_json(server, "/match/hook_%s" % name) for _ in range(3)]
+
+    mark = Mark(server)
+    got = three("true")
+    served = [(x["pid"], x["load"]) for x in got]
+    assert len(set(served)) == 3, "not reloaded on each request: %s" % got
+    if mode == "embedded":
+        assert [x["args"] for x in got] == [[], [got[0]["script"]], [got[0]["script"]] * 2], got
+    got = three("false")
+    assert len(set((x["pid"], x["load"]) for x in got)) == 1, "reloaded: %s" % got
+    assert got[-1]["args"] == [got[0]["script"]] * 2, got
+    for name, line in (("value", r".*TypeError: 'bool' object is not callable.*"),
+                       ("raise", r".*ValueError: hook-raised-in-reload-required.*")):
+        got = three(name)
+        assert len(set((x["pid"], x["load"]) for x in got)) == 1, "reloaded: %s" % got
+        log_has(server, [line], since=mark.log)

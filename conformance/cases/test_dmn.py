@@ -324,3 +324,110 @@ def test_buffer_size_minimum(env, mode, tmp_path):
         out = _config_rejected(env, tmp_path / (option + "511"),
                                lambda c: ["WSGIDaemonProcess b %s=511" % option])
         assert "must be >= 512 bytes" in out, out
+
+
+
+def _group_sockets(server, path):
+    """The group's listening socket and the connection carrying this request, as its daemon
+    sees them under /proc/self/fd: (listener, connection, system defaults)."""
+    facts = fetch_json(server, path)
+    listeners = [s for s in facts["sockets"] if s["listening"]]
+    assert len(listeners) == 1, "expected the group's one listening socket: %s" % facts["sockets"]
+    conns = [s for s in facts["sockets"] if not s["listening"] and s["name"] == listeners[0]["name"]]
+    assert len(conns) == 1, "expected one connection accepted on %s: %s" % (
+        listeners[0]["name"], facts["sockets"])
+    return listeners[0], conns[0], facts["defaults"]
+
+
+@case("DMN-017", "send-buffer-size=N and receive-buffer-size=M size the group's listening socket (the kernel "
+      "reports 2N and 2M); without them it has the system defaults, and the connection carrying a request "
+      "has the system defaults either way", site="sockets", modes=DAEMON)
+def test_buffer_sizes(server, mode):
+    # Observed on 6.1.1, 5.0.2, 4.9.4, Debian's 4.9.4 and 3.4: the sizes are set on the socket
+    # the group listens on (wsgi_setup_socket); an accepted AF_UNIX connection does not inherit them.
+    for path, snd, rcv in (("/plain/sockets", None, None), ("/sized/sockets", 40000, 50000)):
+        listener, conn, dflt = _group_sockets(server, path)
+        want = (2 * snd if snd else dflt["wmem_default"], 2 * rcv if rcv else dflt["rmem_default"])
+        assert (listener["sndbuf"], listener["rcvbuf"]) == want, \
+            "%s: the listening socket has SO_SNDBUF/SO_RCVBUF %s, expected %s" % (
+                path, (listener["sndbuf"], listener["rcvbuf"]), want)
+        dflt_pair = (dflt["wmem_default"], dflt["rmem_default"])
+        assert (conn["sndbuf"], conn["rcvbuf"]) == dflt_pair, \
+            "%s: the connection has SO_SNDBUF/SO_RCVBUF %s, expected the system defaults %s" % (
+                path, (conn["sndbuf"], conn["rcvbuf"]), dflt_pair)
+
+
+@case("DMN-018", "socket-timeout=2 (Apache's Timeout 12): a client that stalls mid-body makes the app's "
+      "wsgi.input read fail after about 2 s, not Apache's Timeout; when the client then leaves, the log "
+      "holds the profile's lines", site="socket-timeout", modes=DAEMON, profiles=("5", "6"),
+      expects={"log": LOG})
+def test_socket_timeout_stalled_body(server, mode, expect):
+    import json
+    import socket
+    mark = Mark(server)
+    out = server.root / "run" / ("stall-%d.json" % time.time_ns())  # run/ is the child user's
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+    try:
+        s.sendall(b"POST /timeout/stall?out=" + str(out).encode() + b" HTTP/1.1\r\nHost: localhost\r\n"
+                  b"Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n" + b"x" * 1000)
+        t0 = time.monotonic()
+        while not out.exists() and time.monotonic() - t0 < 9:
+            time.sleep(0.05)
+        took = time.monotonic() - t0
+    finally:
+        s.close()
+    assert out.exists(), "the app's read of a stalled body still waits after %.1f s (socket-timeout=2)" % took
+    got = json.loads(out.read_text())
+    assert got["error"], "the read of a stalled body ended without an error: %s" % got
+    assert 1.5 <= got["elapsed"] <= 5, "the app's read failed after %.1f s, expected about 2 (socket-timeout)" % (
+        got["elapsed"])
+    # The Apache child, still reading the body when the client went away, says so.
+    check_log(server, mark.log, expect["log"])
+
+
+def _daemon_pids(server, prefix=b"(wsgi:ax-"):
+    found = set()
+    for pid in server.pids():
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if f.read().startswith(prefix):
+                    found.add(pid)
+        except OSError:
+            pass
+    return found
+
+
+def _wait_daemons(server, n, exclude=(), timeout=15.0):
+    """The set of `n` daemon pids, none of them in `exclude`, once that is what runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = _daemon_pids(server)
+        if len(pids) == n and not pids & set(exclude):
+            return pids
+        time.sleep(0.1)
+    return _daemon_pids(server)
+
+
+@case("DMN-019", "after a graceful restart, stopping Apache (SIGTERM) ends it and every daemon process within "
+      "5 s, each daemon (old generation and new) having run its atexit callbacks, and leaves no process",
+      site="atexit", modes=DAEMON)
+def test_stop_finalises_daemons(server, mode):
+    for path in ("/one", "/two", "/two"):
+        assert http(server, path).status_code == 200
+    first = _wait_daemons(server, 3)
+    assert len(first) == 3, "expected 3 daemon processes, found %s" % sorted(first)
+    server.graceful()
+    second = _wait_daemons(server, 3, exclude=first)
+    assert len(second) == 3 and not second & first, \
+        "the daemons were not replaced by the graceful restart: before %s, after %s" % (sorted(first), sorted(second))
+    for path in ("/one", "/two"):
+        assert http(server, path).status_code == 200
+    t0 = time.monotonic()
+    server.stop()
+    took = time.monotonic() - t0
+    assert not server.leftover, "processes left after the stop (killed by the harness): %s" % server.leftover
+    assert took < 5, "the stop took %.1f s" % took
+    run = server.root / "run"
+    missing = [pid for pid in sorted(first | second) if not (run / ("atexit-%d" % pid)).exists()]
+    assert not missing, "daemon processes %s ended without running their atexit callbacks (of %s)" % (
+        missing, sorted(first | second))

@@ -119,3 +119,16 @@ def test_bad_locale(server, mode, expect):
     if expect["warns"]:
         # Logged when the group starts, so look from the start of the log.
         log_has(server, expect["line"], since=0)
+
+
+@case("LOC-006", "with LC_ALL=C in Apache's own environment a group without locale= keeps it, and a group's "
+      "locale=X still wins: setlocale gives X and os.environ has the profile's LC_ALL (X; Apache's C in 3.4)",
+      site="locale-env", modes=("daemon",), expects={"LC_ALL": str})
+def test_locale_over_apache_lc_all(server, mode, expect):
+    plain = fetch_json(server, "/plain/sys")
+    assert plain["environ"]["LC_ALL"] == "C", "Apache's LC_ALL=C did not reach the daemon: %r" % (
+        plain["environ"]["LC_ALL"],)
+    facts = fetch_json(server, "/locale/sys")
+    assert facts["environ"]["LC_ALL"] == expect["LC_ALL"], "os.environ['LC_ALL'] is %r, expected %r" % (
+        facts["environ"]["LC_ALL"], expect["LC_ALL"])
+    assert "de_DE" in facts["lc_ctype"], "LC_CTYPE is %r: Apache's LC_ALL=C won over locale=" % facts["lc_ctype"]

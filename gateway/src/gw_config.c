@@ -36,7 +36,7 @@ static const gw_profile_info gw_profiles[] = {
       .has_input_terminated = 1, .has_request_ids = 1, .has_script_name_keys = 1,
       .errors_text_wrapper = 1, .log_names_script = 1, .utf8_locale_coercion = 1,
       .daemon_pre_header_death_status = 502, .file_wrapper_class = 1,
-      .locale_exports_lc_all = 1 },
+      .locale_exports_lc_all = 1, .input_expired_names_call = 1 },
 };
 
 static gw_global_config gw_global_storage;

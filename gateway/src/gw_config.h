@@ -64,6 +64,8 @@ typedef struct {
     int daemon_refuses_chunked;     /* 3.4: a chunked request body in daemon mode gets 500 */
     int daemon_missing_callable_500; /* 3.4: a script without the callable is 500 in daemon
                                       * mode (404 in embedded mode and in every other profile) */
+    int input_expired_names_call;   /* 6: an expired wsgi.input's RuntimeError names the call
+                                      * ("read() called on wsgi.input after request completed") */
 } gw_profile_info;
 
 const gw_profile_info *gw_profile(void);

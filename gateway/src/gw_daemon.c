@@ -689,6 +689,13 @@ static int make_socket(gw_daemon_rt *rt, apr_pool_t *p)
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
+    /* send-/receive-buffer-size= size the listening socket, as the releases do (the
+       connections accepted on it keep the system defaults: DMN-017).  Linux clamps a size
+       it does not like rather than failing. */
+    if (g->send_buffer_size > 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &g->send_buffer_size, sizeof(int));
+    if (g->receive_buffer_size > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &g->receive_buffer_size, sizeof(int));
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
     strcpy(sa.sun_path, tmp);

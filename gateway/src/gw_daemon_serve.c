@@ -30,6 +30,7 @@ static volatile apr_time_t last_activity;
 static apr_time_t started;
 static volatile int loaded_ok, attempted;  /* startup-timeout: an app answered yet? */
 static volatile apr_time_t gil_heartbeat;   /* deadlock-timeout: last time the GIL was free */
+static int gil_wedged;                      /* deadlock-timeout fired: Python cannot be entered */
 static int sock_timeout_s;
 static pid_t my_pid, apache_parent;
 
@@ -69,10 +70,6 @@ static void set_timeouts(int fd, int secs)
     tv.tv_usec = 0;
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if (G->send_buffer_size > 0)
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &G->send_buffer_size, sizeof(int));
-    if (G->receive_buffer_size > 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &G->receive_buffer_size, sizeof(int));
 }
 
 /* Have at least `need` bytes buffered (need <= cap).  0, or -1 (EOF, error, timeout). */
@@ -597,6 +594,10 @@ static void finish(int wait_s, const char *why)
                 pthread_kill(workers[i].thread, SIGUSR2);
         nanosleep(&ts, NULL);
     }
+    /* Every request done: Python's atexit callbacks run before the process goes (DMN-019);
+       with a request still running, or the GIL held for good, they cannot safely. */
+    if (alive == 0 && !gil_wedged)
+        gw_interp_run_exit_callbacks(G->server);
     gw_daemon_exiting(RT, 0);
     _exit(0);
 }
@@ -681,6 +682,7 @@ void gw_daemon_serve(gw_daemon_rt *rt, apr_pool_t *p)
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, G->server, "mod_gateway (pid=%d): Daemon "
                          "process '%s': the Python GIL has been held for %d s (deadlock-timeout); "
                          "restarting the process.", (int)my_pid, G->name, G->deadlock_timeout);
+            gil_wedged = 1;
             finish(0, "deadlock timeout");
         }
         if (G->startup_timeout > 0 && !loaded_ok && attempted &&

@@ -43,14 +43,23 @@ static void input_dealloc(GwInput *self)
     PyObject_Del(self);
 }
 
-static int input_check(GwInput *self)
+/* An input kept past its request refuses every use: 3.4 and 5 say the request object has
+   expired, 6 names the call ("read() called on wsgi.input after request completed"). */
+static int input_check_call(GwInput *self, const char *what)
 {
     if (self->expired) {
-        PyErr_SetString(PyExc_RuntimeError, "request object has expired");
+        if (gw_profile()->input_expired_names_call)
+            PyErr_SetString(PyExc_RuntimeError, what);
+        else
+            PyErr_SetString(PyExc_RuntimeError, "request object has expired");
         return -1;
     }
     return 0;
 }
+
+#define GW_EXPIRED(call) call "() called on wsgi.input after request completed"
+#define GW_EXPIRED_ITER "iteration of wsgi.input attempted after request completed"
+#define input_check(self) input_check_call((self), GW_EXPIRED("read"))
 
 /* Read straight from the request into dst; GIL released.  n, 0 EOF, -1 error set. */
 static apr_ssize_t input_raw(GwInput *self, char *dst, apr_size_t len)
@@ -186,10 +195,10 @@ static PyObject *input_read(GwInput *self, PyObject *args)
     return input_read_impl(self, size);
 }
 
-static PyObject *input_readline_impl(GwInput *self, Py_ssize_t size)
+static PyObject *input_readline_impl(GwInput *self, Py_ssize_t size, const char *what)
 {
     apr_size_t scanned = 0;
-    if (input_check(self) < 0)
+    if (input_check_call(self, what) < 0)
         return NULL;
     if (size == 0)
         return PyBytes_FromStringAndSize("", 0);
@@ -219,7 +228,7 @@ static PyObject *input_readline(GwInput *self, PyObject *args)
     Py_ssize_t size = -1;
     if (!GW_SIZE_ARG(args, "readline", &size))
         return NULL;
-    return input_readline_impl(self, size);
+    return input_readline_impl(self, size, GW_EXPIRED("readline"));
 }
 
 static PyObject *input_readlines(GwInput *self, PyObject *args)
@@ -232,7 +241,7 @@ static PyObject *input_readlines(GwInput *self, PyObject *args)
     if (!list)
         return NULL;
     for (;;) {
-        PyObject *line = input_readline_impl(self, -1);
+        PyObject *line = input_readline_impl(self, -1, GW_EXPIRED("readlines"));
         if (!line) {
             Py_DECREF(list);
             return NULL;
@@ -256,13 +265,15 @@ static PyObject *input_readlines(GwInput *self, PyObject *args)
 
 static PyObject *input_close(GwInput *self, PyObject *unused)
 {
-    (void)self; (void)unused;
+    (void)unused;
+    if (input_check_call(self, GW_EXPIRED("close")) < 0)   /* as every release does */
+        return NULL;
     Py_RETURN_NONE;
 }
 
 static PyObject *input_iter(PyObject *self)
 {
-    if (input_check((GwInput *)self) < 0)
+    if (input_check_call((GwInput *)self, GW_EXPIRED_ITER) < 0)
         return NULL;
     Py_INCREF(self);
     return self;
@@ -270,7 +281,7 @@ static PyObject *input_iter(PyObject *self)
 
 static PyObject *input_next(GwInput *self)
 {
-    PyObject *line = input_readline_impl(self, -1);
+    PyObject *line = input_readline_impl(self, -1, GW_EXPIRED_ITER);
     if (line && PyBytes_GET_SIZE(line) == 0) {
         Py_DECREF(line);
         return NULL;    /* StopIteration */

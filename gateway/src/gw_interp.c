@@ -483,3 +483,44 @@ void gw_interp_release(gw_interp *ip)
     (void)ip;
     PyEval_SaveThread();
 }
+
+static void run_exit_callbacks_in(gw_interp *ip, server_rec *s)
+{
+    PyObject *mod, *res = NULL;
+    gw_interp *got = gw_interp_acquire(ip->name, s);
+    if (!got)
+        return;
+    mod = PyImport_ImportModule("atexit");
+    if (mod) {
+        res = PyObject_CallMethod(mod, "_run_exitfuncs", NULL);
+        Py_DECREF(mod);
+    }
+    if (!res)
+        PyErr_Clear();
+    Py_XDECREF(res);
+    gw_interp_release(got);
+}
+
+void gw_interp_run_exit_callbacks(server_rec *s)
+{
+    apr_hash_index_t *hi;
+    gw_interp **all;
+    int n = 0, i;
+    if (!gw_python_ready)
+        return;
+    apr_thread_mutex_lock(interps_lock);
+    all = calloc(apr_hash_count(interps) + 1, sizeof(*all));
+    for (hi = all ? apr_hash_first(NULL, interps) : NULL; hi; hi = apr_hash_next(hi)) {
+        void *v;
+        apr_hash_this(hi, NULL, NULL, &v);
+        if (v != main_interp)
+            all[n++] = v;
+    }
+    apr_thread_mutex_unlock(interps_lock);
+    if (!all)
+        return;
+    for (i = 0; i < n; i++)
+        run_exit_callbacks_in(all[i], s);
+    run_exit_callbacks_in(main_interp, s);
+    free(all);
+}

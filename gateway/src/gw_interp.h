@@ -46,6 +46,9 @@ int gw_python_init(server_rec *s, apr_pool_t *p);
 /* Take the GIL with the thread state of group `name` (created on first use). */
 gw_interp *gw_interp_acquire(const char *name, server_rec *s);
 void gw_interp_release(gw_interp *ip);
+/* The process is stopping with no request running: run each interpreter's atexit callbacks
+   (sub-interpreters first, the main one last), as the releases do when they tear Python down. */
+void gw_interp_run_exit_callbacks(server_rec *s);
 
 /* ---------------------------------------------------------------- gw_log.c */
 

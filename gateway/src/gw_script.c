@@ -4,7 +4,7 @@
  * A script is imported as module _mod_wsgi_<md5 of its path> in the
  * interpreter of its application group, cached in sys.modules, and
  * re-imported when its mtime differs from the recorded __mtime__ (or its
- * reload_required(resource) says so) while WSGIScriptReloading is On.
+ * reload_required(path) says so) while WSGIScriptReloading is On.
  */
 #include "gw_interp.h"
 
@@ -59,8 +59,12 @@ static apr_time_t script_mtime(const char *script)
     return apr_time_from_sec(st.st_mtim.tv_sec) + st.st_mtim.tv_nsec / 1000;
 }
 
-/* 1 reload needed, 0 not. */
-static int needs_reload(PyObject *module, apr_time_t mtime, const char *resource)
+/* 1 reload needed, 0 not.  An unchanged script's module-level reload_required(path) decides
+   (the path is the script's, as every release passes r->filename, in both modes).  Every
+   release calls whatever object is there: a non-callable value or an exception is logged
+   and keeps the module. */
+static int needs_reload(gw_reqio *io, server_rec *s, PyObject *module, apr_time_t mtime,
+                        const char *script)
 {
     PyObject *d = PyModule_GetDict(module), *o;
     int reload = 1;
@@ -74,11 +78,26 @@ static int needs_reload(PyObject *module, apr_time_t mtime, const char *resource
     }
     if (!reload) {
         o = PyDict_GetItemString(d, "reload_required");
-        if (o && PyCallable_Check(o)) {
-            PyObject *r = PyObject_CallFunction(o, "s", resource ? resource : "");
+        if (o) {
+#if GW_PY3
+            PyObject *arg = PyUnicode_DecodeFSDefault(script), *r = NULL;
+#else
+            PyObject *arg = PyString_FromString(script), *r = NULL;
+#endif
+            Py_INCREF(o);
+            if (arg)
+                r = PyObject_CallFunctionObjArgs(o, arg, NULL);
+            Py_XDECREF(arg);
+            Py_DECREF(o);
             if (r) {
                 reload = PyObject_IsTrue(r) == 1;
                 Py_DECREF(r);
+            }
+            if (PyErr_Occurred()) {
+                char head[1024];
+                apr_snprintf(head, sizeof(head), "mod_gateway (pid=%d): Exception occurred "
+                             "processing WSGI script '%s'.", (int)getpid(), script);
+                gw_log_exception(io, s, head);
             }
             PyErr_Clear();
         }
@@ -153,9 +172,10 @@ PyObject *gw_script_module(gw_interp *ip, gw_reqio *io, server_rec *s, const cha
                            int reloading, const char *resource, const char *kind)
 {
     char name[64];
-    PyObject *modules = PyImport_GetModuleDict(), *m;
+    PyObject *modules = PyImport_GetModuleDict(), *m, *stale = NULL;
     apr_time_t mtime = 0;
     int reload = 0;
+    (void)resource;
 
     module_name_into(name, script);
 
@@ -166,10 +186,11 @@ PyObject *gw_script_module(gw_interp *ip, gw_reqio *io, server_rec *s, const cha
             return m;
         }
         mtime = script_mtime(script);
-        if (!needs_reload(m, mtime, resource)) {
+        if (!needs_reload(io, s, m, mtime, script)) {
             Py_INCREF(m);
             return m;
         }
+        stale = m;      /* compared only: the hook runs once a request, as in every release */
     }
 
     /* Serialise loading within the interpreter; wait without the GIL. */
@@ -181,7 +202,7 @@ PyObject *gw_script_module(gw_interp *ip, gw_reqio *io, server_rec *s, const cha
     if (m) {
         if (!mtime)
             mtime = script_mtime(script);
-        if (!reloading || !needs_reload(m, mtime, resource)) {
+        if (!reloading || (m != stale && !needs_reload(io, s, m, mtime, script))) {
             Py_INCREF(m);
             apr_thread_mutex_unlock(ip->import_lock);
             return m;
