@@ -2,7 +2,8 @@
 
 A run works on its own copy of gateway/src and of the suite (conformance/, gateway/) taken
 when it starts, as others edit the tree; it builds the unmutated copy first and requires the
-suite green on it under every profile.
+suite green on it under every profile, and the unit tests that compile a sampled file (unit.py)
+green on it too.  Mutants reviewed as equivalent or unreachable (equivalent.json) are not run.
 """
 
 import datetime
@@ -22,11 +23,11 @@ from pathlib import Path
 
 from gateway import build
 from matrix.run import fmt_duration, kill_tree
-from . import SCHEMA, mutants as M
+from . import SCHEMA, equivalent as EQ, mutants as M, unit as U
 
 REPO = Path(__file__).resolve().parents[2]
-CLASSES = ("killed", "survived", "stillborn", "identical", "error")
-_RUNNING = set()        # suite sessions in flight, stopped on Ctrl-C
+CLASSES = ("killed", "survived", "stillborn", "identical", "equivalent", "error")
+_RUNNING = set()        # sessions (suite, unit tests) in flight, stopped on Ctrl-C
 _STOP = threading.Event()
 
 
@@ -63,39 +64,59 @@ def _sessions_under(tmp):
     return [p for p, (cmd, sid) in procs.items() if sid in sids or tmp.encode() in cmd]
 
 
-def run_suite(so, opts, profile, stem, timeout, extra=(), case_args=True):
-    """One `python -m conformance` session; (exit code or None on timeout, journal or None)."""
+def _spawn(cmd, opts, stem, timeout, **env):
+    """Run cmd from the tree copy in a session of its own, output to stem.log, `env` added to
+    the environment; its exit code, or None when it ran over `timeout` (then killed)."""
     if _STOP.is_set():
         raise KeyboardInterrupt
+    with open(stem.with_suffix(".log"), "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(opts.tree),
+                                env=dict(os.environ, PYTHONPATH=str(opts.tree), **env),
+                                start_new_session=True)
+        _RUNNING.add(proc.pid)
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            kill_tree(proc.pid)
+            proc.wait()
+            return None
+        finally:
+            _RUNNING.discard(proc.pid)
+
+
+def run_suite(so, opts, profile, stem, timeout, extra=(), case_args=True):
+    """One `python -m conformance` session; (exit code or None on timeout, journal or None)."""
     journal = stem.with_suffix(".json")
     tmp = tempfile.mkdtemp(prefix="suite-", dir=str(opts.work))
     os.chmod(tmp, 0o755)           # the server roots go under it; Apache's children traverse it
     cmd = [sys.executable, "-m", "conformance", "--target", str(so), "--server-python", opts.python,
            "--profile", profile, "--mode", "both", "--json", str(journal)] + list(extra)
     cmd += opts.case_args if case_args else []
-    with open(stem.with_suffix(".log"), "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(opts.tree),
-                                env=dict(os.environ, TMPDIR=tmp, PYTHONPATH=str(opts.tree)),
-                                start_new_session=True)
-        _RUNNING.add(proc.pid)
-        try:
-            rc = proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            kill_tree(proc.pid)
-            proc.wait()
-            rc = None
-        finally:
-            _RUNNING.discard(proc.pid)
-            for pid in _sessions_under(tmp):   # no Apache of ours outlives its session, by PID
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        rc = _spawn(cmd, opts, stem, timeout, TMPDIR=tmp)
+    finally:
+        for pid in _sessions_under(tmp):       # no Apache of ours outlives its session, by PID
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(tmp, ignore_errors=True)
     try:
         return rc, json.loads(journal.read_text())
     except (OSError, ValueError):
         return rc, None
+
+
+def unit_session(tests, src, opts, stem, timeout):
+    """The unit tests `tests` on the sources in `src`; (exit code or None on timeout, the failed
+    node ids: on a timeout, the tests themselves)."""
+    basetemp = Path(tempfile.mkdtemp(prefix="unit-", dir=str(opts.work)))
+    try:
+        rc = _spawn(U.command(tests, basetemp / "t"), opts, stem, timeout, GW_SRC=str(src))
+    finally:
+        shutil.rmtree(str(basetemp), ignore_errors=True)
+    log = stem.with_suffix(".log").read_text(errors="replace")
+    return rc, list(tests) if rc is None else U.failed(log)
 
 
 def failures(journal):
@@ -109,7 +130,8 @@ def failed_cases(journal):
 def mutant_session(so, opts, p, i, timeout):
     """The mutant's session under profile p, stopping at the first failure; a failure counts
     only if the failing cases fail again on their own (--confirm times), else they are set
-    aside as flaky and the session runs again without them.  (rc, journal, flaky case ids)."""
+    aside as flaky and the session runs again without them.  (rc, journal, flaky case ids,
+    the stem of the last session's files)."""
     deselect, flaky, attempt = [], [], 0
     while True:              # ends: each round deselects the cases that failed in it
         attempt += 1
@@ -128,7 +150,7 @@ def mutant_session(so, opts, p, i, timeout):
                 break
         else:
             break
-    return rc, journal, flaky
+    return rc, journal, flaky, stem
 
 
 def _tail(path, n=15):
@@ -141,10 +163,20 @@ def _tail(path, n=15):
     return "\n".join(l[:300] for l in (verdict[:n] + lines[-1:] if verdict else lines[-n:]))
 
 
-def baseline(opts, src):
-    """Build the unmutated copy and run it through every profile; returns (module, facts)."""
+def baseline(opts, src, chosen):
+    """Build the unmutated copy, run the unit tests of the chosen mutants' files on it and the
+    suite under every profile; returns (module, facts)."""
     so = build.build_module(opts.python, src=src)
     facts = {"module": str(so), "profiles": {}}
+    tests = U.tests_for({m.file for m in chosen if m not in opts.equivalents})
+    if tests:
+        t0 = time.monotonic()
+        stem = opts.out / "runs" / "baseline-unit"
+        rc, failed = unit_session(tests, src, opts, stem, opts.timeout or 600)
+        facts["unit"] = {"tests": tests, "exit_code": rc, "duration_s": round(time.monotonic() - t0, 1)}
+        if rc != 0:
+            raise BaselineRed("the unit tests fail on the unmutated sources: %s\n(%s)\n%s" % (
+                " ".join(failed) or "exit %s" % rc, stem.with_suffix(".log"), _tail(stem.with_suffix(".log"))))
     for p in opts.profiles:
         t0 = time.monotonic()
         rc, journal = run_suite(so, opts, p, opts.out / "runs" / ("baseline-%s" % p), opts.timeout or 3600)
@@ -159,10 +191,15 @@ def baseline(opts, src):
 
 
 def judge(i, m, opts, src, base_bytes, timeouts):
-    """One mutant's record: build it, compare it, run it through the profiles."""
+    """One mutant's record: unless reviewed as equivalent, build it, compare it, run its file's
+    unit tests on it, then the suite profile by profile."""
     t0 = time.monotonic()
     rec = dict(m.as_dict(), index=i, classification=None, reason="", profile=None, failed_cases=[],
                flaky_cases=[])
+    entry = opts.equivalents.get(m)
+    if entry:
+        rec.update(classification="equivalent", kind=entry["kind"], reason=entry["why"], duration_s=0.0)
+        return rec
     mdir = opts.work / ("m%03d" % i)
     mdir.mkdir()
     for f in build.source_files(src):
@@ -179,29 +216,41 @@ def judge(i, m, opts, src, base_bytes, timeouts):
         if stripped(so, opts.work) == base_bytes:
             rec.update(classification="identical")
         else:
-            for p in opts.profiles:
-                rc, journal, flaky = mutant_session(so, opts, p, i, timeouts[p])
-                rec["flaky_cases"] += flaky
-                failed = failed_cases(journal)
-                if rc == 0:
-                    continue
-                rec["profile"] = p
-                if rc is None:
-                    rec.update(classification="killed", reason="timeout after %ds" % timeouts[p],
-                               failed_cases=failed)
-                elif failed or rc == 1:
-                    rec.update(classification="killed", failed_cases=failed,
-                               reason="failed cases" if failed else "exit 1: " + _tail(stem.with_suffix(".log"), 3))
-                else:
-                    # set-up errors and harness crashes are not the mutant's doing: not in the score
-                    rec.update(classification="error", reason=(journal or {}).get("setup_error")
-                               or "exit %s: %s" % (rc, _tail(stem.with_suffix(".log"), 3)))
-                break
-            else:
-                rec.update(classification="survived")
+            _sessions(rec, i, m, opts, mdir, so, timeouts)
     shutil.rmtree(str(mdir), ignore_errors=True)
     rec["duration_s"] = round(time.monotonic() - t0, 1)
     return rec
+
+
+def _sessions(rec, i, m, opts, mdir, so, timeouts):
+    """Classify a built mutant: its file's unit tests first (seconds), then the suite under each
+    profile, up to the first session that fails it."""
+    tests = U.tests_for([m.file])
+    if tests:
+        stem = opts.out / "runs" / ("m%03d-unit" % i)
+        rc, failed = unit_session(tests, mdir, opts, stem, timeouts["unit"])
+        if rc != 0:
+            return _verdict(rec, "unit", rc, failed, stem, timeouts["unit"], _tail(stem.with_suffix(".log"), 3))
+    for p in opts.profiles:
+        rc, journal, flaky, stem = mutant_session(so, opts, p, i, timeouts[p])
+        rec["flaky_cases"] += flaky
+        if rc != 0:
+            return _verdict(rec, p, rc, failed_cases(journal), stem, timeouts[p], "failed cases",
+                            (journal or {}).get("setup_error"))
+    rec.update(classification="survived")
+
+
+def _verdict(rec, profile, rc, failed, stem, timeout, why, setup_error=None):
+    """A session that did not pass: the mutant is killed if it failed tests, exited 1 or hung;
+    set-up errors and harness crashes are not its doing (error: not in the score)."""
+    tail = _tail(stem.with_suffix(".log"), 3)
+    rec.update(profile=profile, failed_cases=failed)
+    if rc is None:
+        rec.update(classification="killed", reason="timeout after %ds" % timeout)
+    elif failed or rc == 1:
+        rec.update(classification="killed", reason=why if failed else "exit 1: " + tail)
+    else:
+        rec.update(classification="error", reason=setup_error or "exit %s: %s" % (rc, tail))
 
 
 def _change(rec, width=70):
@@ -209,10 +258,18 @@ def _change(rec, width=70):
 
 
 def totals(records):
+    """Counts by class; `score` over the viable mutants less the reviewed equivalent and
+    unreachable ones (killed + survived), `raw_score` over every viable one (those counted as
+    survivors, as they were before the review)."""
     t = {c: sum(r["classification"] == c for r in records) for c in CLASSES}
     viable = t["killed"] + t["survived"]
     t["score"] = round(t["killed"] / viable, 4) if viable else None
+    t["raw_score"] = round(t["killed"] / (viable + t["equivalent"]), 4) if viable + t["equivalent"] else None
     return t
+
+
+def _pct(score, digits=1):
+    return "n/a" if score is None else "%.*f %%" % (digits, 100 * score)
 
 
 def write_reports(opts, doc):
@@ -222,21 +279,21 @@ def write_reports(opts, doc):
     doc["by_family"] = {f: totals([r for r in recs if r["family"] == f]) for f in M.FAMILIES}
     (opts.out / "power.json").write_text(json.dumps(doc, indent=1))
     t = doc["totals"]
-    score = "n/a" if t["score"] is None else "%.1f %%" % (100 * t["score"])
+    viable = t["killed"] + t["survived"]
     lines = ["# Suite power", "",
-             "**Score %s** (killed %d / viable %d) — %d mutants, seed %s, profiles %s, %s%s." % (
-                 score, t["killed"], t["killed"] + t["survived"], len(recs), doc["seed"],
-                 ", ".join(doc["profiles"]), fmt_duration(doc["duration_s"]),
-                 "" if doc["complete"] else " (incomplete)"),
+             "**Score %s** (killed %d / viable %d, reviewed equivalent or unreachable %d left out); "
+             "raw %s (killed %d / all %d viable) — %d mutants, seed %s, profiles %s, %s%s." % (
+                 _pct(t["score"]), t["killed"], viable, t["equivalent"], _pct(t["raw_score"]), t["killed"],
+                 viable + t["equivalent"], len(recs), doc["seed"], ", ".join(doc["profiles"]),
+                 fmt_duration(doc["duration_s"]), "" if doc["complete"] else " (incomplete)"),
              "", "Sources: commit %s%s (sha256 %s); server Python %s; suite args `%s`." % (
                  doc["source"]["commit"][:10], " + uncommitted changes" if doc["source"]["dirty"] else "",
                  doc["source"]["sha256"][:12],
                  doc["server_python"], " ".join(doc["case_args"]) or "(none)"),
-             "", "| family | killed | survived | stillborn | identical | error | score |",
-             "|---|---|---|---|---|---|---|"]
+             "", "| family | %s | score | raw |" % " | ".join(CLASSES), "|---" * (len(CLASSES) + 3) + "|"]
     for f, ft in doc["by_family"].items():
-        lines.append("| %s | %s | %s |" % (f, " | ".join(str(ft[c]) for c in CLASSES),
-                                          "-" if ft["score"] is None else "%.0f %%" % (100 * ft["score"])))
+        lines.append("| %s | %s | %s | %s |" % (f, " | ".join(str(ft[c]) for c in CLASSES),
+                                               _pct(ft["score"], 0), _pct(ft["raw_score"], 0)))
     lines += ["", "## Survivors", ""]
     surv = [r for r in recs if r["classification"] == "survived"]
     lines += ["| # | where | family | change |", "|---|---|---|---|"] if surv else ["None."]
@@ -250,6 +307,15 @@ def write_reports(opts, doc):
             r["index"], r["file"], r["line"], r["family"], r["classification"], r["profile"],
             " ".join(r["failed_cases"][:3]) or r["reason"].replace("\n", " ").replace("|", "/")[:120])
             for r in other]
+    equiv = [r for r in recs if r["classification"] == "equivalent"]
+    if equiv:
+        lines += ["", "## Reviewed equivalent and unreachable (not run)", "",
+                  "Matched an entry of conformance/power/equivalent.json; left out of the score, "
+                  "counted in the raw score.", "", "| # | where | family | change | kind | why |",
+                  "|---|---|---|---|---|---|"]
+        lines += ["| %d | %s:%d | %s | %s | %s | %s |" % (
+            r["index"], r["file"], r["line"], r["family"], _change(r), r["kind"], r["reason"].replace("|", "/"))
+            for r in equiv]
     flaky = {}
     for r in recs:
         for c in r.get("flaky_cases", []):
@@ -290,16 +356,19 @@ def run(opts, chosen=None, log=print):
         for pkg in ("conformance", "gateway"):
             shutil.copytree(str(REPO / pkg), str(opts.tree / pkg),
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        opts.equivalents = EQ.load(src)      # a stale entry stops the run before any build
         chosen = chosen if chosen is not None else select(opts, src)
         doc = {"schema": SCHEMA, "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "seed": opts.seed, "mutants_requested": opts.mutants, "files": opts.files,
                "profiles": opts.profiles, "server_python": opts.python, "case_args": opts.case_args,
-               "source": _source_state(src), "complete": False, "duration_s": 0.0, "mutants": []}
+               "source": _source_state(src), "equivalent_entries": len(opts.equivalents),
+               "complete": False, "duration_s": 0.0, "mutants": []}
         log("baseline: building and running the unmutated copy under profiles %s" % ", ".join(opts.profiles))
-        so, doc["baseline"] = baseline(opts, src)
+        so, doc["baseline"] = baseline(opts, src, chosen)
         base_bytes = stripped(so, opts.work)
         # a mutant's session may take three times the baseline's (it shares the cores) plus a minute
         timeouts = {p: opts.timeout or 3 * f["duration_s"] + 60 for p, f in doc["baseline"]["profiles"].items()}
+        timeouts["unit"] = opts.timeout or 3 * doc["baseline"].get("unit", {}).get("duration_s", 0) + 60
         log("baseline green (%s); %d mutants, %d at a time" % (
             ", ".join("%s: %ss" % (p, f["duration_s"]) for p, f in doc["baseline"]["profiles"].items()),
             len(chosen), opts.jobs))
@@ -384,12 +453,20 @@ def main(argv=None):
         with tempfile.TemporaryDirectory() as d:
             for f in build.source_files():
                 shutil.copy2(str(f), d)
+            try:
+                eq = EQ.load(d)
+            except EQ.EntryError as e:
+                print("power: %s" % e, file=sys.stderr)
+                return 2
             for i, m in enumerate(select(opts, d), 1):
-                print("%3d %-36s %s" % (i, m.id, m.change()))
+                print("%3d %-36s %s%s" % (i, m.id, m.change(), "  [reviewed %s]" % eq[m]["kind"] if m in eq else ""))
         return 0
     signal.signal(signal.SIGTERM, lambda *a: _raise(KeyboardInterrupt))   # `kill PID` stops cleanly
     try:
         doc = run(opts)
+    except EQ.EntryError as e:
+        print("power: %s" % e, file=sys.stderr)
+        return 2
     except BaselineRed as e:
         print("power: %s" % e, file=sys.stderr)
         return 2
@@ -400,7 +477,8 @@ def main(argv=None):
         print("power: interrupted; partial reports in %s" % opts.out, file=sys.stderr)
         return 130
     t = doc["totals"]
-    print("score %s: %d killed, %d survived, %d stillborn, %d identical, %d error in %s; %s" % (
-        "n/a" if t["score"] is None else "%.1f %%" % (100 * t["score"]), t["killed"], t["survived"],
-        t["stillborn"], t["identical"], t["error"], fmt_duration(doc["duration_s"]), opts.out / "power.md"))
+    print("score %s (raw %s): %d killed, %d survived, %d stillborn, %d identical, %d equivalent, %d error "
+          "in %s; %s" % (_pct(t["score"]), _pct(t["raw_score"]), t["killed"], t["survived"], t["stillborn"],
+                         t["identical"], t["equivalent"], t["error"], fmt_duration(doc["duration_s"]),
+                         opts.out / "power.md"))
     return 0

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from conformance.power import mutants as M, run
+from conformance.power import equivalent as EQ, mutants as M, run, unit as U
 from gateway import build
 
 SNIPPET = r'''#include <stdio.h>
@@ -74,9 +74,93 @@ def test_a_failure_that_does_not_reproduce_is_set_aside(monkeypatch, tmp_path):
         return 0, {"cases": []}
     monkeypatch.setattr(run, "run_suite", fake)
     opts = run.parse_args(["--out", str(tmp_path)])
-    assert run.mutant_session("x.so", opts, "5", 1, 60) == (0, {"cases": []}, ["QUE-004"])
+    assert run.mutant_session("x.so", opts, "5", 1, 60)[:3] == (0, {"cases": []}, ["QUE-004"])
     assert calls == [["--maxfail=1"], ["-k", "QUE-004"],
                      ["--maxfail=1", "--deselect", "test_que.py::test_order[QUE-004-daemon]"]]
+
+
+def _entry(site, text, **kw):
+    """An equivalent.json entry naming `site` by its line's text."""
+    e = {"file": site.file, "line_text": text.split("\n")[site.line - 1].strip(), "family": site.family,
+         "original": site.original, "replacement": site.replacement, "kind": "equivalent", "why": "test"}
+    e.update(kw)
+    return e
+
+
+def _load(tmp_path, src, *entries):
+    (tmp_path / "eq.json").write_text(json.dumps({"mutants": list(entries)}))
+    return EQ.load(src, tmp_path / "eq.json")
+
+
+def test_equivalent_entries_match_their_site_across_line_shifts(tmp_path):
+    """Every reviewed entry names one site of the current sources (else the tool stops); an
+    entry still names its site after lines are added above it; a stale entry, or one whose
+    line recurs without `before`, fails loudly."""
+    reviewed = EQ.load(build.SRC)
+    assert len(reviewed) == len(json.loads(EQ.FILE.read_text())["mutants"])
+    assert {e["kind"] for e in reviewed.values()} <= set(EQ.KINDS)
+    src = tmp_path / "src"
+    shutil.copytree(str(build.SRC), str(src))
+    text = (src / "gw_wire.c").read_text()
+    site = next(s for s in M.sites("gw_wire.c", text) if s.id.startswith("gw_wire.c:155:39:"))
+    assert _load(tmp_path, src, _entry(site, text)) == {site: _entry(site, text)}
+    (src / "gw_wire.c").write_text("/* moved */\n\n" + text)
+    (moved, e), = _load(tmp_path, src, _entry(site, text)).items()
+    assert (moved.line, moved.original, moved.replacement) == (site.line + 2, "||", "&&")
+    (src / "gw_wire.c").write_text(text.replace("(UINT64_C(1) << 62) ||", "(UINT64_C(1) << 61) ||"))
+    with pytest.raises(EQ.EntryError, match="stale"):
+        _load(tmp_path, src, _entry(site, text))
+    with pytest.raises(EQ.EntryError, match="stale"):
+        _load(tmp_path, src, _entry(site, text, replacement="|"))
+    # `return GW_WIRE_EMALFORMED;` recurs: ambiguous until the lines above it say which
+    (src / "gw_wire.c").write_text(text)
+    ret = next(s for s in M.sites("gw_wire.c", text) if s.id.startswith("gw_wire.c:156:16:"))
+    with pytest.raises(EQ.EntryError, match="ambiguous"):
+        _load(tmp_path, src, _entry(ret, text))
+    before = [l.strip() for l in text.split("\n")[ret.line - 2:ret.line - 1]]
+    assert list(_load(tmp_path, src, _entry(ret, text, before=before))) == [ret]
+
+
+def test_reviewed_mutants_are_not_run_and_scored_apart(tmp_path):
+    """An equivalent mutant is classified without a build; the report gives the score without
+    it and the raw score with it, and lists it with its reason."""
+    opts = run.parse_args(["--out", str(tmp_path)])
+    site = next(iter(EQ.load(build.SRC)))
+    opts.equivalents = {site: {"kind": "unreachable", "why": "only when memory runs out"}}
+    rec = run.judge(3, site, opts, build.SRC, b"", {})
+    assert (rec["classification"], rec["kind"], rec["reason"]) == ("equivalent", "unreachable",
+                                                                  "only when memory runs out")
+    recs = [dict(rec, index=1), dict(rec, index=2, classification="killed"),
+            dict(rec, index=3, classification="survived")]
+    t = run.totals(recs)
+    assert (t["score"], t["raw_score"]) == (0.5, round(1 / 3, 4))
+    doc = {"mutants": recs, "seed": 12, "profiles": ["5"], "duration_s": 1.0, "complete": True,
+           "source": {"commit": "x" * 40, "dirty": [], "sha256": "0" * 64}, "server_python": "py",
+           "case_args": []}
+    run.write_reports(opts, doc)
+    md = (tmp_path / "power.md").read_text()
+    assert "**Score 50.0 %** (killed 1 / viable 2, reviewed equivalent or unreachable 1 left out); " \
+           "raw 33.3 % (killed 1 / all 3 viable)" in md
+    assert "| 1 | %s:%d | %s |" % (site.file, site.line, site.family) in md.split("## Reviewed")[1]
+    assert "only when memory runs out" in md
+
+
+@pytest.mark.skipif(not shutil.which("cc") and not shutil.which("gcc"), reason="needs a C compiler")
+def test_unit_tests_judge_a_mutant_of_the_file_they_compile(tmp_path):
+    """test_wire on a copy of gw_wire.c: green unmutated, and an 'S' frame check weakened from
+    OR to AND fails it, by the node id of the section that checks it."""
+    assert U.tests_for(["gw_wire.c", "gw_log.c"]) == ["gateway/tests/test_wire.py"]
+    opts = run.parse_args(["--out", str(tmp_path)])
+    opts.tree, opts.work = run.REPO, tmp_path
+    src = tmp_path / "src"
+    shutil.copytree(str(build.SRC), str(src))
+    tests = U.tests_for(["gw_wire.c"])
+    assert run.unit_session(tests, src, opts, tmp_path / "base", 300) == (0, [])
+    text = (src / "gw_wire.c").read_text()
+    site = next(s for s in M.sites("gw_wire.c", text) if s.id.startswith("gw_wire.c:155:39:"))
+    (src / "gw_wire.c").write_text(M.apply(site, text))
+    assert run.unit_session(tests, src, opts, tmp_path / "m", 300) == (
+        1, ["gateway/tests/test_wire.py::test_wire[file]"])
 
 
 def _identical_candidate(src):
