@@ -111,10 +111,12 @@ def test_mount_point_path_info(server, mode):
     assert (value(env, "SCRIPT_NAME"), value(env, "PATH_INFO")) == ("/probe", "")
 
 
-@case("ENV-013", "a root mount has SCRIPT_NAME '' and the whole path in PATH_INFO", site="rootmount")
+@case("ENV-013", "a root mount has SCRIPT_NAME '' and the whole path in PATH_INFO, '/' for the root "
+                 "itself", site="rootmount")
 def test_root_mount(server, mode):
-    env, _ = environ(server, "/env/a/b")
-    assert (value(env, "SCRIPT_NAME"), value(env, "PATH_INFO")) == ("", "/env/a/b")
+    for path in ("/env/a/b", "/"):
+        env, _ = environ(server, path)
+        assert (value(env, "SCRIPT_NAME"), value(env, "PATH_INFO")) == ("", path), path
 
 
 @case("ENV-014", "a directory mount makes each file its own app: SCRIPT_NAME /dir/name, PATH_INFO rest")

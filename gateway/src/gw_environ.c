@@ -64,6 +64,16 @@ apr_table_t *gw_environ_table(request_rec *r, const gw_request_config *rc)
         char *c = apr_pstrdup(r->pool, v);
         collapse_slashes(c);
         apr_table_setn(t, "SCRIPT_NAME", c);
+        v = c;
+    }
+    /* A mount ending in '/' (the root mount: Apache gives "/" and "") hands its slash to
+     * PATH_INFO, as every release does: SCRIPT_NAME never ends with '/'. */
+    if (v && *v && v[strlen(v) - 1] == '/') {
+        apr_size_t n = strlen(v);
+        while (n > 0 && v[n - 1] == '/')
+            n--;
+        apr_table_setn(t, "PATH_INFO", apr_pstrcat(r->pool, "/", apr_table_get(t, "PATH_INFO"), NULL));
+        apr_table_setn(t, "SCRIPT_NAME", apr_pstrndup(r->pool, v, n));
     }
 
     if (r->method_number == M_GET && r->header_only) {
