@@ -1,13 +1,37 @@
-"""report.md: the report for a terminal or a PR comment (cells, failures, differential)."""
+"""report.md: the report for a terminal or a PR comment (summary, cells, failures, differential)."""
 
 from collections import defaultdict
 
-from .report import differential_by_case
+from .report import differential_by_case, summary_grids
 from .run import fmt_duration, headline
 
 
 def _md(text):
     return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+SYMBOL = {"pass": "✓", "fail": "✗", "no-result": "!", "unavailable": "∅"}
+
+
+def summary(doc):
+    """Apache x Python per target and mode: each entry counts the cells (one per MPM) by state."""
+    s = summary_grids(doc)
+    out = ["## Summary", "", "Apache × Python per target and mode, cells over the MPMs: "
+           "✓ passed, ✗ a case failed, ! no result (timeout, setup error, error, not run), ∅ cannot run here.", ""]
+    for g in s["grids"]:
+        out += ["**%s · %s** (%s)" % (g["target"], g["mode"], " ".join("%d%s" % (n, SYMBOL[k]) for k, n in g["counts"].items())),
+                "", "| Apache | %s |" % " | ".join("py" + p for p in g["pythons"]),
+                "|---|" + "---|" * len(g["pythons"])]
+        for apache in g["apaches"]:
+            out.append("| %s | %s |" % (apache, " | ".join(
+                " ".join("%d%s" % (n, SYMBOL[k]) for k, n in g["squares"][(apache, p)]["counts"].items())
+                if (apache, p) in g["squares"] else "" for p in g["pythons"])))
+        out.append("")
+    hidden = ["%s %s" % (label, v) for axis, label in (("apache", "Apache"), ("python", "Python"))
+              for v in sorted(s["hidden"][axis])]
+    if hidden:
+        out += ["Not in the tables, no cell can run: %s (see Unavailable cells)." % ", ".join(hidden), ""]
+    return out
 
 
 def render(doc):
@@ -19,10 +43,11 @@ def render(doc):
                ", ".join("%s for %d cells" % (fmt_duration(r.get("wall_s") or 0), r.get("ran", 0))
                          for r in doc["runs"][-5:]),
                fmt_duration(s["cell_time_s"]), doc["generated"]),
-           "", "Case verdicts: " + ", ".join("%d %s" % (n, v) for v, n in s["verdicts"].items()), "",
-           "## Cells", "",
-           "| cell | status | profile | pass | fail | skip | n/a | known dev. | wall s | build s | starts | start s | cases s |",
-           "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "", "Case verdicts: " + ", ".join("%d %s" % (n, v) for v, n in s["verdicts"].items()), ""]
+    out += summary(doc)
+    out += ["## Cells", "",
+            "| cell | status | profile | pass | fail | skip | n/a | known dev. | wall s | build s | starts | start s | cases s |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     unavailable = defaultdict(list)
     for c in doc["cells"]:
         if c["status"] == "unavailable":

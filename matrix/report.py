@@ -17,7 +17,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from . import REPORT_SCHEMA, store
-from .cells import Cell, slug
+from .cells import Cell, _version_key, slug
 
 VERDICTS = ("pass", "fail", "skip", "not-applicable", "known-deviation")
 # How a verdict says the module behaved, for the differential: skips say nothing.
@@ -119,6 +119,69 @@ def differential_by_case(diff):
         entry["profiles"].add((d["gateway"]["profile"], d["reference"]["profile"]))
         entry["where"].append((d["group"], d["gateway"].get("anchor") or d["reference"].get("anchor")))
     return [dict(e, profiles=sorted(e["profiles"])) for _, e in sorted(folded.items())]
+
+
+TARGET_ORDER = ("gateway", "mod_wsgi", "mod_wsgi-debian")
+MODE_ORDER = ("embedded", "daemon")
+# A summary square is the worst of its cells (one per MPM): fail, no result, pass, unavailable.
+STATE_ORDER = ("fail", "no-result", "pass", "unavailable")
+
+
+def cell_state(status):
+    """A cell status folded for the summary: pass, fail, unavailable, or no-result
+    (timeout, error, setup-error, not-run)."""
+    return status if status in ("pass", "fail", "unavailable") else "no-result"
+
+
+def summary_grids(doc):
+    """The report's summary: per target and mode, Apache x Python squares, each holding
+    that combination's cells (one per MPM) and their states.  Apaches or Pythons where
+    no cell of any target can run are left out of the grids and returned in `hidden`
+    with the reasons, so the grids show what there is to see.
+
+    Returns {"grids": [{"target", "mode", "apaches", "pythons", "squares": {(apache, python):
+    {"cells": [...], "counts": {state: n}, "state": worst}}, "counts": {state: n}}],
+    "hidden": {"apache": {version: [reasons]}, "python": {...}}}."""
+    cells = doc["cells"]
+    hidden = {}
+    for axis in ("apache", "python"):
+        values = defaultdict(list)
+        for c in cells:
+            if axis == "python" and c["axes"]["apache"] in hidden["apache"]:
+                continue                        # say why a Python is missing on the Apaches there are
+            values[c["axes"][axis]].append(c)
+        hidden[axis] = {v: sorted({c["message"] for c in cs}) for v, cs in values.items()
+                        if all(c["status"] == "unavailable" for c in cs)}
+    groups = defaultdict(list)
+    for c in cells:
+        if c["axes"]["apache"] in hidden["apache"] or c["axes"]["python"] in hidden["python"]:
+            continue
+        groups[(c["axes"]["target"], c["axes"]["mode"])].append(c)
+
+    def order(key):
+        t, m = key
+        return (TARGET_ORDER.index(t) if t in TARGET_ORDER else len(TARGET_ORDER), t,
+                MODE_ORDER.index(m) if m in MODE_ORDER else len(MODE_ORDER), m)
+
+    grids = []
+    for (target, mode) in sorted(groups, key=order):
+        members = groups[(target, mode)]
+        squares = defaultdict(lambda: {"cells": [], "counts": Counter()})
+        for c in members:
+            sq = squares[(c["axes"]["apache"], c["axes"]["python"])]
+            sq["cells"].append(c)
+            sq["counts"][cell_state(c["status"])] += 1
+        for sq in squares.values():
+            sq["state"] = next(s for s in STATE_ORDER if sq["counts"].get(s))
+            sq["counts"] = {s: sq["counts"][s] for s in STATE_ORDER if sq["counts"].get(s)}
+        grids.append({
+            "target": target, "mode": mode,
+            "apaches": sorted({a for a, _ in squares}, key=_version_key),
+            "pythons": sorted({p for _, p in squares}, key=_version_key),
+            "squares": dict(squares),
+            "counts": {s: n for s, n in ((s, sum(1 for c in members if cell_state(c["status"]) == s))
+                                         for s in STATE_ORDER) if n}})
+    return {"grids": grids, "hidden": hidden}
 
 
 def _side(cell, case):

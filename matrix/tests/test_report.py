@@ -86,3 +86,46 @@ def test_merge_of_two_machines(tmp_path, capsys):
 
 def test_merge_rejects_a_directory_without_cells(tmp_path):
     assert matrix_main(["merge", str(tmp_path / "nothing"), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_summary_grids_of_the_sample(tmp_path):
+    _sample(tmp_path)
+    paths = report.write_report(tmp_path)
+    doc = json.loads(paths["json"].read_text())
+    s = report.summary_grids(doc)
+    assert [(g["target"], g["mode"]) for g in s["grids"]] == [("gateway", "embedded"), ("mod_wsgi", "embedded")]
+    gw = s["grids"][0]
+    assert gw["apaches"] == ["2.4.71"] and gw["pythons"] == ["3.11"]      # 2.2 can never run: not a row
+    assert gw["squares"][("2.4.71", "3.11")]["state"] == "fail" and gw["counts"] == {"fail": 1}
+    assert s["hidden"] == {"apache": {"2.2": ["Apache 2.2 is not obtainable here"]}, "python": {}}
+    md = paths["md"].read_text()
+    assert md.index("## Summary") < md.index("## Cells")
+    assert "**gateway · embedded** (1✗)" in md and "| 2.4.71 | 1✗ |" in md
+    html = paths["html"].read_text()
+    assert html.index('id="summary"') < html.index('id="filters"') < html.index('id="areas"') < html.index(
+        'id="cases"') < html.index('id="cells"')
+    assert '<table id="matrix">' in html                                   # small: the grid is drawn too
+
+
+def test_full_size_report(tmp_path):
+    """630 cells, 330 that ran with 200 cases each: every cell is in the summary, the page
+    stays small and draws no 330-column grid, and every link on it leads somewhere."""
+    from . import synthetic
+    from .test_browser import _Dom
+    synthetic.write_matrix(tmp_path)
+    paths = report.write_report(tmp_path)
+    doc = json.loads(paths["json"].read_text())
+    assert doc["summary"]["cells"] == 630 and doc["summary"]["status"]["unavailable"] == 300
+    s = report.summary_grids(doc)
+    in_grids = sum(n for g in s["grids"] for n in g["counts"].values())
+    assert in_grids == 330 and len(s["grids"]) == 6                         # 2.2 and 3.2-3.5 can never run
+    assert sorted(s["hidden"]["python"]) == ["3.2", "3.3", "3.4", "3.5"] and list(s["hidden"]["apache"]) == ["2.2"]
+    daemon = next(g for g in s["grids"] if (g["target"], g["mode"]) == ("gateway", "daemon"))
+    assert daemon["squares"][("2.4.71", "2.7")]["counts"] == {"fail": 3}
+    html = paths["html"].read_text()
+    assert len(html) < 1500000 and '<table id="matrix">' not in html
+    dom = _Dom()
+    dom.feed(html)
+    assert not [l for l in dom.links if l not in dom.ids]
+    data = json.loads(html.split('<script type="application/json" id="report-data">')[1].split("</script>")[0])
+    assert len(data["cells"]) == 330 and all(len(c["v"]) == 200 for c in data["cells"])
