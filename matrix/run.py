@@ -4,6 +4,13 @@
                          [--cell-timeout S] [--rerun-failed] [--fresh] [--python PATH ...]
                          [--out reports/matrix] [-- pytest args]
     python -m matrix run --cell ID --out DIR        exactly one cell (CI fan-out)
+    python -m matrix run --tests PATH [PATH ...] [--cells GLOB ...] [-- pytest args]
+
+--tests runs your own pytest suite (tests written against the mod_gateway_pytest plugin)
+in each selected cell instead of the conformance suite: `pytest PATH... --wsgi-target
+--wsgi-mode --wsgi-server-python --wsgi-apxs --wsgi-mpm --wsgi-profile` from the cell, in the
+current directory, with the same records, report, JUnit files and exit status (default
+--out reports/matrix-tests).
 
 Resumable: a cell whose record is on disk for the same definition is reused;
 --rerun-failed runs only the cells recorded as fail/timeout/error/setup-error.
@@ -35,6 +42,7 @@ from .cells import select
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = "reports/matrix"
+DEFAULT_TESTS_OUT = "reports/matrix-tests"
 DEFAULT_TIMEOUT = 900.0
 # Cells mostly wait (server starts, daemon timeouts, sleeps): on 2 cores, 12 cells took
 # 131 s at 2 jobs, 82 s at 4, 68 s at 6 (CPU ~40% busy), and 68 s at 3 jobs x 2 xdist
@@ -57,7 +65,25 @@ def fmt_duration(seconds):
 
 # -- the session command ---------------------------------------------------------------
 
-def conformance_command(cell, cdir, workers=1, pytest_args=()):
+def tests_command(cell, cdir, tests, workers=1, pytest_args=()):
+    """`pytest TESTS` with the mod_gateway_pytest options that make it this cell.  Values go
+    as --opt=value: pytest takes any existing path among its arguments into the rootdir."""
+    opts = [("--wsgi-target", cell.target), ("--wsgi-mode", cell.mode),
+            ("--wsgi-server-python", cell.python_path), ("--wsgi-apxs", cell.apxs), ("--wsgi-mpm", cell.mpm),
+            ("--wsgi-profile", cell.profile),
+            ("--wsgi-mod-wsgi-version", cell.mod_wsgi_version if cell.target == "mod_wsgi" else None),
+            ("--wsgi-journal", cdir / "journal.json"), ("--junitxml", cdir / "junit.xml")]
+    cmd = [sys.executable, "-m", "pytest"] + [str(t) for t in tests] + [
+        "-p", "mod_gateway_pytest", "-p", "no:cacheprovider", "-q", "-rfE"]
+    cmd += ["%s=%s" % (k, v) for k, v in opts if v]
+    if workers > 1:
+        cmd += ["-n", str(workers)]
+    return cmd + list(pytest_args)
+
+
+def conformance_command(cell, cdir, workers=1, pytest_args=(), tests=None):
+    if tests:
+        return tests_command(cell, cdir, tests, workers, pytest_args)
     fake = os.environ.get("MATRIX_CONFORMANCE_CMD")
     cmd = shlex.split(fake) if fake else [sys.executable, "-m", "conformance"]
     cmd += ["--target", cell.target, "--server-python", cell.python_path, "--apxs", cell.apxs,
@@ -170,13 +196,16 @@ def stop_running():
         kill_tree(pid, grace=3)
 
 
-def run_cell(cell, out, workers=1, timeout=DEFAULT_TIMEOUT, pytest_args=(), prebuild=None):
-    """Run one cell's session; writes and returns its record."""
+def run_cell(cell, out, workers=1, timeout=DEFAULT_TIMEOUT, pytest_args=(), prebuild=None, tests=None):
+    """Run one cell's session (the conformance suite, or the `tests` given); writes and
+    returns its record."""
     cdir = store.cell_dir(out, cell.id)
     store.clear_cell(out, cell.id)
     cdir.mkdir(parents=True, exist_ok=True)
     rec = {"cell": cell.as_dict(), "started": now_iso(), "host": socket.gethostname(),
            "build_s": 0.0, "exit_code": None, "message": ""}
+    if tests:
+        rec["tests"] = [str(t) for t in tests]
     t0 = time.monotonic()
     if prebuild:
         try:
@@ -186,13 +215,13 @@ def run_cell(cell, out, workers=1, timeout=DEFAULT_TIMEOUT, pytest_args=(), preb
                        wall_s=round(time.monotonic() - t0, 3), finished=now_iso())
             store.write_record(out, rec)
             return rec
-    cmd = conformance_command(cell, cdir, workers, pytest_args)
+    cmd = conformance_command(cell, cdir, workers, pytest_args, tests)
     rec["command"] = cmd
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     with open(cdir / "output.log", "wb") as log:
         if _STOPPING.is_set():
             raise Interrupted(cell.id)
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO), env=env,
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=os.getcwd() if tests else str(REPO), env=env,
                                 start_new_session=True)
         _RUNNING[proc.pid] = cell.id
         try:
@@ -256,15 +285,17 @@ def describe(rec):
 
 # -- the run ---------------------------------------------------------------------------
 
-def plan(cells, out, rerun_failed=False, fresh=False):
-    """(to_run, reused, unavailable) for the selected cells."""
+def plan(cells, out, rerun_failed=False, fresh=False, tests=None):
+    """(to_run, reused, unavailable) for the selected cells; a record is reused only for
+    the same cell definition and the same suite (conformance, or the same --tests)."""
+    tests = [str(t) for t in tests] if tests else None
     to_run, reused, unavailable = [], [], []
     for cell in cells:
         if cell.unavailable:
             unavailable.append(cell)
             continue
         rec = None if fresh else store.read_record(out, cell.id)
-        same = rec is not None and rec.get("cell") == cell.as_dict()
+        same = rec is not None and rec.get("cell") == cell.as_dict() and rec.get("tests") == tests
         if rerun_failed:
             (to_run if same and rec.get("status") in store.FAILED else reused).append(cell)
         elif same and rec.get("status") in store.STATUSES:
@@ -275,11 +306,11 @@ def plan(cells, out, rerun_failed=False, fresh=False):
 
 
 def run_cells(cells, out, jobs=2, workers=1, timeout=DEFAULT_TIMEOUT, pytest_args=(),
-              rerun_failed=False, fresh=False, prebuild=None, log=print):
+              rerun_failed=False, fresh=False, prebuild=None, log=print, tests=None):
     """Run the selected cells into `out`; returns {cell id: record} of every selected cell."""
     out = Path(out).resolve()
     _STOPPING.clear()
-    to_run, reused, unavailable = plan(cells, out, rerun_failed, fresh)
+    to_run, reused, unavailable = plan(cells, out, rerun_failed, fresh, tests)
     for cell in unavailable:
         store.clear_cell(out, cell.id)
         store.write_record(out, {"cell": cell.as_dict(), "status": "unavailable",
@@ -288,7 +319,8 @@ def run_cells(cells, out, jobs=2, workers=1, timeout=DEFAULT_TIMEOUT, pytest_arg
         % (len(cells), len(to_run), len(reused), out, len(unavailable), jobs, workers))
     started, t0, done = now_iso(), time.monotonic(), 0
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        futures = {pool.submit(run_cell, c, out, workers, timeout, pytest_args, prebuild): c for c in to_run}
+        futures = {pool.submit(run_cell, c, out, workers, timeout, pytest_args, prebuild, tests): c
+                   for c in to_run}
         try:
             for fut in as_completed(futures):
                 try:
@@ -335,7 +367,10 @@ def parse_args(argv):
     p.add_argument("--rerun-failed", action="store_true", help="rerun only fail/timeout/error cells")
     p.add_argument("--fresh", action="store_true", help="ignore results already on disk")
     p.add_argument("--python", action="append", default=[], help="also consider this server Python")
-    p.add_argument("--out", default=DEFAULT_OUT)
+    p.add_argument("--tests", nargs="+", action="extend", default=[], metavar="PATH",
+                   help="run this pytest suite (written against the mod_gateway_pytest plugin) in "
+                        "each cell instead of the conformance suite")
+    p.add_argument("--out", default=None, help="default %s (%s with --tests)" % (DEFAULT_OUT, DEFAULT_TESTS_OUT))
     p.add_argument("pytest_args", nargs="*", help="after --: passed to every session")
     return p.parse_args(argv)
 
@@ -355,13 +390,18 @@ def main(argv=None):
         if not cells:
             print("no cell matches %s (python -m matrix list)" % " ".join(patterns), file=sys.stderr)
             return 2
-    out = Path(a.out).resolve()
+    tests = [str(Path(t.partition("::")[0]).resolve()) + "".join(t.partition("::")[1:]) for t in a.tests] or None
+    missing = [t for t in tests or () if not os.path.exists(t.split("::")[0])]
+    if missing:
+        print("no such test path: %s" % " ".join(missing), file=sys.stderr)
+        return 2
+    out = Path(a.out or (DEFAULT_TESTS_OUT if tests else DEFAULT_OUT)).resolve()
     store.write_json(out / "axes.json", found.as_dict())
     prebuild = None if os.environ.get("MATRIX_CONFORMANCE_CMD") else Prebuilder()
     signal.signal(signal.SIGTERM, _raise_interrupt)   # a cancelled CI job stops like Ctrl-C
     try:
         records = run_cells(cells, out, a.jobs, a.workers_per_cell, a.cell_timeout, a.pytest_args,
-                            a.rerun_failed, a.fresh, prebuild)
+                            a.rerun_failed, a.fresh, prebuild, tests=tests)
     except KeyboardInterrupt:
         report.write_report(out, expected=cells)
         return 130

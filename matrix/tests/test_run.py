@@ -1,6 +1,7 @@
 import json
 import os
 import time
+from pathlib import Path
 
 from matrix import run, store
 
@@ -124,3 +125,67 @@ def test_cli_single_cell(tmp_path, fake_conformance, monkeypatch, capsys):
     assert run.main(["--out", str(tmp_path)]) == 0
     assert _calls(fake_conformance) == ["gateway/event/daemon", "gateway/event/embedded", "mod_wsgi/event/embedded"]
     assert "[2/2]" in capsys.readouterr().out
+
+
+# -- --tests: a downstream project's own suite in each cell --------------------------------
+
+def test_tests_command_makes_the_cell_through_the_plugin_options(tmp_path):
+    cell = make_cell("mod_wsgi", "daemon", mpm="worker")
+    cmd = run.conformance_command(cell, tmp_path, 2, ["-x"], tests=["/proj/tests"])
+    assert cmd[1:4] == ["-m", "pytest", "/proj/tests"] and cmd[4:6] == ["-p", "mod_gateway_pytest"]
+    opts = dict(a.split("=", 1) for a in cmd if a.startswith("--") and "=" in a)
+    assert (opts["--wsgi-target"], opts["--wsgi-mode"], opts["--wsgi-mpm"]) == ("mod_wsgi", "daemon", "worker")
+    assert (opts["--wsgi-server-python"], opts["--wsgi-apxs"], opts["--wsgi-profile"]) == (
+        "/usr/bin/python3.11", "/usr/bin/apxs", "6")
+    assert opts["--wsgi-mod-wsgi-version"] == "6.1.1" and cmd[-3:] == ["-n", "2", "-x"]
+    assert opts["--wsgi-journal"] == str(tmp_path / "journal.json")
+    assert opts["--junitxml"] == str(tmp_path / "junit.xml")
+
+
+def test_a_conformance_record_is_not_reused_for_a_tests_run(tmp_path):
+    write_cell(tmp_path, CELLS[0], "pass")
+    assert run.plan(CELLS[:1], tmp_path)[0] == []
+    assert [c.id for c in run.plan(CELLS[:1], tmp_path, tests=["/proj/tests"])[0]] == [CELLS[0].id]
+
+
+def test_tests_run_in_real_cells(tmp_path, monkeypatch):
+    """Two real cells (mod_gateway, both modes, this machine's Apache): a passing and a failing
+    test; the records, journals, JUnit files, report and exit status are the matrix's own."""
+    import shutil
+    import tempfile
+    from gateway import httpd
+    from mod_gateway_pytest.app import harness_base_python
+    from matrix import report
+    from matrix.cells import Cell
+    if not (httpd._which("apxs") or httpd._which("apxs2")):
+        import pytest
+        pytest.skip("needs apxs")
+    inst = httpd.ApacheInstall.from_apxs()
+    proj = Path(tempfile.mkdtemp(prefix="matrix-tests-"))      # readable by Apache's children
+    os.chmod(str(proj), 0o755)
+    try:
+        (proj / "hello.py").write_text("def application(environ, start_response):\n"
+                                       "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+                                       "    return [environ.get('mod_wsgi.process_group', '').encode() or b'-']\n")
+        (proj / "test_hello.py").write_text(
+            "import pytest\n\n@pytest.fixture\ndef wsgi_app():\n    return 'hello:application'\n\n"
+            "def test_ok(wsgi_server):\n    assert wsgi_server.get('/').status == 200\n\n"
+            "def test_group(wsgi_server):\n    assert wsgi_server.get('/').text == 'app'\n")
+        py = harness_base_python()
+        cells = [Cell(inst.version_string, "3.x", "event", m, "gateway", apxs=inst.apxs, python_path=py,
+                      profile="5") for m in ("embedded", "daemon")]
+        monkeypatch.chdir(proj)
+        out = tmp_path / "out"
+        records = run.run_cells(cells, out, jobs=2, tests=[str(proj)], log=lambda *_: None)
+    finally:
+        shutil.rmtree(str(proj), ignore_errors=True)
+    emb, dmn = records[cells[0].id], records[cells[1].id]
+    assert (dmn["status"], emb["status"]) == ("pass", "fail"), (emb["message"], dmn["message"])
+    assert emb["message"] == "failed: test_hello.py::test_group" and emb["tests"] == [str(proj)]
+    journal = store.read_json(store.cell_dir(out, cells[0].id) / "journal.json")
+    assert journal["summary"]["pass"] == 1 and journal["target"]["kind"] == "gateway"
+    failed = [c for c in journal["cases"] if c["verdict"] == "fail"][0]
+    assert failed["mode"] == "embedded" and "WSGIScriptAlias / " in failed["evidence"]["config"]
+    paths = report.write_report(out, expected=cells)
+    assert (out / "junit").is_dir() and len(list((out / "junit").glob("*.xml"))) == 2
+    assert Path(paths["html"]).exists()
