@@ -423,3 +423,12 @@ def atexit_site(ctx):
                   "WSGIScriptAlias /%s %s/atexit.wsgi process-group=ax-%s application-group=%%{GLOBAL}"
                   % (name, a, name)]
     return lines
+
+
+@site("rogue")
+def rogue(ctx):
+    """One single-threaded daemon whose app misbehaves on its own connection to the Apache
+    child (DMN-020..022) or passes a large file (DMN-023); /probe tells whether it serves on."""
+    return ["WSGIDaemonProcess roguegroup processes=1 threads=1",
+            "WSGIScriptAlias /rogue %s/rogue.wsgi process-group=roguegroup" % ctx.apps,
+            "WSGIScriptAlias /probe %s/probe.wsgi process-group=roguegroup" % ctx.apps]

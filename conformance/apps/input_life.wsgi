@@ -1,10 +1,11 @@
-# wsgi.input beyond its request (ENV-042) and reads that fail mid-body (ENV-043); the action
-# is PATH_INFO.  Runs on Python 2.7 and 3.6+.
+# wsgi.input beyond its request (ENV-042, ENV-044), reads that fail mid-body (ENV-043) and
+# the reads after one failed (ENV-045); the action is PATH_INFO.  Runs on Python 2.7 and 3.6+.
 import json
 import os
 
 kept = {}
 aborted = {"reads": 0, "raised": [], "returned": []}
+retried = {}
 
 
 def _status():
@@ -35,6 +36,23 @@ def _late(inp):
     return dict((name, _outcome(fn)) for name, fn in calls)
 
 
+def _late_args(inp):
+    """Wrong-typed arguments on a kept input: which check comes first."""
+    calls = (("read('x')", lambda: inp.read("x")), ("read(1, 2)", lambda: inp.read(1, 2)),
+             ("read(None)", lambda: inp.read(None)), ("readline('x')", lambda: inp.readline("x")),
+             ("readlines('x')", lambda: inp.readlines("x")), ("close(1)", lambda: inp.close(1)))
+    return dict((name, _outcome(fn)) for name, fn in calls)
+
+
+def _again(inp):
+    """Every read tried again on an input whose read already failed, in this order."""
+    calls = (("read(5)", lambda: inp.read(5)), ("read()", lambda: inp.read()),
+             ("read(0)", lambda: inp.read(0)), ("readline()", lambda: inp.readline()),
+             ("readlines()", lambda: inp.readlines()), ("next()", lambda: next(inp)),
+             ("read(5) again", lambda: inp.read(5)))
+    return [[name, _outcome(fn)] for name, fn in calls]
+
+
 def application(environ, start_response):
     action = environ.get("PATH_INFO", "").strip("/")
     inp = environ["wsgi.input"]
@@ -46,6 +64,20 @@ def application(environ, start_response):
     elif action == "late":
         old = kept.pop("input", None)
         data = {"pid": os.getpid(), "kept": old is not None, "calls": _late(old) if old is not None else None}
+    elif action == "late-args":
+        old = kept.pop("input", None)
+        data = {"pid": os.getpid(), "kept": old is not None,
+                "calls": _late_args(old) if old is not None else None}
+    elif action == "abort-retry":
+        # As abort, then the app catches the failure and reads on: the same input, one request.
+        first = _outcome(lambda: inp.read(int(environ.get("CONTENT_LENGTH") or 0)))
+        # What the first failure says depends on how the client went (reported, not compared).
+        message = first.pop("message", None)
+        retried.clear()
+        retried.update(first=first, first_message=message, again=_again(inp), pid=os.getpid())
+        data = {"pid": os.getpid()}
+    elif action == "retried":
+        data = dict(retried, pid=os.getpid(), seen=bool(retried))
     elif action == "abort":
         # The client declared more than it sends and goes away: read(n) of it all fails.
         n = int(environ.get("CONTENT_LENGTH") or 0)

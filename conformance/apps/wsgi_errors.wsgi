@@ -1,4 +1,5 @@
-# wsgi.errors as an application sees it (ENV-036, ENV-037); the action is PATH_INFO.
+# wsgi.errors as an application sees it (ENV-036, ENV-037), and sys.stdout / sys.stderr /
+# sys.stdin (ENV-046); the action is PATH_INFO.
 # Runs on Python 2.7 and 3.6+.
 import json
 import os
@@ -24,6 +25,24 @@ def outcome(fn):
         return {"returned": fn()}
     except Exception as e:
         return {"raised": type(e).__name__}
+
+
+def outcome_message(fn):
+    try:
+        return {"returned": fn()}
+    except Exception as e:
+        return {"raised": type(e).__name__, "message": str(e)}
+
+
+def stream_facts(stream):
+    """The complete observable of a sys stream: class, its buffer's, and the text attributes."""
+    facts = {"class": _class(stream), "buffer": _class(stream.buffer) if hasattr(stream, "buffer") else None}
+    for a in ATTRIBUTES:
+        try:
+            facts[a] = getattr(stream, a) if hasattr(stream, a) else None
+        except Exception as e:
+            facts[a] = "raised %s" % type(e).__name__
+    return facts
 
 
 def write(errors, qs):
@@ -58,6 +77,19 @@ def application(environ, start_response):
         old = kept.pop("errors", None)
         data = {"pid": os.getpid(), "kept": old is not None,
                 "write": outcome(lambda: old.write("wsgi-errors-late after its request\n"))}
+        if old is not None and "all" in qs:
+            data["calls"] = [
+                ["write(line)", outcome_message(lambda: old.write("wsgi-errors-late line\n"))],
+                ["write(partial)", outcome_message(lambda: old.write("wsgi-errors-late partial"))],
+                ["writelines", outcome_message(lambda: old.writelines(["wsgi-errors-late wl\n"]))],
+                ["flush", outcome_message(lambda: old.flush())]]
+    elif action == "log-type":
+        # The Log object itself (under a text wrapper: its buffer): what its type defines.
+        log = errors.buffer if hasattr(errors, "buffer") else errors
+        data = {"pid": os.getpid(), "class": _class(log), "defines": sorted(vars(type(log)))}
+    elif action == "streams":
+        data = {"pid": os.getpid(), "stdout": stream_facts(sys.stdout), "stderr": stream_facts(sys.stderr),
+                "stdin": {"class": _class(sys.stdin)}}
     else:
         data = {"error": "unknown action %r" % action}
     body = json.dumps(data, sort_keys=True).encode("utf-8")

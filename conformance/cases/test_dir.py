@@ -208,6 +208,42 @@ def test_import_script_needs_groups(env, mode, tmp_path):
         assert "Name of WSGI %s required." % missing in out, out[-500:]
 
 
+# Each option WSGIScriptAlias takes (and two it never took), an option without a value and
+# empty group names, given to WSGIImportScript beside both groups.
+IMPORT_OPTIONS = ("callable-object=application", "pass-authorization=On", "script-reloading=On",
+                  "no-such-option=1", "bare-word", "application-group=", "process-group=")
+
+
+@case("DIR-019", "WSGIImportScript takes process-group and application-group only: every other "
+                 "option (callable-object, pass-authorization, ...) is a config error with the "
+                 "release's text, an empty group name another; both groups alone are accepted",
+      site="none", modes=("embedded",), expects={"errors": dict((k, str) for k in IMPORT_OPTIONS)})
+def test_import_script_options(env, mode, tmp_path, expect):
+    def line(c, option):
+        words = ["process-group=%{GLOBAL}", "application-group=%{GLOBAL}"]
+        key = option.split("=")[0] + "="
+        words = [w for w in words if not w.startswith(key)] + [option]
+        return "WSGIImportScript %s/preload.wsgi %s" % (c.apps, " ".join(words))
+
+    got = {}
+    for i, option in enumerate(IMPORT_OPTIONS):
+        where = tmp_path / ("o%d" % i)
+        where.mkdir()
+        out = _config_rejected(env, where, lambda c: [line(c, option)])
+        said = [l.strip() for l in out.splitlines() if "import script" in l.lower() or "WSGI" in l]
+        got[option] = said[-1] if said else out.strip().splitlines()[-1]
+    want = dict((k, v) for k, v in expect["errors"].items())
+    assert all(want[k] in got[k] for k in want), got
+    from conformance.sites import SiteContext
+    from gateway import httpd
+    root = tmp_path / "srv"
+    root.mkdir()
+    ctx = SiteContext(root, env, mode)
+    ctx.copy_apps()
+    httpd.Server(env.install, root, mpm=env.mpm, module_lines=[env.target.load_line()],
+                 fragments=ctx.common() + [line(ctx, "application-group=%{GLOBAL}")]).check()
+
+
 RELOADS = 25
 
 

@@ -12,7 +12,7 @@ import requests
 
 from conformance.catalogue import CASES, case
 from conformance.client import dechunk, fetch_json, get_request, http, raw
-from conformance.cases.test_err import DAEMON_PATH, LOG, Mark, access_status, check_error_path, check_log
+from conformance.cases.test_err import DAEMON_PATH, LOG, NOTHING, Mark, access_status, check_error_path, check_log
 
 DAEMON = ("daemon",)
 
@@ -431,3 +431,136 @@ def test_stop_finalises_daemons(server, mode):
     missing = [pid for pid in sorted(first | second) if not (run / ("atexit-%d" % pid)).exists()]
     assert not missing, "daemon processes %s ended without running their atexit callbacks (of %s)" % (
         missing, sorted(first | second))
+
+
+def _keepalive_exchange(server, path, timeout=10.0):
+    """GET `path` on a keep-alive connection, read until the server closes it, the body
+    ends (chunked: its terminating chunk; else its Content-Length) or `timeout`; then try a
+    second request on it.  Returns (head, body as sent, closed, what the second request got)."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+    try:
+        s.sendall(b"GET " + path.encode("ascii") + b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        data, closed, deadline = b"", False, time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            data += chunk
+            head, sep, body = data.partition(b"\r\n\r\n")
+            if not sep:
+                continue
+            lower = head.lower()
+            if b"transfer-encoding: chunked" in lower:
+                if dechunk(body)[1]:
+                    break
+            elif b"content-length:" in lower:
+                cl = int(lower.split(b"content-length:")[1].split(b"\r\n")[0])
+                if len(body) >= cl:
+                    break
+        again = b""
+        try:
+            s.sendall(b"GET /probe/sys HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            s.settimeout(5)
+            again = s.recv(65536)
+        except OSError:
+            pass
+        head, _, body = data.partition(b"\r\n\r\n")
+        return head, body, closed, again
+    finally:
+        s.close()
+
+
+ROGUE_FIRST = b"partial body before the daemon misbehaves\n"
+
+
+@case("DMN-020", "a daemon app writing bytes that are no valid response start onto its connection to the "
+      "Apache child (then answering normally): the profile's status (500, 6.x too) and its log line "
+      "naming the group, the client's connection closed, and the daemon process serves on",
+      site="rogue", modes=DAEMON, expects=DAEMON_PATH)
+def test_garbage_before_headers(server, mode, expect):
+    # Observed on 6.1.1, 5.0.2, 4.9.4 (and Debian's, 3.4): the child's header scan calls the
+    # first line a malformed header and answers 500 with Connection: close.  Garbage after the
+    # body started has no contract: in the releases the daemon's body is a raw stream, so the
+    # bytes reach the client as body (a clean response); mod_gateway's framing refuses them.
+    before = fetch_json(server, "/probe/sys")["pid"]
+    mark = Mark(server)
+    head, body, closed, again = _keepalive_exchange(server, "/rogue/garbage-head")
+    assert head.startswith(b"HTTP/1.1 "), head[:200]
+    check_error_path(server, mark, expect["daemon"], "GET", "/rogue/garbage-head", int(head.split(b" ")[1]))
+    assert b"after the garbage" not in body, "the response written after the garbage reached the client"
+    assert b"\r\nconnection: close" in head.lower(), "the error response keeps the connection: %r" % head
+    assert not again, "the connection was kept and answered another request: %r" % again[:100]
+    r = http(server, "/probe/sys")
+    assert r.status_code == 200 and r.json()["pid"] == before, (
+        "the group did not serve on from process %d: %s %s" % (before, r.status_code, r.text[:200]))
+
+
+@case("DMN-021", "a daemon app shutting its connection to the Apache child down mid-response (the process "
+      "lives on), Content-Length 1000: the client gets the status, the body sent so far and no more "
+      "(fewer bytes than Content-Length), the connection closed, only the profile's log lines, and "
+      "the daemon process serves on", site="rogue", modes=DAEMON, expects=DAEMON_PATH)
+def test_daemon_closes_mid_response(server, mode, expect):
+    # Observed on 6.1.1, 5.0.2, 4.9.4: 200, the first chunk, the connection closed.  Without a
+    # Content-Length the releases end the chunked body cleanly (their daemon's raw stream has no
+    # end marker: a close is an end), so only a declared length makes the truncation visible
+    # to every target; DMN-014/015 cover a daemon that dies.
+    before = fetch_json(server, "/probe/sys")["pid"]
+    mark = Mark(server)
+    head, body, closed, again = _keepalive_exchange(server, "/rogue/shutdown-mid?cl=1000")
+    assert head.startswith(b"HTTP/1.1 "), head[:200]
+    check_error_path(server, mark, expect["daemon"], "GET", "/rogue/shutdown-mid?cl=1000",
+                     int(head.split(b" ")[1]))
+    assert b"\r\ncontent-length: 1000" in head.lower(), head
+    assert body == ROGUE_FIRST, "the client got %r, not the body sent before the close" % body[:200]
+    assert closed, "the server neither closed the connection nor sent the rest within 10 s"
+    assert not again, "the connection was kept and answered another request: %r" % again[:100]
+    r = http(server, "/probe/sys")
+    assert r.status_code == 200 and r.json()["pid"] == before, (
+        "the group did not serve on from process %d: %s %s" % (before, r.status_code, r.text[:200]))
+
+
+@case("DMN-022", "wsgi.file_wrapper of an 8 MiB file from a daemon to a client that reads slowly (a 4 KiB "
+      "receive buffer, small reads with pauses for 2 s): 200 and the whole file intact (sha256), "
+      "nothing logged", site="rogue", modes=DAEMON)
+def test_file_wrapper_slow_client(server, mode):
+    import socket
+    size = 8 << 20
+    block = bytes(bytearray(i % 251 for i in range(251))) * 261
+    want, left = hashlib.sha256(), size
+    while left > 0:
+        want.update(block[:min(len(block), left)])
+        left -= min(len(block), left)
+    path = "/rogue/bigfile?path=%s&size=%d" % (server.root / "run" / ("big-%d.bin" % time.time_ns()), size)
+    mark = Mark(server)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(20)
+    s.connect(("127.0.0.1", server.port))
+    data = []
+    try:
+        s.sendall(b"GET " + path.encode("ascii") + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        t0, deadline = time.monotonic(), time.monotonic() + 30
+        while time.monotonic() < deadline:
+            slow = time.monotonic() - t0 < 2
+            c = s.recv(4096 if slow else 1 << 20)
+            if not c:
+                break
+            data.append(c)
+            if slow:
+                time.sleep(0.01)
+    finally:
+        s.close()
+    head, _, body = b"".join(data).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), head[:300]
+    assert b"\r\ncontent-length: %d" % size in head.lower(), head
+    assert len(body) == size, "got %d of %d bytes" % (len(body), size)
+    assert hashlib.sha256(body).hexdigest() == want.hexdigest(), "the body arrived altered"
+    check_log(server, mark.log, NOTHING)

@@ -28,7 +28,10 @@ static const gw_profile_info gw_profiles[] = {
       .has_input_terminated = 1, .has_request_ids = 1, .has_script_name_keys = 1,
       .has_request_counters = 1, .errors_text_wrapper = 1,
       .daemon_pre_header_death_status = 500, .file_wrapper_class = 1,
-      .locale_exports_lc_all = 1 },
+      .locale_exports_lc_all = 1,
+      .input_error_state = "Apache/mod_wsgi request data read error: Input is already in "
+                           "error state.",
+      .input_close_args_first = 1, .log_has_name = 1 },
     { .id = GW_PROFILE_6, .name = "6", .version = {6, 1, 1}, .version_len = 3,
       .timing_float = 1, .timing_all_keys = 1, .script_start_key = "application_start",
       .strict_status = 1, .strict_headers = 1, .map_head_default = -1,
@@ -36,7 +39,10 @@ static const gw_profile_info gw_profiles[] = {
       .has_input_terminated = 1, .has_request_ids = 1, .has_script_name_keys = 1,
       .errors_text_wrapper = 1, .log_names_script = 1, .utf8_locale_coercion = 1,
       .daemon_pre_header_death_status = 502, .file_wrapper_class = 1,
-      .locale_exports_lc_all = 1, .input_expired_names_call = 1 },
+      .locale_exports_lc_all = 1, .input_expired_names_call = 1,
+      .input_error_state = "mod_wsgi request data read error: input is already in error state",
+      .input_close_args_first = 1, .errors_flush_expired_ok = 1, .log_has_name = 1,
+      .log_type_module_in_dict = 1 },
 };
 
 static gw_global_config gw_global_storage;
@@ -370,6 +376,10 @@ static const char *add_script_alias(cmd_parms *cmd, void *mconfig, const char *a
     return NULL;
 }
 
+/* WSGIImportScript takes the two groups and nothing else (every release: 3.4, 4.9.4, 5.0.2,
+   6.1.1): any other option, one without '=' among them, is "Invalid option to WSGI import
+   script definition." (the option not named); an empty group name is invalid; options are
+   read before the groups are required.  The texts are the releases'. */
 static const char *add_import_script(cmd_parms *cmd, void *mconfig, const char *args)
 {
     gw_import_script *is;
@@ -379,18 +389,36 @@ static const char *add_import_script(cmd_parms *cmd, void *mconfig, const char *
     if ((err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE)) != NULL)
         return err;
     memset(&opts, 0, sizeof(opts));
+    opts.pass_authorization = -1;
     script = ap_getword_conf(cmd->pool, &args);
     if (!*script)
-        return "WSGIImportScript: script path required.";
-    err = gw_parse_script_options(cmd, args, &opts, 1, "WSGI import script");
-    if (err)
-        return apr_psprintf(cmd->pool, "WSGIImportScript: %s", err);
+        return "Location of import script not supplied.";
+    while (*args) {
+        const char *word = ap_getword_conf(cmd->pool, &args);
+        const char *eq = strchr(word, '=');
+        if (!*word)
+            break;
+        if (!eq || eq == word)
+            return "Invalid option to WSGI import script definition.";
+        if (!strncmp(word, "application-group=", eq - word + 1)) {
+            if (!eq[1])
+                return "Invalid name for WSGI application group.";
+            opts.application_group = eq + 1;
+        }
+        else if (!strncmp(word, "process-group=", eq - word + 1)) {
+            if (!eq[1])
+                return "Invalid name for WSGI process group.";
+            opts.process_group = eq + 1;
+        }
+        else
+            return "Invalid option to WSGI import script definition.";
+    }
     if (!opts.application_group)
-        return "WSGIImportScript: Name of WSGI application group required.";
+        return "Name of WSGI application group required.";
     if (!opts.process_group)
-        return "WSGIImportScript: Name of WSGI process group required.";
+        return "Name of WSGI process group required.";
     if (strcmp(opts.process_group, "%{GLOBAL}") && !gw_find_daemon_group(opts.process_group))
-        return "WSGIImportScript: WSGI process group not yet configured.";
+        return "WSGI process group not yet configured.";
     is = apr_array_push(gw_global->import_scripts);
     is->script = ap_server_root_relative(cmd->pool, script);
     is->opts = opts;

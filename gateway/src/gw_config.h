@@ -66,6 +66,15 @@ typedef struct {
                                       * mode (404 in embedded mode and in every other profile) */
     int input_expired_names_call;   /* 6: an expired wsgi.input's RuntimeError names the call
                                       * ("read() called on wsgi.input after request completed") */
+    const char *input_error_state;  /* 5, 6: after a failed read every later read on that input
+                                      * raises IOError with this text, read(0) too; NULL (3.4):
+                                      * a later read fails again, "request data read error" */
+    int input_close_args_first;     /* 4.x+: close() takes no arguments (a TypeError before the
+                                      * expiry check); 3.4 checks expiry first */
+    int errors_flush_expired_ok;    /* 6: flush() of an expired wsgi.errors with nothing pending
+                                      * returns None; 3.4 and 4.x raise "log object has expired" */
+    int log_has_name;               /* 4.x+: mod_wsgi.Log has a name attribute (3.4's has none) */
+    int log_type_module_in_dict;    /* 6: vars(mod_wsgi.Log) holds __module__ (a heap type) */
 } gw_profile_info;
 
 const gw_profile_info *gw_profile(void);

@@ -11,6 +11,7 @@ typedef struct {
     gw_reqio *io;
     int expired;
     int eof;
+    int failed;             /* a read of the body failed: the input is in error state */
     char *buf;
     apr_size_t start, end, cap;
 } GwInput;
@@ -25,6 +26,7 @@ PyObject *gw_input_new(gw_reqio *io)
     self->io = io;
     self->expired = 0;
     self->eof = 0;
+    self->failed = 0;
     self->buf = NULL;
     self->start = self->end = self->cap = 0;
     return (PyObject *)self;
@@ -61,6 +63,17 @@ static int input_check_call(GwInput *self, const char *what)
 #define GW_EXPIRED_ITER "iteration of wsgi.input attempted after request completed"
 #define input_check(self) input_check_call((self), GW_EXPIRED("read"))
 
+/* After a failed read: 5 and 6 refuse every later read of that input, before anything else
+   (read(0) and buffered bytes too); 3.4 keeps no such state, reads again and fails again. */
+static int input_check_failed(GwInput *self)
+{
+    if (self->failed && gw_profile()->input_error_state) {
+        PyErr_SetString(PyExc_IOError, gw_profile()->input_error_state);
+        return -1;
+    }
+    return 0;
+}
+
 /* Read straight from the request into dst; GIL released.  n, 0 EOF, -1 error set. */
 static apr_ssize_t input_raw(GwInput *self, char *dst, apr_size_t len)
 {
@@ -68,10 +81,18 @@ static apr_ssize_t input_raw(GwInput *self, char *dst, apr_size_t len)
     const char *err = NULL;
     if (self->eof)
         return 0;
+    if (self->failed) {
+        if (input_check_failed(self) < 0)
+            return -1;
+        /* 3.4: the request is as broken as it was; its message carries no detail. */
+        PyErr_SetString(PyExc_IOError, "request data read error");
+        return -1;
+    }
     Py_BEGIN_ALLOW_THREADS
     n = self->io->read_body(self->io, dst, len, &err);
     Py_END_ALLOW_THREADS
     if (n < 0) {
+        self->failed = 1;
         PyErr_Format(PyExc_IOError, "request data read error: %s", err ? err : "unknown");
         return -1;
     }
@@ -124,7 +145,7 @@ static PyObject *input_read_impl(GwInput *self, Py_ssize_t size)
     char *dst;
     apr_size_t got;
 
-    if (input_check(self) < 0)
+    if (input_check(self) < 0 || input_check_failed(self) < 0)
         return NULL;
     if (size < 0) {
         /* Everything that is left: sized by the declared length when there is one. */
@@ -187,9 +208,13 @@ static PyObject *input_read_impl(GwInput *self, Py_ssize_t size)
 /* Sizes are integers only: None is a TypeError in every release (-1 means "all"). */
 #define GW_SIZE_ARG(args, name, size) PyArg_ParseTuple(args, "|n:" name, size)
 
+/* Every release checks that the input has not expired before it parses the arguments: a
+   kept input's read("x") is the expiry RuntimeError, not a TypeError. */
 static PyObject *input_read(GwInput *self, PyObject *args)
 {
     Py_ssize_t size = -1;
+    if (input_check(self) < 0)
+        return NULL;
     if (!GW_SIZE_ARG(args, "read", &size))
         return NULL;
     return input_read_impl(self, size);
@@ -198,7 +223,7 @@ static PyObject *input_read(GwInput *self, PyObject *args)
 static PyObject *input_readline_impl(GwInput *self, Py_ssize_t size, const char *what)
 {
     apr_size_t scanned = 0;
-    if (input_check_call(self, what) < 0)
+    if (input_check_call(self, what) < 0 || input_check_failed(self) < 0)
         return NULL;
     if (size == 0)
         return PyBytes_FromStringAndSize("", 0);
@@ -226,6 +251,8 @@ static PyObject *input_readline_impl(GwInput *self, Py_ssize_t size, const char 
 static PyObject *input_readline(GwInput *self, PyObject *args)
 {
     Py_ssize_t size = -1;
+    if (input_check_call(self, GW_EXPIRED("readline")) < 0)
+        return NULL;
     if (!GW_SIZE_ARG(args, "readline", &size))
         return NULL;
     return input_readline_impl(self, size, GW_EXPIRED("readline"));
@@ -235,6 +262,8 @@ static PyObject *input_readlines(GwInput *self, PyObject *args)
 {
     Py_ssize_t hint = -1, total = 0;
     PyObject *list;
+    if (input_check_call(self, GW_EXPIRED("readlines")) < 0)
+        return NULL;
     if (!GW_SIZE_ARG(args, "readlines", &hint))
         return NULL;
     list = PyList_New(0);
@@ -263,10 +292,15 @@ static PyObject *input_readlines(GwInput *self, PyObject *args)
     return list;
 }
 
-static PyObject *input_close(GwInput *self, PyObject *unused)
+/* 4.x on: close() takes no arguments, a TypeError before anything else; 3.4's close checks
+   expiry first, then that it got none. */
+static PyObject *input_close(GwInput *self, PyObject *args)
 {
-    (void)unused;
+    if (gw_profile()->input_close_args_first && !PyArg_ParseTuple(args, ":close"))
+        return NULL;
     if (input_check_call(self, GW_EXPIRED("close")) < 0)   /* as every release does */
+        return NULL;
+    if (!PyArg_ParseTuple(args, ":close"))
         return NULL;
     Py_RETURN_NONE;
 }
@@ -293,7 +327,7 @@ static PyMethodDef input_methods[] = {
     { "read", (PyCFunction)input_read, METH_VARARGS, NULL },
     { "readline", (PyCFunction)input_readline, METH_VARARGS, NULL },
     { "readlines", (PyCFunction)input_readlines, METH_VARARGS, NULL },
-    { "close", (PyCFunction)input_close, METH_NOARGS, NULL },
+    { "close", (PyCFunction)input_close, METH_VARARGS, NULL },
     { NULL, NULL, 0, NULL }
 };
 

@@ -28,6 +28,7 @@ static GW_THREAD_LOCAL int tl_nstates;
 static GW_THREAD_LOCAL gw_interp *tl_last;
 
 void gw_log_types_ready(void);
+void gw_log_types_done(void);
 void gw_input_types_ready(void);
 void gw_adapter_types_ready(void);
 
@@ -87,6 +88,19 @@ PyObject *gw_module_create(const char *process_group, const char *application_gr
     return m;
 }
 
+/* sys.stdout / sys.stderr over a new Log: the stream wsgi.errors is over its Log (steals log). */
+static PyObject *gw_log_wrapped(PyObject *log)
+{
+    PyObject *stream;
+    if (!log)
+        return NULL;
+    stream = gw_log_errors_stream(log);
+    Py_DECREF(log);
+    if (!stream)
+        PyErr_Clear();
+    return stream;
+}
+
 static const char gw_bootstrap[] =
     "import sys\n"
     "def _gw_setup(path, eggs, restrict_signal, pid):\n"
@@ -128,13 +142,15 @@ static int setup_interpreter(gw_interp *ip, server_rec *s)
     sysmod = PyImport_ImportModule("sys");
     if (!sysmod)
         goto error;
+    /* As wsgi.errors: 5 and 6 on Python 3 hand the app a line-buffered utf-8 TextIOWrapper
+       over the Log (observed: 4.9.4, 5.0.2, 6.1.1); the Log itself on 2.7 and under 3.4. */
     o = gw_py.restrict_stdout ? gw_restricted_new("sys.stdout")
-                              : gw_log_new(NULL, APLOG_ERR, "<stdout>");
+                              : gw_log_wrapped(gw_log_new(NULL, APLOG_ERR, "<stdout>"));
     if (o) {
         PyObject_SetAttrString(sysmod, "stdout", o);
         Py_DECREF(o);
     }
-    o = gw_log_new(NULL, APLOG_ERR, "<stderr>");
+    o = gw_log_wrapped(gw_log_new(NULL, APLOG_ERR, "<stderr>"));
     if (o) {
         PyObject_SetAttrString(sysmod, "stderr", o);
         Py_DECREF(o);
@@ -402,6 +418,7 @@ int gw_python_init(server_rec *s, apr_pool_t *p)
         PyEval_SaveThread();
         return -1;
     }
+    gw_log_types_done();
 
     ts = PyThreadState_Get();
     main_interp = new_interp_record("", GW_TSTATE_INTERP(ts));

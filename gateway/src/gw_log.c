@@ -3,6 +3,7 @@
  * tracebacks, and the restricted stdin/stdout objects.
  */
 #include "gw_interp.h"
+#include <structmember.h>
 
 #include <unistd.h>
 
@@ -70,6 +71,9 @@ typedef struct {
     char *buf;
     apr_size_t len, cap;
     const char *name;
+#if !GW_PY3
+    int softspace;          /* the print statement's file attribute, as the releases keep */
+#endif
 } GwLog;
 
 static gw_reqio *log_target(GwLog *self)
@@ -153,6 +157,9 @@ PyObject *gw_log_new(gw_reqio *io, int level, const char *name)
     self->buf = NULL;
     self->len = self->cap = 0;
     self->name = name;
+#if !GW_PY3
+    self->softspace = 0;
+#endif
     return (PyObject *)self;
 }
 
@@ -190,13 +197,24 @@ static void log_dealloc(GwLog *self)
     PyObject_Del(self);
 }
 
+/* A wsgi.errors kept past its request refuses writes: 3.4 and 4.x/5 say the log object has
+   expired, 6 names the call ("write() called on wsgi.errors after request completed"). */
+static int log_check_expired(GwLog *self, const char *call)
+{
+    if (!self->expired)
+        return 0;
+    if (gw_profile()->input_expired_names_call)
+        PyErr_Format(PyExc_RuntimeError, "%s() called on wsgi.errors after request completed", call);
+    else
+        PyErr_SetString(PyExc_RuntimeError, "log object has expired");
+    return -1;
+}
+
 static PyObject *log_write(GwLog *self, PyObject *arg)
 {
     PyObject *bytes = NULL;
-    if (self->expired) {
-        PyErr_SetString(PyExc_RuntimeError, "log object has expired");
+    if (log_check_expired(self, "write") < 0)
         return NULL;
-    }
     if (PyBytes_Check(arg)) {
         Py_INCREF(arg);
         bytes = arg;
@@ -221,7 +239,10 @@ static PyObject *log_write(GwLog *self, PyObject *arg)
 
 static PyObject *log_writelines(GwLog *self, PyObject *seq)
 {
-    PyObject *it = PyObject_GetIter(seq), *item;
+    PyObject *it, *item;
+    if (log_check_expired(self, "writelines") < 0)
+        return NULL;
+    it = PyObject_GetIter(seq);
     if (!it)
         return NULL;
     while ((item = PyIter_Next(it)) != NULL) {
@@ -239,11 +260,19 @@ static PyObject *log_writelines(GwLog *self, PyObject *seq)
     Py_RETURN_NONE;
 }
 
+/* An expired wsgi.errors: 3.4 and 4.x refuse flush() as they refuse writes; 6 (and 5.0.2)
+   only while a partial line is pending, which detaching has already written out. */
 static PyObject *log_flush(GwLog *self, PyObject *unused)
 {
     (void)unused;
-    if (!self->expired)
-        log_flush_buffer(self);
+    if (self->expired) {
+        if (!gw_profile()->errors_flush_expired_ok || self->len) {
+            log_check_expired(self, "flush");
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    log_flush_buffer(self);
     Py_RETURN_NONE;
 }
 
@@ -308,20 +337,6 @@ static PyObject *log_name(GwLog *self, void *unused)
     return GW_Native_FromString(self->name ? self->name : "<wsgi.errors>");
 }
 
-static PyObject *log_enter(PyObject *self, PyObject *unused)
-{
-    (void)unused;
-    Py_INCREF(self);
-    return self;
-}
-
-static PyObject *log_exit(GwLog *self, PyObject *args)
-{
-    (void)args;
-    log_flush_buffer(self);
-    Py_RETURN_NONE;
-}
-
 static PyMethodDef log_methods[] = {
     { "write", (PyCFunction)log_write, METH_O, NULL },
     { "writelines", (PyCFunction)log_writelines, METH_O, NULL },
@@ -334,8 +349,6 @@ static PyMethodDef log_methods[] = {
     { "seekable", (PyCFunction)log_false, METH_NOARGS, NULL },
     { "writable", (PyCFunction)log_true, METH_NOARGS, NULL },
 #endif
-    { "__enter__", (PyCFunction)log_enter, METH_NOARGS, NULL },
-    { "__exit__", (PyCFunction)log_exit, METH_VARARGS, NULL },
     { NULL, NULL, 0, NULL }
 };
 
@@ -345,9 +358,16 @@ static PyGetSetDef log_getset[] = {
     { "encoding", (getter)log_encoding, NULL, NULL, NULL },
     { "errors", (getter)log_errors, NULL, NULL, NULL },
 #endif
-    { "name", (getter)log_name, NULL, NULL, NULL },
+    { "name", (getter)log_name, NULL, NULL, NULL },    /* last: a profile may drop it */
     { NULL, NULL, NULL, NULL, NULL }
 };
+
+#if !GW_PY3
+static PyMemberDef log_members[] = {
+    { "softspace", T_INT, offsetof(GwLog, softspace), 0, NULL },
+    { NULL, 0, 0, 0, NULL }
+};
+#endif
 
 PyTypeObject GwLog_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
@@ -492,12 +512,32 @@ void gw_log_exception(gw_reqio *io, server_rec *s, const char *headline)
 
 /* Fill the slots C89-style initialisers above cannot name portably. */
 void gw_log_types_ready(void);
+void gw_log_types_done(void);
 void gw_log_types_ready(void)
 {
     GwLog_Type.tp_flags = GW_TPFLAGS_DEFAULT;
     GwLog_Type.tp_methods = log_methods;
     GwLog_Type.tp_getset = log_getset;
+#if !GW_PY3
+    GwLog_Type.tp_members = log_members;
+#endif
+    if (!gw_profile()->log_has_name)        /* drop the last entry, "name" */
+        memset(&log_getset[sizeof(log_getset) / sizeof(log_getset[0]) - 2], 0, sizeof(log_getset[0]));
     GwLog_Type.tp_doc = "Writes lines to Apache's error log.";
     GwRestricted_Type.tp_flags = GW_TPFLAGS_DEFAULT;
     GwRestricted_Type.tp_getattro = (getattrofunc)restricted_getattro;
+}
+
+/* After PyType_Ready: what the profile's release has in the type's own dict. */
+void gw_log_types_done(void)
+{
+    if (gw_profile()->log_type_module_in_dict) {     /* 6.x defines Log as a heap type */
+        PyObject *m = GW_Native_FromString("mod_wsgi");
+        if (m) {
+            PyDict_SetItemString(GwLog_Type.tp_dict, "__module__", m);
+            Py_DECREF(m);
+            PyType_Modified(&GwLog_Type);
+        }
+        PyErr_Clear();
+    }
 }

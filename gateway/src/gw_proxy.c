@@ -287,6 +287,26 @@ static int wait_readable(px *x)
     return poll(&pf, 1, TICK_MS);
 }
 
+/* Discard the daemon's answer to a request the child gives up on, until the daemon
+ * closes (or goes quiet for the socket timeout). */
+static void drain(px *x)
+{
+    char sink[8192];
+    for (;;) {
+        ssize_t n;
+        if (wait_readable(x) == 0) {
+            if (apr_time_now() - x->last_io > x->timeout)
+                return;
+            continue;
+        }
+        n = recv(x->fd, sink, sizeof(sink), 0);
+        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+            return;
+        if (n > 0)
+            x->last_io = apr_time_now();
+    }
+}
+
 /*
  * Read and relay whatever the daemon has: when blocking, until the response is
  * finished; else only what is there now.  0, or -1 when relaying must stop
@@ -545,50 +565,55 @@ int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config
             expected = r->remaining;
     }
 
-    /* The request: 'Q', then the body as it comes from the client, then 'Z'. */
+    /*
+     * The request: 'Q', then the body as it comes from the client, then 'Z'.  'Q' goes
+     * out before any of the body is read, as the releases send the environ first: the
+     * daemon runs the app even when the client's body then fails (a client that declares
+     * more than it sends and leaves: Apache's first read of it can already report the
+     * end, and the app must still see its read fail, ENV-043).
+     */
     {
-        struct iovec iov[4];
+        struct iovec iov[3];
         int k = 0, body_done = !has_body;
         iov[k].iov_base = q;
         iov[k++].iov_len = qsize;
-        for (;;) {
-            long n = 0;
-            if (!body_done) {
-                n = ap_get_client_block(r, cbuf, BODY_CHUNK);
-                if (n < 0) {
-                    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "mod_gateway (pid=%d): reading "
-                                  "the request body failed (client disconnected or timed out): "
-                                  "%s", (int)getpid(), r->filename);
-                    /* 500 as every release answers, client gone or not; closing the
-                     * connection lets the daemon's app fail on its short body and log it. */
-                    return HTTP_INTERNAL_SERVER_ERROR;
-                }
-                if (n > 0) {
-                    got += n;
-                    gw_wire_put_header(bhdr, GW_WIRE_BODY, (uint32_t)n);
-                    iov[k].iov_base = bhdr;
-                    iov[k++].iov_len = sizeof(bhdr);
-                    iov[k].iov_base = cbuf;
-                    iov[k++].iov_len = (size_t)n;
-                }
-                if (n == 0 || (expected >= 0 && got >= expected))
-                    body_done = 1;
+        if (body_done) {
+            iov[k].iov_base = zhdr;
+            iov[k++].iov_len = sizeof(zhdr);
+        }
+        rv = send_iov(&x, iov, k, &timed_out);
+        while (rv == 0 && !body_done) {
+            long n = ap_get_client_block(r, cbuf, BODY_CHUNK);
+            k = 0;
+            if (n < 0) {
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "mod_gateway (pid=%d): reading "
+                              "the request body failed (client disconnected or timed out): "
+                              "%s", (int)getpid(), r->filename);
+                /* 500 as every release answers, client gone or not.  The daemon must
+                 * still run the app and see its read fail: end the body with a
+                 * half-close and wait for the daemon to finish.  Closing at once would
+                 * reset a connection the daemon has not accepted yet (AF_UNIX resets an
+                 * embryonic peer), and the app would never run. */
+                shutdown(x.fd, SHUT_WR);
+                drain(&x);
+                return HTTP_INTERNAL_SERVER_ERROR;
             }
-            if (body_done) {
+            if (n > 0) {
+                got += n;
+                gw_wire_put_header(bhdr, GW_WIRE_BODY, (uint32_t)n);
+                iov[k].iov_base = bhdr;
+                iov[k++].iov_len = sizeof(bhdr);
+                iov[k].iov_base = cbuf;
+                iov[k++].iov_len = (size_t)n;
+            }
+            if (n == 0 || (expected >= 0 && got >= expected)) {
+                body_done = 1;
                 iov[k].iov_base = zhdr;
                 iov[k++].iov_len = sizeof(zhdr);
             }
             rv = send_iov(&x, iov, k, &timed_out);
-            k = 0;
-            if (rv < 0)
-                break;
-            if (rv > 0) {
-                stop_sending = 1;
-                break;
-            }
-            if (body_done)
-                break;
         }
+        stop_sending = rv > 0;
         (void)stop_sending;
     }
 
@@ -635,10 +660,21 @@ int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config
                           (int)getpid(), g->name, r->filename);
             return HTTP_GATEWAY_TIME_OUT;
         }
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): %s from daemon "
-                      "process group '%s' before the response headers (the daemon process "
-                      "died or was restarted): %s", (int)getpid(), x.protocol_error ?
-                      "Malformed response" : "Connection closed", g->name, r->filename);
+        if (x.protocol_error) {
+            /* Bytes that are no response frame (an app writing onto the daemon's socket):
+             * every release answers 500 for a malformed response start (its "Malformed
+             * header ... from daemon process"), 6.x too, and closes the connection. */
+            r->connection->keepalive = AP_CONN_CLOSE;
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Malformed "
+                          "response from daemon process group '%s' before the response "
+                          "headers (not a response frame); answering 500: %s", (int)getpid(),
+                          g->name, r->filename);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Connection closed "
+                      "from daemon process group '%s' before the response headers (the "
+                      "daemon process died or was restarted): %s", (int)getpid(), g->name,
+                      r->filename);
         return gw_profile()->daemon_pre_header_death_status;
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): %s from daemon process "
