@@ -18,6 +18,15 @@ Output (default reports/gate/): the matrix runner's cells/, report.json/.md/.htm
 junit/, and gate.json (the verdict: every cell's status, role and failing cases).
 """
 
+if __name__ == "__main__" and not __package__:
+    # Run as a file (python ci/gate.py, ci/gate): run the module ci.gate of this tree,
+    # found through PYTHONPATH, from the caller's directory (so relative paths stay theirs).
+    import os as _os
+    import sys as _sys
+    _root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+    _os.environ["PYTHONPATH"] = _os.pathsep.join(filter(None, [_root, _os.environ.get("PYTHONPATH")]))
+    _os.execv(_sys.executable, [_sys.executable, "-m", "ci.gate"] + _sys.argv[1:])
+
 import argparse
 import dataclasses
 import datetime
@@ -31,9 +40,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conformance import targets
+from conformance.journal import PASS, FAIL
+from matrix import axes, httpd_builds, report, store
+from matrix.cells import matches
+from matrix.run import Prebuilder, run_cells, _raise_interrupt
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 SLICE = ROOT / "ci" / "gate.json"
 SLICE_SCHEMA = "mod_gateway.ci-gate/1"
@@ -117,7 +130,6 @@ def load_slice(path=SLICE):
         entries.append(Entry(cell, allow, profile=profile))
     if not entries:
         problems.append("no cells")
-    from matrix.cells import matches
     for i, allow in enumerate(doc.get("allow_case_fail") or []):
         where = "allow_case_fail[%d] %s" % (i, allow.get("case"))
         problems += _allowance_problems(where, allow, {"case", "cells", "reason", "expires"}, {"mode"})
@@ -157,7 +169,6 @@ def resolve_ids(entries, system_version):
 
 
 def select_entries(entries, patterns):
-    from matrix.cells import matches
     if not patterns:
         return list(entries)
     return [e for e in entries if any(matches(e.id, p) or matches(e.cell, p) for p in patterns)]
@@ -166,16 +177,17 @@ def select_entries(entries, patterns):
 # -- what a cell's result says -----------------------------------------------------------
 
 def failing_cases(record):
-    """'QUE-001[embedded]' for each required case that failed in the cell's journal."""
-    journal = (record or {}).get("journal") or {}
-    return ["%s[%s]" % (c["id"], c.get("mode", "")) for c in journal.get("cases", [])
-            if c.get("verdict") == "fail" and c.get("required", True)]
+    """'QUE-001[embedded]' for each required case that failed in the cell's journal
+    (record["journal"]: a conformance.journal.Journal, as matrix.store.load_records gives)."""
+    journal = (record or {}).get("journal")
+    return [c.label for c in journal.failed_required()] if journal else []
 
 
 def counts(record):
-    summary = ((record or {}).get("journal") or {}).get("summary") or {}
-    other = sum(v for k, v in summary.items() if k not in ("pass", "fail"))
-    return summary.get("pass", 0), summary.get("fail", 0), other
+    journal = (record or {}).get("journal")
+    summary = journal.summary if journal else {}
+    other = sum(v for k, v in summary.items() if k not in (PASS, FAIL))
+    return summary.get(PASS, 0), summary.get(FAIL, 0), other
 
 
 def headline(text, width=150):
@@ -254,7 +266,6 @@ def provision():
 def build_apaches(versions, log=lambda line: print(line, flush=True)):
     """Build the Apaches the slice names that build-httpd knows and the cache lacks; a
     failed build is reported and its cells end up unavailable (red when required)."""
-    from matrix import httpd_builds
     for v in versions:
         if v in httpd_builds.KNOWN and v not in httpd_builds.cached_builds():
             log("gate: python -m matrix build-httpd %s" % v)
@@ -266,14 +277,12 @@ def build_apaches(versions, log=lambda line: print(line, flush=True)):
 
 def module_python(module):
     """X.Y of the Python a module embeds, from the libpython it links."""
-    from conformance import targets
     targets.module_facts(module)          # raises TargetError for what is no WSGI module
     m = re.search(r"libpython(\d+\.\d+)", targets.linked_libpython(module))
     return m.group(1) if m else None
 
 
 def check_gateway_module(module, cells):
-    from conformance import targets
     if not os.path.isfile(module):
         raise GateError("--gateway-module %s: no such file" % module)
     try:
@@ -294,7 +303,6 @@ class Prebuild:
     module is given (nothing to build: the session runs that module)."""
 
     def __init__(self, gateway_module=None):
-        from matrix.run import Prebuilder
         self.inner, self.gateway_module = Prebuilder(), gateway_module
 
     def __call__(self, cell):
@@ -338,7 +346,6 @@ def parse(argv):
 
 def discover_slice(a, entries, assume_built=False):
     """(the selected entries, {cell id: matrix cell}) on this machine's matrix."""
-    from matrix import axes
     found = axes.discover(a.python, assume_built)
     resolve_ids(entries, next((ap.version for ap in found.apaches if ap.source == "system"), None))
     chosen = select_entries(entries, a.cells)
@@ -352,7 +359,6 @@ def discover_slice(a, entries, assume_built=False):
 
 
 def dry_run(a, entries):
-    from matrix import httpd_builds
     found, chosen, by_id = discover_slice(a, entries, assume_built=True)
     if not a.no_provision:
         print("would run: bash ci/provision")
@@ -374,8 +380,6 @@ def gate(a):
     entries = load_slice(a.slice)
     if a.dry_run:
         return dry_run(a, entries)
-    from matrix import report, store
-    from matrix.run import run_cells, _raise_interrupt
     if not a.no_provision:
         provision()
     build_apaches(apache_versions(select_entries(entries, a.cells)))   # by the slice's names

@@ -7,6 +7,15 @@ system or given Apache, and writes the journals, JUnit XML and verdict.json unde
 module or Apache cannot be used.  Needs nothing from the network: the suite, apps and profiles
 ship in the sdist; pytest, pytest-xdist and requests must be importable."""
 
+if __name__ == "__main__" and not __package__:
+    # Run as a file (python ci/validate_build.py): run the module ci.validate_build of this
+    # tree (an unpacked sdist: nothing installed), found through PYTHONPATH.
+    import os as _os
+    import sys as _sys
+    _root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+    _os.environ["PYTHONPATH"] = _os.pathsep.join(filter(None, [_root, _os.environ.get("PYTHONPATH")]))
+    _os.execv(_sys.executable, [_sys.executable, "-m", "ci.validate_build"] + _sys.argv[1:])
+
 import argparse
 import json
 import os
@@ -14,11 +23,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+from conformance import targets
+from conformance.journal import Journal, JournalError
+from gateway import httpd
 
-from conformance import targets  # noqa: E402
-from gateway import httpd  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 
 def parse(argv):
@@ -66,9 +75,12 @@ def main(argv=None):
         if a.dry_run:
             continue
         rc = subprocess.call(cmd, cwd=str(HERE.parent))
-        journal = out / (name + ".json")
-        summary = json.loads(journal.read_text())["summary"] if journal.exists() else {}
-        results.append((mpm, rc, summary))
+        try:
+            journal = Journal.read(out / (name + ".json"))
+        except JournalError as e:
+            print("validate-build: %s" % e, file=sys.stderr)
+            journal, rc = None, rc or 2
+        results.append((mpm, rc, journal.summary if journal else {}))
     if a.dry_run:
         return 0
     print("\n%-8s %-7s %s" % ("mpm", "result", "cases"))

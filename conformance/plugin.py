@@ -1,25 +1,126 @@
-"""pytest plugin: options, the target and server fixtures, error-log discipline, the journal.
+"""pytest plugin: the hooks that wire the suite's stages together.
+
+    options -> session.py (the setup, resolved once, sent to xdist workers) -> the case's
+    applicability (verdict.py) -> server_pool.py (one Apache per site and mode) -> the
+    error-log check -> evidence and verdict (journal.py, verdict.py) -> the journal
 
 The Python running pytest is the client; the server Python (the one the module
-embeds) only runs inside Apache.  Each (site, mode) gets one Apache per worker,
-started on first use and stopped when the worker moves on or the session ends.
+embeds) only runs inside Apache.  The session's state is one `Conformance` object on
+`config.conformance_state`; the `env` fixture hands cases its Env.
 """
 
 import datetime
-import json
 import platform
 import time
-from pathlib import Path
 
 import pytest
 
-from . import JOURNAL_SCHEMA
+from . import journal
 from . import sites
-from .catalogue import load_all
 from . import targets as targets_mod
+from . import verdict as verdict_mod
+from .catalogue import load_all
 from .server_pool import ServerPool
-from .session import Env, resolve_setup
+from .session import Env, Setup, resolve_setup
 from gateway import httpd
+
+STATE = "conformance_state"        # the attribute of config holding the Conformance object
+SETUP_KEY = "conformance_setup"    # the key of xdist's workerinput holding the setup's dict
+
+
+class Conformance:
+    """One session's state: setup, Env, server pool and the records of its cases."""
+
+    def __init__(self, config):
+        self.config = config
+        self.started = time.time()
+        self.setup = None            # Setup
+        self.env = None              # Env, or None when no --target / a setup error
+        self.error = None            # why the session cannot run (exit 2)
+        self.pool = None             # ServerPool
+        self.records = []            # journal.CaseRecord, as reported (deduplicated at the end)
+        self.worker_starts = []      # xdist: [(server starts, seconds)] per finished worker
+        self.worker_stop_problems = []
+
+    def set_up(self):
+        opt = self.config.option
+        winput = getattr(self.config, "workerinput", None)
+        try:
+            if winput is not None and SETUP_KEY in winput:
+                self.setup = Setup.from_dict(winput[SETUP_KEY])
+            else:
+                self.setup = resolve_setup(opt.target, opt.server_python, opt.apxs,
+                                           opt.mod_wsgi_version, opt.profile)
+        except (targets_mod.TargetError, httpd.HttpdError) as e:
+            self.error = str(e)
+            return
+        self.env = Env.from_setup(self.setup, opt.mpm, opt.mode)
+        problems = self.env.profile.problems(load_all())
+        if problems:
+            self.error = "profile data does not fit the catalogue:\n  " + "\n  ".join(problems)
+            return
+        self.pool = ServerPool(self.env)
+
+    # -- the records -----------------------------------------------------------------------
+
+    def record(self, report):
+        props = dict(report.user_properties)
+        if "case_id" not in props:
+            return
+        v = verdict_mod.of_report(report, not_applicable=bool(props.get("not_applicable")))
+        if v is None:
+            return
+        ev = props.get("evidence") or journal.Evidence()
+        self.records.append(journal.CaseRecord(
+            id=props["case_id"], area=props["case_id"].split("-")[0], mode=props["mode"],
+            requirement=props["requirement"], verdict=v.verdict,
+            required=journal.is_required(v.verdict), duration_s=round(report.duration, 3),
+            message=v.message, evidence=ev, metrics=props.get("metrics"), nodeid=report.nodeid))
+
+    def starts(self):
+        n = sum(s[0] for s in self.worker_starts) + (self.pool.starts if self.pool else 0)
+        t = sum(s[1] for s in self.worker_starts) + (self.pool.start_s if self.pool else 0.0)
+        return n, round(t, 3)
+
+    def stop_problems(self):
+        return list(self.worker_stop_problems) + (self.pool.stop_problems if self.pool else [])
+
+    def journal(self):
+        opt, env, setup = self.config.option, self.env, self.setup
+        starts, start_s = self.starts()
+        j = journal.Journal(
+            started=datetime.datetime.utcfromtimestamp(self.started).isoformat() + "Z",
+            duration_s=round(time.time() - self.started, 3),
+            setup_error=self.error,
+            target=(setup.journal_target() if setup else journal.Target(name=opt.target)),
+            server_python=setup.journal_python() if setup else journal.ServerPython(),
+            apache=(journal.Apache(apxs=env.install.apxs, httpd=env.install.httpd,
+                                   version=env.install.version_string, mpm=env.mpm) if env else
+                    journal.Apache(apxs=opt.apxs, mpm=opt.mpm)),
+            mode=opt.mode,
+            client=journal.Client(python=platform.python_version()),
+            timings=journal.Timings(build_s=(setup.target.get("build_s", 0.0) if setup else 0.0),
+                                    server_starts=starts, server_start_s=start_s),
+            stop_problems=[journal.StopProblem.from_dict(p) for p in self.stop_problems()],
+            cases=journal.dedupe(self.records))
+        return j.finish()
+
+    # -- hooks that need the state (registered as a plugin object: no module global) --------
+
+    def pytest_runtest_logreport(self, report):
+        self.record(report)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error):
+        """xdist: collect each worker's server-start counts for the journal."""
+        out = getattr(node, "workeroutput", {}) or {}
+        if "conformance_starts" in out:
+            self.worker_starts.append(tuple(out["conformance_starts"]))
+            self.worker_stop_problems += out.get("conformance_stop_problems", [])
+
+
+def _state(config):
+    return getattr(config, STATE)
 
 
 def pytest_addoption(parser):
@@ -37,37 +138,19 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    config.conformance = None
-    config.conformance_error = None
-    config.conformance_records = []
-    config.conformance_started = time.time()
-    if not config.option.target:
-        return
-    winput = getattr(config, "workerinput", None)
-    if winput is not None and "conformance_setup" in winput:
-        setup = winput["conformance_setup"]
-    else:
-        try:
-            opt = config.option
-            setup = resolve_setup(opt.target, opt.server_python, opt.apxs, opt.mod_wsgi_version,
-                                  opt.profile)
-        except (targets_mod.TargetError, httpd.HttpdError) as e:
-            config.conformance_error = str(e)
-            return
-    config.conformance_setup = setup
-    config.conformance = Env.from_setup(setup, config.option.mpm, config.option.mode)
-    problems = config.conformance.profile.problems(load_all())
-    if problems:
-        config.conformance_error = "profile data does not fit the catalogue:\n  " + "\n  ".join(problems)
-        return
-    config.conformance_pool = ServerPool(config.conformance)
+    state = Conformance(config)
+    setattr(config, STATE, state)
+    config.pluginmanager.register(state, "conformance-state")
+    if config.option.target:
+        state.set_up()
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node):
     """xdist: hand the controller's resolved setup to each worker (no rebuilds)."""
-    setup = getattr(node.config, "conformance_setup", None)
+    setup = _state(node.config).setup
     if setup:
-        node.workerinput["conformance_setup"] = setup
+        node.workerinput[SETUP_KEY] = setup.to_dict()
 
 
 def pytest_generate_tests(metafunc):
@@ -98,35 +181,33 @@ def pytest_collection_modifyitems(session, config, items):
     for item in items:
         site, mode = key(item)
         item.add_marker(pytest.mark.xdist_group("%s-%s" % (site, mode)))
-    if config.conformance_error:
+    error = _state(config).error
+    if error:
         for item in items:
-            item.add_marker(pytest.mark.skip(reason="setup error: " + config.conformance_error))
+            item.add_marker(pytest.mark.skip(reason="setup error: " + error))
 
 
 def pytest_runtest_setup(item):
-    env = item.config.conformance
+    env = _state(item.config).env
     meta = getattr(item.function, "conformance_case", None)
     if env is None or meta is None:
         return
     mode = item.callspec.params.get("mode", "both") if hasattr(item, "callspec") else "both"
     item.user_properties += [("case_id", meta.id), ("mode", mode), ("requirement", meta.requirement)]
-    if env.profile.name not in meta.profiles:
-        pytest.skip("not-applicable: case not in profile %s" % env.profile.name)
-    reason = env.profile.not_applicable(meta.id, mode)
-    if reason:
-        pytest.skip("not-applicable: " + reason)
-    deviation = env.profile.deviation(env.label, meta.id, mode)
-    if deviation:
-        reason, strict = deviation
-        item.add_marker(pytest.mark.xfail(reason="known deviation of %s: %s" % (env.label, reason),
-                                          strict=strict, run=True))
+    applies = verdict_mod.applicability(env.profile, env.label, meta, mode)
+    if applies.not_applicable:
+        item.user_properties.append(("not_applicable", applies.not_applicable))
+        pytest.skip(applies.skip_reason)
+    if applies.deviation:
+        item.add_marker(pytest.mark.xfail(reason=applies.deviation, strict=applies.strict, run=True))
 
 
 @pytest.fixture
 def env(request):
-    if request.config.conformance is None:
+    env = _state(request.config).env
+    if env is None:
         pytest.skip("no --target given")
-    return request.config.conformance
+    return env
 
 
 @pytest.fixture
@@ -153,12 +234,11 @@ def expect(env, case):
 
 @pytest.fixture
 def server(request, env, case, mode):
-    pool = request.config.conformance_pool
+    pool = _state(request.config).pool
     try:
         srv = pool.get(case.site, mode)
-    except httpd.HttpdError as e:
-        srv = pool.current
-        request.node.conformance_evidence = _evidence(srv, 0) if srv else {}
+    except httpd.HttpdError:
+        request.node.conformance_evidence = journal.Evidence.from_server(pool.current, 0)
         pool.stop()
         raise
     srv.expected_log = list(case.expect_log) + list(sites.SITE_LOG.get(case.site, ()))
@@ -182,160 +262,49 @@ def pytest_runtest_call(item):
     return result
 
 
-def _evidence(srv, offset):
-    if srv is None:
-        return {}
-    ex = getattr(srv, "exchanges", [])[-3:]
-    return {"config": srv.config_text,
-            "request": "\n\n".join(e["request"] for e in ex),
-            "response": "\n\n".join(e["response"] for e in ex),
-            "log": srv.read_log(offset).splitlines()[-60:]}
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
+    """Evidence: a failing case's config, log and last exchanges, in the report's sections
+    (terminal, JUnit) and in its journal record."""
     report = yield
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         srv_off = getattr(item, "conformance_server", None)
-        ev = _evidence(*srv_off) if srv_off else getattr(item, "conformance_evidence", {})
+        ev = (journal.Evidence.from_server(*srv_off) if srv_off else
+              getattr(item, "conformance_evidence", None) or journal.Evidence())
         if report.failed and ev:
-            report.sections.append(("generated httpd.conf", ev.get("config", "")))
-            report.sections.append(("error log of this case", "\n".join(ev.get("log", []))))
-            if ev.get("request"):
-                report.sections.append(("last exchange", ev["request"] + "\n---\n" + ev["response"]))
-        report.user_properties.append(("evidence", ev if report.failed else {}))
+            report.sections.append(("generated httpd.conf", ev.config or ""))
+            report.sections.append(("error log of this case", "\n".join(ev.log or [])))
+            if ev.request:
+                report.sections.append(("last exchange", ev.request + "\n---\n" + (ev.response or "")))
+        # user_properties travel from xdist workers as plain data: the evidence's dict
+        report.user_properties.append(("evidence", ev.to_dict() if report.failed else {}))
     return report
-
-
-def pytest_runtest_logreport(report):
-    cfg = _CONFIG.get("config")
-    if cfg is None:
-        return
-    props = dict(report.user_properties)
-    if "case_id" not in props:
-        return
-    verdict = None
-    if report.when == "setup" and report.skipped:
-        msg = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        verdict = "not-applicable" if "not-applicable" in msg else "skip"
-        message = msg.replace("Skipped: ", "")
-    elif report.failed:
-        verdict, message = "fail", _short(report)
-    elif report.when == "call" and hasattr(report, "wasxfail"):
-        verdict, message = "known-deviation", report.wasxfail
-    elif report.when == "call" and report.passed:
-        verdict, message = "pass", ""
-    if verdict is None:
-        return
-    cfg.conformance_records.append({
-        "id": props["case_id"], "area": props["case_id"].split("-")[0], "mode": props["mode"],
-        "requirement": props["requirement"], "verdict": verdict,
-        "required": verdict not in ("not-applicable", "known-deviation"),
-        "duration_s": round(report.duration, 3), "message": message,
-        "evidence": props.get("evidence", {}), "metrics": props.get("metrics"),
-        "nodeid": report.nodeid})
-
-
-def _short(report):
-    text = str(report.longrepr)
-    lines = [l for l in text.splitlines() if l.startswith("E ")]
-    return "\n".join(lines[:15]) or text[-1500:]
-
-
-_CONFIG = {}
-
-
-def pytest_sessionstart(session):
-    _CONFIG["config"] = session.config
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
-    pool = getattr(config, "conformance_pool", None)
-    if pool:
-        pool.close()
+    state = _state(config)
+    if state.pool:
+        state.pool.close()
     wout = getattr(config, "workeroutput", None)
     if wout is not None:
         # xdist sends workeroutput right after this hook: server counts ride along.
-        if pool:
-            wout["conformance_starts"] = [pool.starts, round(pool.start_s, 3)]
-            wout["conformance_stop_problems"] = pool.stop_problems
+        if state.pool:
+            wout["conformance_starts"] = [state.pool.starts, round(state.pool.start_s, 3)]
+            wout["conformance_stop_problems"] = state.pool.stop_problems
         return
     if config.option.conformance_json:
-        write_journal(config, config.option.conformance_json)
-    if config.conformance_error:
+        state.journal().write(config.option.conformance_json)
+    if state.error:
         session.exitstatus = 2
 
 
-def write_journal(config, path):
-    records = _dedupe(config.conformance_records)
-    summary = {k: 0 for k in ("pass", "fail", "skip", "not-applicable", "known-deviation")}
-    for r in records:
-        summary[r["verdict"]] += 1
-    setup = getattr(config, "conformance_setup", None) or {}
-    env = config.conformance
-    journal = {
-        "schema": JOURNAL_SCHEMA,
-        "started": datetime.datetime.utcfromtimestamp(config.conformance_started).isoformat() + "Z",
-        "duration_s": round(time.time() - config.conformance_started, 3),
-        "setup_error": config.conformance_error,
-        "target": dict(setup.get("target", {"name": config.option.target}),
-                       profile=setup.get("profile")),
-        "server_python": {"path": setup.get("server_python"), "version": setup.get("python_version")},
-        "apache": ({"apxs": env.install.apxs, "httpd": env.install.httpd,
-                    "version": env.install.version_string, "mpm": env.mpm} if env else
-                   {"apxs": config.option.apxs, "mpm": config.option.mpm}),
-        "mode": config.option.mode,
-        "client": {"python": platform.python_version()},
-        "timings": {"build_s": setup.get("target", {}).get("build_s", 0.0),
-                    "server_starts": _sum_starts(config)[0], "server_start_s": _sum_starts(config)[1],
-                    "cases_s": round(sum(r["duration_s"] for r in records), 3)},
-        "summary": summary,
-        "stop_problems": _stop_problems(config),
-        "cases": records,
-    }
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(journal, indent=1, sort_keys=True))
-
-
-def _dedupe(records):
-    """One record per (case, mode): a failure in teardown overrides the call's pass."""
-    out = {}
-    for r in records:
-        key = (r["id"], r["mode"])
-        if key not in out or r["verdict"] == "fail":
-            out[key] = r
-    return sorted(out.values(), key=lambda r: (r["id"], r["mode"]))
-
-
-def _stop_problems(config):
-    pool = getattr(config, "conformance_pool", None)
-    return list(getattr(config, "conformance_worker_stop_problems", [])) + (pool.stop_problems if pool else [])
-
-
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if config.conformance_error:
-        terminalreporter.write_line("conformance setup error: %s" % config.conformance_error, red=True)
-    for p in _stop_problems(config):
+    state = _state(config)
+    if state.error:
+        terminalreporter.write_line("conformance setup error: %s" % state.error, red=True)
+    for p in state.stop_problems():
         terminalreporter.write_line("server %s/%s did not stop cleanly: %s" % (
             p["site"], p["mode"], "; ".join(p["log"])[:300] or "left pids %s" % p["leftover_pids"]),
             yellow=True)
-
-
-def _sum_starts(config):
-    pool = getattr(config, "conformance_pool", None)
-    starts = getattr(config, "conformance_worker_starts", [])
-    n = sum(s[0] for s in starts) + (pool.starts if pool else 0)
-    t = sum(s[1] for s in starts) + (pool.start_s if pool else 0.0)
-    return n, round(t, 3)
-
-
-def pytest_testnodedown(node, error):
-    """xdist: collect each worker's server-start counts for the journal."""
-    out = getattr(node, "workeroutput", {}) or {}
-    if "conformance_starts" in out:
-        node.config.conformance_worker_starts = getattr(node.config, "conformance_worker_starts", [])
-        node.config.conformance_worker_starts.append(tuple(out["conformance_starts"]))
-        node.config.conformance_worker_stop_problems = (
-            getattr(node.config, "conformance_worker_stop_problems", []) + out.get("conformance_stop_problems", []))

@@ -1,13 +1,51 @@
 """The session's fixed facts: which target, Apache install, profile and server Python.
 
-`resolve_setup` does the slow part once (it may build a module) and returns a plain
-dict that travels to xdist workers and into the journal; `Env.from_setup` turns it
-back into objects wherever a server is to be started (plugin, observe, reliability).
+`resolve_setup` does the slow part once (it may build a module) and returns a `Setup`,
+whose dict travels to xdist workers (`to_dict`/`from_dict`) and whose facts go into the
+journal; `Env.from_setup` turns it back into objects wherever a server is to be started
+(plugin, observe, reliability).
 """
 
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+from . import journal
 from . import targets as targets_mod
 from .profiles import Profile
 from gateway import httpd
+
+
+@dataclass
+class Setup:
+    """What resolving a target found: the module (Target.as_dict()), the Apache's apxs,
+    the server Python (path, X.Y.Z, prefix) and the profile to run under."""
+    target: dict
+    apxs: str
+    server_python: str
+    python_version: str
+    profile: str
+    python_prefix: Optional[str] = None
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(**d) if not isinstance(d, cls) else d
+
+    @classmethod
+    def of(cls, target, apxs, server_python, profile=None):
+        """The setup of a resolved target run with `server_python` (asks that Python)."""
+        info = targets_mod.python_info(server_python)
+        return cls(target=target.as_dict(), apxs=apxs, server_python=server_python,
+                   python_version=info["version"], python_prefix=info["prefix"],
+                   profile=profile or target.default_profile)
+
+    def journal_target(self):
+        return journal.Target.from_setup(self.target, profile=self.profile)
+
+    def journal_python(self):
+        return journal.ServerPython(path=self.server_python, version=self.python_version)
 
 
 class Env:
@@ -26,14 +64,13 @@ class Env:
 
     @classmethod
     def from_setup(cls, setup, mpm="event", mode="both"):
-        t = setup["target"]
-        target = targets_mod.Target(name=t["name"], kind=t["kind"], module=t["module"],
-                                    symbol=t["symbol"],
-                                    version=tuple(int(x) for x in t["version"].split(".")),
-                                    libpython=t["libpython"], build_s=t["build_s"])
-        return cls(target, httpd.ApacheInstall.from_apxs(setup["apxs"]), Profile(setup["profile"]),
-                   setup["server_python"], setup["python_version"], mpm, mode,
-                   setup.get("python_prefix"))
+        """From a Setup (or its dict, as xdist workers receive it)."""
+        setup = Setup.from_dict(setup)
+        t = setup.target
+        # every field Target.as_dict() wrote, the version back to a tuple
+        target = targets_mod.Target(**dict(t, version=tuple(int(x) for x in t["version"].split("."))))
+        return cls(target, httpd.ApacheInstall.from_apxs(setup.apxs), Profile(setup.profile),
+                   setup.server_python, setup.python_version, mpm, mode, setup.python_prefix)
 
     @property
     def label(self):
@@ -48,7 +85,8 @@ class Env:
 
 def resolve_setup(target_name, server_python=None, apxs="apxs", mod_wsgi_version=None,
                   profile=None):
-    """Resolve (and build, cached) the target; raise TargetError/HttpdError naming the problem."""
+    """Resolve (and build, cached) the target: a Setup; raise TargetError/HttpdError naming
+    the problem."""
     if not target_name:
         raise targets_mod.TargetError("--target is required")
     install = httpd.ApacheInstall.from_apxs(apxs)
@@ -58,7 +96,4 @@ def resolve_setup(target_name, server_python=None, apxs="apxs", mod_wsgi_version
     if not server_python:
         raise targets_mod.TargetError("cannot tell which Python %s embeds; pass --server-python"
                                       % target.module)
-    info = targets_mod.python_info(server_python)
-    return {"target": target.as_dict(), "apxs": install.apxs, "server_python": server_python,
-            "python_version": info["version"], "python_prefix": info["prefix"],
-            "profile": profile or target.default_profile}
+    return Setup.of(target, install.apxs, server_python, profile)

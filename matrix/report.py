@@ -16,12 +16,11 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
+from conformance.journal import FAIL, OUTCOME, VERDICTS
+
 from . import REPORT_SCHEMA, store
 from .cells import Cell, _version_key, slug
 
-VERDICTS = ("pass", "fail", "skip", "not-applicable", "known-deviation")
-# How a verdict says the module behaved, for the differential: skips say nothing.
-OUTCOME = {"pass": "as specified", "fail": "deviates", "known-deviation": "deviates"}
 REFERENCE_TARGETS = ("mod_wsgi", "mod_wsgi-debian")
 
 
@@ -47,19 +46,20 @@ def _cell_entry(rec, configs):
     generated httpd.conf once in `configs` (evidence names it by config_id): a full matrix
     has thousands of failures whose configs are mostly the same few."""
     cell = Cell.from_dict(rec["cell"])
-    journal = rec.get("journal") or {}
-    jt = journal.get("timings") or {}
-    build_s = round((rec.get("build_s") or 0.0) + (jt.get("build_s") or 0.0), 3)
+    journal = rec.get("journal")                  # conformance.journal.Journal or None
+    jt = journal.timings if journal else None
+    build_s = round((rec.get("build_s") or 0.0) + (jt.build_s or 0.0 if jt else 0.0), 3)
     wall = rec.get("wall_s") or 0.0
-    start_s, cases_s = jt.get("server_start_s", 0.0), jt.get("cases_s", 0.0)
+    start_s, cases_s = (jt.server_start_s, jt.cases_s) if jt else (0.0, 0.0)
     cases = []
-    for raw in journal.get("cases", []):
-        c = {k: raw.get(k) for k in ("id", "area", "mode", "verdict", "required", "duration_s", "message")}
-        ev = dict(raw.get("evidence") or {})
+    for case in journal.cases if journal else []:
+        c = {"id": case.id, "area": case.area, "mode": case.mode, "verdict": case.verdict,
+             "required": case.required, "duration_s": case.duration_s, "message": case.message}
+        ev = case.evidence.to_dict()
         if ev.get("config"):
             ev["config_id"] = configs.setdefault(ev.pop("config"), str(len(configs) + 1))
         c["evidence"] = ev
-        if c["verdict"] == "fail":
+        if c["verdict"] == FAIL:
             c["anchor"] = evidence_anchor(cell.id, c)
         cases.append(c)
     return {
@@ -67,16 +67,18 @@ def _cell_entry(rec, configs):
         "axes": {"apache": cell.apache, "python": cell.python, "mpm": cell.mpm, "mode": cell.mode,
                  "target": cell.target},
         "definition": rec["cell"], "status": rec.get("status", "error"), "message": rec.get("message", ""),
-        "profile": (journal.get("target") or {}).get("profile") or cell.profile,
-        "target": journal.get("target"), "apache": journal.get("apache"),
-        "server_python": journal.get("server_python"), "setup_error": journal.get("setup_error"),
-        "stop_problems": journal.get("stop_problems", []),
+        "profile": (journal.target.profile if journal else None) or cell.profile,
+        "target": journal.target.to_dict() if journal else None,
+        "apache": journal.apache.to_dict() if journal else None,
+        "server_python": journal.server_python.to_dict() if journal else None,
+        "setup_error": journal.setup_error if journal else None,
+        "stop_problems": [p.to_dict() for p in journal.stop_problems] if journal else [],
         "host": rec.get("host"), "started": rec.get("started"), "finished": rec.get("finished"),
         "exit_code": rec.get("exit_code"),
-        "timings": {"wall_s": wall, "build_s": build_s, "server_starts": jt.get("server_starts", 0),
+        "timings": {"wall_s": wall, "build_s": build_s, "server_starts": jt.server_starts if jt else 0,
                     "server_start_s": start_s, "cases_s": cases_s,
                     "other_s": round(max(0.0, wall - build_s - start_s - cases_s), 3)},
-        "summary": journal.get("summary") or {},
+        "summary": dict(journal.summary) if journal else {},
         "journal": "cells/%s/journal.json" % cell.id if journal else None,
         "junit": "junit/%s.xml" % slug(cell.id),
         "cases": cases,
@@ -193,8 +195,8 @@ def catalogue(records):
     """{case id: {area, requirement}} of every case any journal reports."""
     out = {}
     for rec in records.values():
-        for case in (rec.get("journal") or {}).get("cases", []):
-            out.setdefault(case["id"], {"area": case["area"], "requirement": case["requirement"]})
+        for case in rec["journal"].cases if rec.get("journal") else []:
+            out.setdefault(case.id, {"area": case.area, "requirement": case.requirement})
     return dict(sorted(out.items()))
 
 

@@ -37,6 +37,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from conformance import targets
+from conformance.journal import KNOWN_DEVIATION, FAIL, PASS, SKIP, JournalError
+
 from . import store
 from .cells import select
 
@@ -106,7 +109,6 @@ class Prebuilder:
         self.guard = threading.Lock()
 
     def __call__(self, cell):
-        from conformance import targets
         key = (cell.target, cell.python_path, cell.apxs, cell.mod_wsgi_version)
         with self.guard:
             lock = self.locks.setdefault(key, threading.Lock())
@@ -240,8 +242,12 @@ def run_cell(cell, out, workers=1, timeout=DEFAULT_TIMEOUT, pytest_args=(), preb
     rec["exit_code"] = rc
     rec["wall_s"] = round(time.monotonic() - t0, 3)
     if rc is not None:
-        journal = store.read_json(cdir / "journal.json")
-        rec.update(_status(rc, journal, cdir))
+        try:
+            journal = store.read_journal(cdir / "journal.json")
+        except JournalError as e:
+            rec.update(status="error", message="exit code %s and %s\n%s" % (rc, e, _tail(cdir / "output.log")))
+        else:
+            rec.update(_status(rc, journal, cdir))
     rec["finished"] = now_iso()
     store.write_record(out, rec)
     return rec
@@ -252,14 +258,23 @@ def _status(rc, journal, cdir):
     required case passed, 1 one failed, 2 setup error; anything else is a harness error)."""
     if journal is None:
         return {"status": "error", "message": "exit code %s and no journal\n%s" % (rc, _tail(cdir / "output.log"))}
-    if journal.get("setup_error"):
-        return {"status": "setup-error", "message": journal["setup_error"]}
+    if journal.setup_error:
+        return {"status": "setup-error", "message": journal.setup_error}
     if rc == 0:
         return {"status": "pass", "message": ""}
     if rc == 1:
-        failed = [c["id"] for c in journal.get("cases", []) if c.get("verdict") == "fail" and c.get("required")]
+        failed = [c.id for c in journal.failed_required()]
         return {"status": "fail", "message": "failed: " + " ".join(failed)}
     return {"status": "error", "message": "exit code %s\n%s" % (rc, _tail(cdir / "output.log"))}
+
+
+def _summary(out, cell_id):
+    """The cell's journal's {verdict: count}, or None (no journal, or not a readable one)."""
+    try:
+        journal = store.read_journal(store.journal_path(out, cell_id))
+    except JournalError:
+        return None
+    return journal.summary if journal else None
 
 
 def headline(message, width=160):
@@ -275,8 +290,8 @@ def describe(rec):
     """The progress line's middle: '58 pass 2 fail (41.2s)'."""
     status, summary = rec["status"], rec.get("summary") or {}
     if status in ("pass", "fail") and summary:
-        parts = ["%d %s" % (summary.get(k, 0), k) for k in ("pass", "fail")]
-        parts += ["%d %s" % (summary[k], k) for k in ("known-deviation", "skip") if summary.get(k)]
+        parts = ["%d %s" % (summary.get(k, 0), k) for k in (PASS, FAIL)]
+        parts += ["%d %s" % (summary[k], k) for k in (KNOWN_DEVIATION, SKIP) if summary.get(k)]
         text = " ".join(parts)
     else:
         text = status.upper() + (": " + headline(rec.get("message")) if rec.get("message") else "")
@@ -328,8 +343,7 @@ def run_cells(cells, out, jobs=2, workers=1, timeout=DEFAULT_TIMEOUT, pytest_arg
                 except Interrupted:
                     continue
                 done += 1
-                rec["summary"] = (store.read_json(store.cell_dir(out, rec["cell"]["id"]) / "journal.json")
-                                  or {}).get("summary")
+                rec["summary"] = _summary(out, rec["cell"]["id"])
                 elapsed = time.monotonic() - t0
                 eta = elapsed / done * (len(to_run) - done)
                 log("[%d/%d] %s: %s elapsed %s ETA %s" % (done, len(to_run), rec["cell"]["id"],

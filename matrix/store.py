@@ -16,6 +16,8 @@ import os
 import shutil
 from pathlib import Path
 
+from conformance.journal import Journal, JournalError
+
 CELL_SCHEMA = "mod_gateway.matrix-cell/1"
 FAILED = ("fail", "timeout", "error", "setup-error")     # what --rerun-failed reruns
 STATUSES = ("pass",) + FAILED + ("unavailable", "not-run")
@@ -40,6 +42,16 @@ def write_json(path, data, compact=False):
     os.replace(tmp, path)
 
 
+def read_journal(path):
+    """The conformance.journal.Journal at `path`, or None when there is none;
+    JournalError when the file is not a journal of this schema."""
+    return Journal.read(path)
+
+
+def journal_path(out, cell_id):
+    return cell_dir(out, cell_id) / "journal.json"
+
+
 def read_record(out, cell_id):
     return read_json(cell_dir(out, cell_id) / "cell.json")
 
@@ -59,14 +71,19 @@ def clear_cell(out, cell_id):
 
 
 def load_records(out):
-    """{cell id: record} of every cell directory under `out`, each with its journal attached."""
+    """{cell id: record} of every cell directory under `out`, each with its journal attached
+    (rec["journal"]: a conformance.journal.Journal or None; why it is None when the file is
+    there but unreadable: rec["journal_error"])."""
     found = {}
     root = Path(out) / "cells"
     for path in sorted(root.rglob("cell.json")) if root.is_dir() else []:
         rec = read_json(path)
         if not rec or rec.get("schema") != CELL_SCHEMA:
             continue
-        rec["journal"] = read_json(path.parent / "journal.json")
+        try:
+            rec["journal"] = read_journal(path.parent / "journal.json")
+        except JournalError as e:
+            rec["journal"], rec["journal_error"] = None, str(e)
         rec["dir"] = str(path.parent)
         found[rec["cell"]["id"]] = rec
     return found

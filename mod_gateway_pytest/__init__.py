@@ -42,15 +42,20 @@ one is stopped (by PID, through gateway.httpd.Server) at the end of the session.
 """
 
 import datetime
-import json
 import os
 import platform
+import shutil
 import tempfile
 import time
 from itertools import product
 from pathlib import Path
 
 import pytest
+
+from conformance import journal
+from conformance import targets as targets_mod
+from conformance.session import Env, resolve_setup
+from gateway import httpd
 
 from .app import AppError, AppSpec, MODES, default_python_home, harness_base_python, start_app
 
@@ -136,9 +141,6 @@ class _State:
         self.first_setup = None
 
     def resolve(self, target, server_python, profile):
-        from conformance.session import resolve_setup
-        from conformance import targets as targets_mod
-        from gateway import httpd
         apxs = _opt(self.config, "apxs")[0]
         mwv = _opt(self.config, "mod_wsgi_version")[0] if target == "mod_wsgi" else None
         if server_python is None and target in ("gateway", "mod_wsgi"):
@@ -156,7 +158,6 @@ class _State:
         return key, got
 
     def env(self, key, setup, mpm, mode):
-        from conformance.session import Env
         if (key, mpm, mode) not in self.envs:
             self.envs[(key, mpm, mode)] = Env.from_setup(setup, mpm, mode)
         return self.envs[(key, mpm, mode)]
@@ -189,7 +190,6 @@ class _State:
             app.stop()
             self.live.pop(k, None)
         if self.base is not None:
-            import shutil
             shutil.rmtree(str(self.base), ignore_errors=True)
             self.base = None
 
@@ -382,31 +382,31 @@ class _Journal:
         state = config._wsgi
         if props.get("wsgi_setup_error") and not state.setup_error:
             state.setup_error = props["wsgi_setup_error"]
-        verdict = None
         if report.skipped and hasattr(report, "wasxfail"):
-            verdict = "known-deviation"
+            verdict = journal.KNOWN_DEVIATION
         elif report.skipped:
-            verdict = "skip"
+            verdict = journal.SKIP
         elif report.failed:
-            verdict = "fail"
+            verdict = journal.FAIL
         elif report.when == "call" and report.passed:
-            verdict = "pass"
-        if verdict is None:
+            verdict = journal.PASS
+        else:
             return
         text = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr or "")
-        message = "" if verdict == "pass" else (
+        message = "" if verdict == journal.PASS else (
             "\n".join(l for l in text.splitlines() if l.startswith("E "))[:2000] or text[-1500:])
-        evidence = {}
-        if verdict == "fail" and props.get("wsgi_config"):
-            evidence = {"config": props["wsgi_config"], "log": props.get("wsgi_error_log", "").splitlines()[-60:]}
+        evidence = journal.Evidence()
+        if verdict == journal.FAIL and props.get("wsgi_config"):
+            evidence = journal.Evidence(config=props["wsgi_config"],
+                                        log=props.get("wsgi_error_log", "").splitlines()[-60:])
         path, _, name = report.nodeid.partition("::")
-        state.records.append({
-            "id": report.nodeid, "area": os.path.basename(path) or path,
-            "mode": props.get("wsgi_mode") or _single_mode(config),
-            "requirement": name or report.nodeid, "verdict": verdict,
-            "required": verdict != "known-deviation", "duration_s": round(report.duration, 3),
-            "message": message, "evidence": evidence, "nodeid": report.nodeid, "when": report.when,
-            "start_s": props.get("wsgi_start_s", 0.0)})
+        state.records.append((journal.CaseRecord(
+            id=report.nodeid, area=os.path.basename(path) or path,
+            mode=props.get("wsgi_mode") or _single_mode(config),
+            requirement=name or report.nodeid, verdict=verdict,
+            required=journal.is_required(verdict), duration_s=round(report.duration, 3),
+            message=message, evidence=evidence, nodeid=report.nodeid),
+            report.when, props.get("wsgi_start_s", 0.0)))
 
     def pytest_sessionfinish(self, session, exitstatus):
         if getattr(self.config, "workerinput", None) is None:     # the xdist controller writes it
@@ -424,43 +424,35 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def write_journal(config, path):
-    from conformance import JOURNAL_SCHEMA
+    """The journal of a project's own tests (suite "tests"), read as the suite's are: one
+    record per test, a failure in any phase or a setup-phase skip winning over the rest."""
     state = config._wsgi
-    merged = {}
-    for r in state.records:
-        old = merged.get(r["id"])
-        if old is None or r["verdict"] == "fail" or (old["verdict"] == "skip" and r["when"] == "setup"):
-            merged[r["id"]] = dict(r, start_s=(old or {}).get("start_s", 0.0) + r["start_s"])
-    records = sorted(merged.values(), key=lambda r: r["id"])
-    summary = {k: 0 for k in ("pass", "fail", "skip", "not-applicable", "known-deviation")}
-    for r in records:
-        summary[r["verdict"]] += 1
-    setup = state.first_setup or {}
-    target = dict(setup.get("target") or {"name": _opt(config, "target")[0]}, profile=setup.get("profile"))
-    apxs, mpm = _opt(config, "apxs")[0], _opt(config, "mpm")[0]
-    apache = {"apxs": apxs, "mpm": mpm}
+    merged = {}                 # test id -> (CaseRecord, seconds its server took to start)
+    for rec, when, start_s in state.records:
+        old, old_start = merged.get(rec.id, (None, 0.0))
+        if old is None or rec.verdict == journal.FAIL or (old.verdict == journal.SKIP and when == "setup"):
+            merged[rec.id] = (rec, old_start + start_s)
+    records = [merged[k][0] for k in sorted(merged)]
+    start_times = [merged[k][1] for k in sorted(merged)]
+    setup = state.first_setup
+    apache = journal.Apache(apxs=_opt(config, "apxs")[0], mpm=_opt(config, "mpm")[0])
     if setup:
         try:
-            from gateway import httpd
-            inst = httpd.ApacheInstall.from_apxs(setup["apxs"])
-            apache.update(apxs=inst.apxs, httpd=inst.httpd, version=inst.version_string)
+            inst = httpd.ApacheInstall.from_apxs(setup.apxs)
+            apache.apxs, apache.httpd, apache.version = inst.apxs, inst.httpd, inst.version_string
         except Exception:
             pass
-    journal = {
-        "schema": JOURNAL_SCHEMA, "suite": "tests",
-        "tests": [str(a) for a in config.args],
-        "started": datetime.datetime.utcfromtimestamp(state.started).isoformat() + "Z",
-        "duration_s": round(time.time() - state.started, 3),
-        "setup_error": state.setup_error if not summary["pass"] else None,
-        "target": target,
-        "server_python": {"path": setup.get("server_python"), "version": setup.get("python_version")},
-        "apache": apache, "mode": _opt(config, "mode")[0], "client": {"python": platform.python_version()},
-        "timings": {"build_s": (setup.get("target") or {}).get("build_s", 0.0),
-                    "server_starts": sum(1 for r in records if r["start_s"]),
-                    "server_start_s": round(sum(r["start_s"] for r in records), 3),
-                    "cases_s": round(sum(r["duration_s"] for r in records), 3)},
-        "summary": summary, "stop_problems": [],
-        "cases": [{k: v for k, v in r.items() if k not in ("when", "start_s")} for r in records],
-    }
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(journal, indent=1, sort_keys=True))
+    j = journal.Journal(
+        suite="tests", tests=[str(a) for a in config.args],
+        started=datetime.datetime.utcfromtimestamp(state.started).isoformat() + "Z",
+        duration_s=round(time.time() - state.started, 3),
+        target=(setup.journal_target() if setup else journal.Target(name=_opt(config, "target")[0])),
+        server_python=setup.journal_python() if setup else journal.ServerPython(),
+        apache=apache, mode=_opt(config, "mode")[0],
+        client=journal.Client(python=platform.python_version()),
+        timings=journal.Timings(build_s=setup.target.get("build_s", 0.0) if setup else 0.0,
+                                server_starts=sum(1 for s in start_times if s),
+                                server_start_s=round(sum(start_times), 3)),
+        cases=records).finish()
+    j.setup_error = state.setup_error if not j.count(journal.PASS) else None
+    j.write(path)

@@ -13,11 +13,14 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
+
+from conformance.verdict import failure_message
 
 from . import harness
 from . import sites  # noqa: F401  (registers the rel-* sites)
@@ -83,7 +86,6 @@ def workdir():
     base = Path(tempfile.mkdtemp(prefix="reliability-"))
     os.chmod(str(base), 0o755)
     yield base
-    import shutil
     shutil.rmtree(str(base), ignore_errors=True)
 
 
@@ -189,9 +191,7 @@ def _short(report):
         return report.wasxfail
     if report.skipped and isinstance(report.longrepr, tuple):
         return report.longrepr[2]
-    text = str(report.longrepr)
-    lines = [l for l in text.splitlines() if l.startswith("E ")]
-    return "\n".join(lines[:12]) or text[-1200:]
+    return failure_message(report.longrepr, lines=12, tail=1200)
 
 
 _CONFIG = {}

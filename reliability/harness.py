@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from conformance import targets as targets_mod
-from conformance.session import Env
+from conformance.session import Env, Setup
 from conformance.sites import SiteContext, render_site
 from gateway import httpd
 
@@ -31,7 +31,8 @@ REFERENCE_KINDS = ("mod_wsgi", "mod_wsgi-debian")
 # --------------------------------------------------------------------- targets
 
 def resolve_targets(names, server_python, apxs="apxs", gateway_so=None):
-    """{name: setup dict or {"error": why}} for each target name; builds what needs building.
+    """{name: a conformance.session.Setup's dict, or {"error": why}} for each target name;
+    builds what needs building.
     `gateway_so`: use this prebuilt mod_gateway.so for the target named gateway."""
     install = httpd.ApacheInstall.from_apxs(apxs)
     out = {}
@@ -44,10 +45,7 @@ def resolve_targets(names, server_python, apxs="apxs", gateway_so=None):
             else:
                 t = targets_mod.resolve(name, py, install.apxs)
             py = py or targets_mod.python_for_libpython(t.libpython)
-            info = targets_mod.python_info(py)
-            out[name] = {"target": t.as_dict(), "apxs": install.apxs, "server_python": py,
-                         "python_version": info["version"], "python_prefix": info["prefix"],
-                         "profile": t.default_profile}
+            out[name] = Setup.of(t, install.apxs, py).to_dict()
         except (targets_mod.TargetError, httpd.HttpdError, OSError) as e:
             out[name] = {"error": str(e)}
     return out

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from ci import gate  # noqa: E402
+from ci import gate
+from conformance import journal
 
 PYTHONS = {"2.7"} | {"3.%d" % m for m in range(6, 14)}
 TODAY = datetime.date(2026, 11, 28)
@@ -89,9 +88,10 @@ def test_expired_allowance_counts_as_required():
 # -- verdicts ---------------------------------------------------------------------------
 
 def _record(status, cases=(), message=""):
-    summary = {"pass": 70, "fail": len(cases), "skip": 2}
-    return {"status": status, "message": message, "journal": {"summary": summary, "cases": [
-        {"id": cid, "mode": mode, "verdict": "fail", "required": True} for cid, mode in cases]}}
+    """A cell record as matrix.store.load_records gives it: its journal read (a Journal)."""
+    summary = dict(journal.empty_summary(), **{journal.PASS: 70, journal.FAIL: len(cases), journal.SKIP: 2})
+    return {"status": status, "message": message, "journal": journal.Journal(summary=summary, cases=[
+        journal.CaseRecord(id=cid, mode=mode, verdict=journal.FAIL, required=True) for cid, mode in cases])}
 
 
 def test_verdicts_name_failing_cases_and_respect_allowances():
@@ -253,5 +253,5 @@ def test_broken_module_turns_the_gate_red(tmp_path, define, python, cell, case):
     assert verdict["passed"] is False and verdict["gateway_module"] == module
     (row,) = verdict["cells"]
     assert row["red"] and case in row["failing_cases"]
-    journal = json.loads(next(out.glob("cells/*/" + tail + "/journal.json")).read_text())
-    assert journal["target"]["module"] == module   # the session ran the given module, not a fresh build
+    ran = journal.Journal.read(next(out.glob("cells/*/" + tail + "/journal.json")), strict=True)
+    assert ran.target.module == module   # the session ran the given module, not a fresh build

@@ -12,9 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CI = ROOT / "ci"
 DEBIAN_MODULE = "/usr/lib/apache2/modules/mod_wsgi.so"
 
+from ci import gate
+
 yaml = pytest.importorskip("yaml")
-sys.path.insert(0, str(ROOT))
-from ci import gate  # noqa: E402
 
 
 def run(cmd, **kw):

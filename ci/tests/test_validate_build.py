@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from ci import gate
+from conformance import targets
+from conformance.journal import FAIL, PASS, Journal
+
 ROOT = Path(__file__).resolve().parents[2]
 DEBIAN_MODULE = "/usr/lib/apache2/modules/mod_wsgi.so"
 needs_debian_module = pytest.mark.skipif(not os.path.exists(DEBIAN_MODULE),
@@ -120,9 +124,9 @@ def test_validate_debian_module_offline(debian_validation):
     assert verdict["passed"] and verdict["version"] == "4.9.4" and verdict["profile"] == "5"
     assert verdict["mode"] == "both" and verdict["kind"] == "mod_wsgi"
     assert (out / "mod_wsgi.so-event.xml").read_text().startswith("<?xml")
-    journal = json.loads((out / "mod_wsgi.so-event.json").read_text())
-    assert journal["summary"]["pass"] > 60 and journal["summary"]["fail"] == 0
-    assert {c["mode"] for c in journal["cases"]} == {"embedded", "daemon"}
+    j = Journal.read(out / "mod_wsgi.so-event.json", strict=True)
+    assert j.count(PASS) > 60 and j.count(FAIL) == 0
+    assert {c.mode for c in j.cases} == {"embedded", "daemon"}
 
 
 @needs_debian_module
@@ -132,14 +136,14 @@ def test_validate_debian_module_as_normal_user(unpacked_sdist, normal_user):
     try:
         proc, out = validate_debian(unpacked_sdist, normal_user, home, normal_user["user"])
         assert proc.returncode in (0, 1), proc.stdout[-3000:]
-        journal = json.loads((out / "mod_wsgi.so-event.json").read_text())
-        verdicts = {(c["id"], c["mode"]): c["verdict"] for c in journal["cases"]}
+        j = Journal.read(out / "mod_wsgi.so-event.json", strict=True)
+        verdicts = {(c.id, c.mode): c.verdict for c in j.cases}
     finally:
         shutil.rmtree(str(home), ignore_errors=True)
-    failed = {k for k, v in verdicts.items() if v == "fail"}
+    failed = {k for k, v in verdicts.items() if v == FAIL}
     assert failed <= set(NOT_AS_NORMAL_USER), proc.stdout[-3000:]
     if os.geteuid() == 0:
-        fixed = [k for k in NOT_AS_NORMAL_USER if verdicts.get(k) == "pass"]
+        fixed = [k for k in NOT_AS_NORMAL_USER if verdicts.get(k) == PASS]
         assert not fixed, "%s now pass as a normal user: drop them from NOT_AS_NORMAL_USER" % fixed
     assert (proc.returncode == 0) == (not failed)
 
@@ -151,8 +155,8 @@ def test_debian_verdict_matches_the_matrix(debian_validation, tmp_path):
     proc, out = debian_validation
     assert (out / "verdict.json").exists(), proc.stdout[-3000:]
     verdict = json.loads((out / "verdict.json").read_text())
-    journal = json.loads((out / "mod_wsgi.so-event.json").read_text())
-    xy = ".".join(journal["server_python"]["version"].split(".")[:2])
+    j = Journal.read(out / "mod_wsgi.so-event.json", strict=True)
+    xy = ".".join(j.server_python.version.split(".")[:2])
     pattern = "apache%s/py%s/event/*/mod_wsgi-debian" % (verdict["apache"], xy)
     matrix_out = tmp_path / "matrix"
     proc = run([sys.executable, "-m", "matrix", "run", "--fresh", "--jobs", "2", "--cells", pattern,
@@ -165,24 +169,21 @@ def test_debian_verdict_matches_the_matrix(debian_validation, tmp_path):
         assert r["cell"]["mod_wsgi_version"] == verdict["version"]
         assert r["cell"]["profile"] == verdict["profile"]
     cases_m = [c for p in sorted(matrix_out.glob("cells/*/*/*/*/*/journal.json"))
-               for c in json.loads(p.read_text())["cases"]]
+               for c in Journal.read(p, strict=True).cases]
 
     def failing(cases):
-        return sorted((c["id"], c["mode"]) for c in cases if c["verdict"] == "fail" and c["required"])
-    assert failing(journal["cases"]) == failing(cases_m)
-    assert sorted((c["id"], c["mode"]) for c in journal["cases"]) == sorted((c["id"], c["mode"]) for c in cases_m)
+        return sorted((c.id, c.mode) for c in cases if c.failed_required)
+    assert failing(j.cases) == failing(cases_m)
+    assert sorted((c.id, c.mode) for c in j.cases) == sorted((c.id, c.mode) for c in cases_m)
 
 
 def _gateway_mode():
     """Both modes, unless the gate still allows mod_gateway's daemon cells to fail."""
-    sys.path.insert(0, str(ROOT))
-    from ci import gate
     allowed = [e for e in gate.load_slice() if e.cell.endswith("/daemon/gateway") and e.allowed()]
     return "embedded" if allowed else "both"
 
 
 def _python(version):
-    from conformance import targets
     try:
         return targets.find_python(version)
     except targets.TargetError:

@@ -1,11 +1,11 @@
 """Helpers for the matrix tests: synthetic cells and cell directories from the fixture journals."""
 
-import json
 import sys
 from pathlib import Path
 
 import pytest
 
+from conformance.journal import Journal
 from matrix import store
 from matrix.cells import Cell
 
@@ -24,11 +24,11 @@ def write_cell(out, cell, status, fixture=None, finished="2026-01-01T00:00:10+00
     d = store.cell_dir(out, cell.id)
     d.mkdir(parents=True, exist_ok=True)
     if fixture:
-        journal = json.loads((FIXTURES / fixture).read_text())
-        journal["mode"] = cell.mode
-        for c in journal["cases"]:
-            c["mode"] = cell.mode
-        (d / "journal.json").write_text(json.dumps(journal))
+        journal = Journal.read(FIXTURES / fixture, strict=True)
+        journal.mode = cell.mode
+        for c in journal.cases:
+            c.mode = cell.mode
+        journal.write(d / "journal.json")
         (d / "junit.xml").write_text('<?xml version="1.0"?><testsuites><testsuite name="%s"/></testsuites>' % cell.id)
     store.write_record(out, {"cell": cell.as_dict(), "status": status, "message": "", "wall_s": 4.5,
                              "build_s": 1.0, "finished": finished, "host": host, "exit_code": 0})

@@ -11,13 +11,14 @@ Behaviour by environment:
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import time
 from fnmatch import fnmatchcase
 from pathlib import Path
+
+from conformance.journal import Journal, empty_summary
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -36,21 +37,20 @@ def main():
         Path(os.environ["FAKE_PIDFILE"]).write_text(str(child.pid))
         time.sleep(300)
     failing = a.target in os.environ.get("FAKE_FAIL", "").split(",")
-    journal = json.loads((FIXTURES / ("journal_gateway_fail.json" if failing else
-                                      "journal_mod_wsgi_pass.json")).read_text())
-    journal["target"].update(name=a.target, profile=a.profile)
-    journal["apache"].update(apxs=a.apxs, mpm=a.mpm)
-    journal["mode"] = a.mode
-    for c in journal["cases"]:
-        c["mode"] = a.mode
+    journal = Journal.read(FIXTURES / ("journal_gateway_fail.json" if failing else "journal_mod_wsgi_pass.json"),
+                           strict=True)
+    journal.target.name, journal.target.profile = a.target, a.profile
+    journal.apache.apxs, journal.apache.mpm = a.apxs, a.mpm
+    journal.mode = a.mode
+    for c in journal.cases:
+        c.mode = a.mode
     rc = 1 if failing else 0
     if a.target in os.environ.get("FAKE_SETUP_ERROR", "").split(","):
-        journal.update(setup_error="cannot build %s" % a.target, cases=[],
-                       summary={k: 0 for k in journal["summary"]})
+        journal.setup_error, journal.cases, journal.summary = "cannot build %s" % a.target, [], empty_summary()
         rc = 2
-    Path(a.json).write_text(json.dumps(journal))
+    journal.write(a.json)
     Path(a.junitxml).write_text('<?xml version="1.0"?><testsuites><testsuite name="fake" tests="%d"/></testsuites>'
-                                % len(journal["cases"]))
+                                % len(journal.cases))
     print("fake conformance: %s exit %d" % (a.target, rc))
     return rc
 

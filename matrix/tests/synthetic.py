@@ -11,6 +11,7 @@ import random
 import sys
 import zlib
 
+from conformance import journal as journal_mod
 from matrix import store
 from matrix.cells import Cell
 
@@ -61,7 +62,7 @@ CONFIG = "\n".join(["LoadModule gateway_module /cache/%(target)s-py%(python)s.so
 
 def journal(cell, cases, rng):
     """A journal for a cell that ran: mostly passes, realistic failures with evidence."""
-    out, summary = [], dict.fromkeys(("pass", "fail", "skip", "not-applicable", "known-deviation"), 0)
+    out, summary = [], journal_mod.empty_summary()
     broken = set()
     if cell.target == "gateway" and cell.python == "2.7" and cell.mode == "daemon":
         broken |= {c[0] for c in cases if c[1] == "DAE"}               # a whole area in one combination
@@ -71,13 +72,13 @@ def journal(cell, cases, rng):
         broken |= {c[0] for c in cases[:60]}                          # one cell that fails a lot
     for case_id, area, requirement in cases:
         h = zlib.crc32(("%s %s %s" % (case_id, cell.profile, cell.mode)).encode()) % 100
-        verdict = ("not-applicable" if h < 8 else "skip" if h < 11 else
-                   "known-deviation" if cell.target != "gateway" and h < 13 else "pass")
+        verdict = (journal_mod.NOT_APPLICABLE if h < 8 else journal_mod.SKIP if h < 11 else
+                   journal_mod.KNOWN_DEVIATION if cell.target != "gateway" and h < 13 else journal_mod.PASS)
         if case_id in broken:
-            verdict = "fail"
+            verdict = journal_mod.FAIL
         evidence, message = {}, ("not-applicable: case not in profile %s" % cell.profile
-                                 if verdict == "not-applicable" else "")
-        if verdict == "fail":
+                                 if verdict == journal_mod.NOT_APPLICABLE else "")
+        if verdict == journal_mod.FAIL:
             message = ("E   AssertionError: %s: expected 200, got 500\nE   assert 500 == 200\n"
                        "conformance/cases/test_%s.py:%d: AssertionError" % (case_id, area.lower(), 40 + h))
             evidence = {"config": CONFIG % {"target": cell.target, "python": cell.python},
@@ -94,7 +95,7 @@ def journal(cell, cases, rng):
         summary[verdict] += 1
         out.append({"id": case_id, "area": area, "mode": cell.mode, "requirement": requirement, "verdict": verdict,
                     "required": True, "duration_s": 0.05, "message": message, "evidence": evidence})
-    return {"schema": "mod_gateway.conformance-journal/1", "started": "2026-01-01T00:00:00Z", "duration_s": 60.0,
+    return {"schema": journal_mod.SCHEMA, "started": "2026-01-01T00:00:00Z", "duration_s": 60.0,
             "setup_error": None, "mode": cell.mode, "summary": summary, "stop_problems": [],
             "target": {"name": cell.target, "kind": cell.target, "profile": cell.profile, "build_s": 0.0},
             "server_python": {"path": cell.python_path, "version": cell.python_version},

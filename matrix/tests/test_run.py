@@ -3,6 +3,7 @@ import os
 import time
 from pathlib import Path
 
+from conformance.journal import PASS, Journal
 from matrix import run, store
 
 from .conftest import make_cell, write_cell
@@ -182,10 +183,11 @@ def test_tests_run_in_real_cells(tmp_path, monkeypatch):
     emb, dmn = records[cells[0].id], records[cells[1].id]
     assert (dmn["status"], emb["status"]) == ("pass", "fail"), (emb["message"], dmn["message"])
     assert emb["message"] == "failed: test_hello.py::test_group" and emb["tests"] == [str(proj)]
-    journal = store.read_json(store.cell_dir(out, cells[0].id) / "journal.json")
-    assert journal["summary"]["pass"] == 1 and journal["target"]["kind"] == "gateway"
-    failed = [c for c in journal["cases"] if c["verdict"] == "fail"][0]
-    assert failed["mode"] == "embedded" and "WSGIScriptAlias / " in failed["evidence"]["config"]
+    journal = store.read_journal(store.journal_path(out, cells[0].id))
+    assert journal.suite == "tests" and Journal.read(store.journal_path(out, cells[0].id), strict=True)
+    assert journal.count(PASS) == 1 and journal.target.kind == "gateway"
+    (failed,) = journal.failed_required()
+    assert failed.mode == "embedded" and "WSGIScriptAlias / " in failed.evidence.config
     paths = report.write_report(out, expected=cells)
     assert (out / "junit").is_dir() and len(list((out / "junit").glob("*.xml"))) == 2
     assert Path(paths["html"]).exists()
