@@ -298,6 +298,20 @@ def home_missing(ctx):
             "WSGIScriptAlias /probe %s/probe.wsgi process-group=nohome" % ctx.apps]
 
 
+@site("home-empty")
+def home_empty(ctx):
+    # A python-home that exists, can be read and has an (empty) lib/pythonX.Y: it passes
+    # every check of the path and fails only when Python initialises.
+    empty = ctx.root / "empty-home"
+    lib = empty / "lib" / ("python%d.%d" % tuple(ctx.env.python_version[:2]))
+    lib.mkdir(parents=True, exist_ok=True)
+    for d in (empty, empty / "lib", lib):
+        d.chmod(0o755)
+    return ["Timeout 8",
+            "WSGIDaemonProcess emptyhome threads=1 python-home=%s" % empty,
+            "WSGIScriptAlias /probe %s/probe.wsgi process-group=emptyhome" % ctx.apps]
+
+
 @site("home-mismatch")
 def home_mismatch(ctx):
     other = other_python(ctx.env.python_version)
@@ -432,3 +446,67 @@ def rogue(ctx):
     return ["WSGIDaemonProcess roguegroup processes=1 threads=1",
             "WSGIScriptAlias /rogue %s/rogue.wsgi process-group=roguegroup" % ctx.apps,
             "WSGIScriptAlias /probe %s/probe.wsgi process-group=roguegroup" % ctx.apps]
+
+
+# The preload-aliases site's scripts (copies of load_marker.wsgi), each of which records its
+# import in run/: alias name -> (directive line format, whether the releases load it when its
+# daemon starts).  Only a WSGIScriptAlias(Match) giving both process-group= and a literal
+# application-group= (%{GLOBAL} included: the main interpreter), whose target has no $N
+# substitution, is loaded at daemon start (observed: 6.1.1, 5.0.2, 4.9.4).
+PRELOAD_ALIASES = (
+    ("mk_none", "WSGIScriptAlias /mk_none {apps}/mk_none.wsgi", False),
+    ("mk_pg", "WSGIScriptAlias /mk_pg {apps}/mk_pg.wsgi process-group=pa-one", False),
+    ("mk_ag", "WSGIScriptAlias /mk_ag {apps}/mk_ag.wsgi application-group=pa-app", False),
+    ("mk_global", "WSGIScriptAlias /mk_global {apps}/mk_global.wsgi process-group=pa-one "
+                  "application-group=%{{GLOBAL}}", True),
+    ("mk_subst", "WSGIScriptAliasMatch ^/m/(mk_subst) {apps}/$1.wsgi process-group=pa-one "
+                 "application-group=pa-app", False),
+    ("mk_two", "WSGIScriptAlias /mk_two {apps}/mk_two.wsgi process-group=pa-two application-group=pa-app",
+     True),
+    ("mk_fixed", "WSGIScriptAliasMatch ^/mk_fixed {apps}/mk_fixed.wsgi process-group=pa-one "
+                 "application-group=pa-app", True),
+    ("mk_both", "WSGIScriptAlias /mk_both {apps}/mk_both.wsgi process-group=pa-one application-group=pa-app",
+     True),
+)
+
+
+def preload_aliases(profile):
+    """PRELOAD_ALIASES but the WSGIScriptAliasMatch lines where the profile's WSGIScriptAliasMatch
+    takes no group options (3.4; case DIR-021's expectation says so)."""
+    try:
+        groups = profile.data["expect"]["DIR-021"]["match_takes_groups"]
+    except KeyError:
+        raise KeyError("profile %s has no expect DIR-021.match_takes_groups" % profile.name)
+    return [x for x in PRELOAD_ALIASES if groups or not x[1].startswith("WSGIScriptAliasMatch")]
+
+
+@site("preload-aliases")
+def preload_aliases_site(ctx):
+    """Two daemon groups and the aliases of PRELOAD_ALIASES (DIR-021); those naming no
+    process group are delegated to pa-one by WSGIProcessGroup."""
+    a = ctx.apps
+    lines = ["WSGIDaemonProcess pa-one threads=2", "WSGIDaemonProcess pa-two threads=1",
+             "WSGIProcessGroup pa-one"]
+    for name, line, _ in preload_aliases(ctx.env.profile):
+        shutil.copy(str(a / "load_marker.wsgi"), str(a / (name + ".wsgi")))
+        lines.append(line.format(apps=a))
+    # A file named as the $1 target is spelled: a target with a substitution is never loaded
+    # at start, whether or not a file of that literal name exists.
+    shutil.copy(str(a / "load_marker.wsgi"), str(a / "$1.wsgi"))
+    return lines
+
+
+@site("passauth")
+def passauth(ctx):
+    """pass-authorization= of WSGIScriptAlias (DIR-022), beside WSGIPassAuthorization."""
+    a = ctx.apps
+    lines = _daemon_group(ctx, "pauth", "threads=2") if ctx.daemon else []
+    return lines + [
+        "WSGIScriptAlias /opt-on %s/probe.wsgi pass-authorization=On" % a,
+        "WSGIScriptAlias /opt-off %s/probe.wsgi pass-authorization=Off" % a,
+        "WSGIScriptAlias /opt-none %s/probe.wsgi" % a,
+        "WSGIScriptAlias /opt-off-dir-on %s/probe.wsgi pass-authorization=off" % a,
+        "<Location /opt-off-dir-on>", "    WSGIPassAuthorization On", "</Location>",
+        "WSGIScriptAlias /opt-on-dir-off %s/probe.wsgi pass-authorization=on" % a,
+        "<Location /opt-on-dir-off>", "    WSGIPassAuthorization Off", "</Location>",
+    ]

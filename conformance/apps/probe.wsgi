@@ -152,6 +152,13 @@ def application(environ, start_response):
             for _line in inp:
                 pass
         return json_response(start_response, {"body": len(body), "refs_delta": sys.getrefcount(b"") - before})
+    if action == "big-response-headers":
+        # n response headers of size bytes each (value i's digits repeated), then a short body.
+        n, size = int(qs.get("n", ["40"])[0]), int(qs.get("size", ["8000"])[0])
+        headers = [("Content-Type", "text/plain")] + [
+            ("X-Big-%02d" % i, (("%02d" % i) * size)[:size]) for i in range(n)]
+        start_response("200 OK", headers)
+        return [b"big headers sent\n"]
     if action == "headers":
         # Every X-Big-* request header as the app got it: name -> (length, sha256).
         import hashlib

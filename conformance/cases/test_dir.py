@@ -312,3 +312,116 @@ def test_reload_required_hook(server, mode):
         got = three(name)
         assert len(set((x["pid"], x["load"]) for x in got)) == 1, "reloaded: %s" % got
         log_has(server, [line], since=mark.log)
+
+
+def _burst(server, path, n=4):
+    """`n` requests at once, each on its own connection: their JSON bodies."""
+    import threading
+    import requests
+    start, out, errors = threading.Barrier(n), [None] * n, []
+
+    def one(i):
+        try:
+            start.wait(10)
+            r = requests.get(server.url + path, timeout=60)
+            assert r.status_code == 200, "status %d: %s" % (r.status_code, r.text[:300])
+            out[i] = r.json()
+        except Exception as e:   # reported below, from the case's own thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert not errors, errors
+    return out
+
+
+def _loaded_once(burst):
+    """Per process, every request of a burst was served by one load, the last it made."""
+    by_pid = {}
+    for x in burst:
+        by_pid.setdefault(x["pid"], []).append(x)
+    for pid, got in by_pid.items():
+        assert len(set(x["load"] for x in got)) == 1 and max(x["loads"] for x in got) == got[0]["load"], (
+            "process %d loaded the script more than once for one change: %s" % (pid, got))
+    return set((x["pid"], x["load"]) for x in burst)
+
+
+@case("DIR-020", "concurrent requests for a script not yet loaded, or changed since (WSGIScriptReloading "
+                 "On), load it once: the requests that waited for that import use its module (in "
+                 "daemon mode the process restarts for the change and loads it once)", site="directives")
+def test_concurrent_load_once(server, mode):
+    # slow_load.wsgi sleeps a second at import, so the other requests arrive while it loads.
+    first = _loaded_once(_burst(server, "/match/slow_load"))
+    future = time.time() + 5
+    os.utime(str(server.ctx.apps / "slow_load.wsgi"), (future, future))
+    second = _loaded_once(_burst(server, "/match/slow_load"))
+    assert not first & second, "not reloaded after the change: %s then %s" % (first, second)
+    last = fetch_json(server, "/match/slow_load")
+    assert (last["pid"], last["load"]) in second and last["loads"] == last["load"], (last, second)
+
+
+@case("DIR-021", "a daemon loads at its start exactly the WSGIScriptAlias(Match) scripts of its group given "
+                 "both process-group= and a literal application-group= or %{GLOBAL} (a Match target "
+                 "without $N substitution); the others load at their first request, and a preloaded script "
+                 "serves its first request without loading again", site="preload-aliases",
+      modes=("daemon",), expects={"match_takes_groups": bool})
+def test_preload_aliases(server, mode, env, expect, tmp_path):
+    from conformance.sites import preload_aliases
+    aliases = preload_aliases(env.profile)
+    if not expect["match_takes_groups"]:   # 3.4: WSGIScriptAliasMatch takes neither group option
+        for option in ("process-group=pa-one", "application-group=pa-app"):
+            where = tmp_path / option.split("=")[0]
+            where.mkdir()
+            out = _config_rejected(env, where, lambda c: [
+                "WSGIDaemonProcess pa-one threads=1",
+                "WSGIScriptAliasMatch ^/mk_fixed %s/probe.wsgi %s" % (c.apps, option)], mode="daemon")
+            assert "Invalid option to WSGI script alias definition." in out, (option, out[-500:])
+    run = server.root / "run"
+
+    def markers():
+        return sorted(p.name for p in run.iterdir() if p.name.startswith("loaded-"))
+
+    want = sorted(name for name, _, pre in aliases if pre)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if sorted(set(m.split("-")[1] for m in markers())) == want:
+            break
+        time.sleep(0.2)
+    time.sleep(1.5)   # anything else a daemon would load at start lands meanwhile
+    at_start = markers()
+    assert sorted(m.split("-")[1] for m in at_start) == want, "loaded at daemon start: %s" % at_start
+    pids = {}
+    for name, line, pre in aliases:
+        path = "/m/%s" % name if "$1" in line else "/%s" % name
+        got = fetch_json(server, path)
+        assert got["name"] == name, got
+        pids[name] = got["pid"]
+    assert sorted(markers()) == sorted("loaded-%s-%d" % (name, pid) for name, pid in pids.items()), (
+        "loaded %s for requests served by %s" % (markers(), pids))
+    assert pids["mk_two"] not in (pids["mk_both"], pids["mk_none"]), pids
+
+
+AUTH = "Basic dXNlcjpwYXNz"
+
+
+@case("DIR-022", "pass-authorization=On|Off of WSGIScriptAlias (any case) passes the Authorization "
+                 "header as HTTP_AUTHORIZATION or hides it, over WSGIPassAuthorization of its "
+                 "location; hidden by default; another value is a config error with the release's "
+                 "text", site="passauth", expects={"invalid": str})
+def test_pass_authorization_option(server, mode, env, expect, tmp_path):
+    got = {}
+    for path in ("/opt-on", "/opt-off", "/opt-none", "/opt-off-dir-on", "/opt-on-dir-off"):
+        seen, _ = environ(server, path + "/env", headers={"Authorization": AUTH})
+        got[path] = seen.get("HTTP_AUTHORIZATION", {}).get("value")
+    assert got == {"/opt-on": AUTH, "/opt-off": None, "/opt-none": None, "/opt-off-dir-on": None,
+                   "/opt-on-dir-off": AUTH}, got
+    for i, value in enumerate(("maybe", "1", "")):
+        where = tmp_path / ("v%d" % i)
+        where.mkdir()
+        out = _config_rejected(env, where,
+                               lambda c: ["WSGIScriptAlias /x %s/probe.wsgi pass-authorization=%s"
+                                          % (c.apps, value)])
+        assert expect["invalid"] in out, "pass-authorization=%s: %s" % (value, out[-500:])

@@ -400,12 +400,14 @@ def test_log_type(server, mode, env, expect):
 
 
 @case("ENV-038", "wsgi.input refuses arguments of the wrong type with TypeError (read(None) too, as every "
-                 "release does) and consumes nothing; read(-1) reads the whole body")
+                 "release does) and consumes nothing; read(-1) reads the whole body; readline(0) gives b''")
 def test_input_argument_types(server, mode):
     got = fetch_json(server, "/probe/input-args", method="POST", data=b"abc\ndef\n")
     refused = ("read('x')", "read(1, 2)", "readline('x')", "readlines('x')", "read(None)")
     assert dict((k, got[k]) for k in refused) == dict((k, "TypeError") for k in refused), got
     assert got["read(-1)"] in ("returned 'abc\\ndef\\n'", "returned u'abc\\ndef\\n'"), got
+    zero = fetch_json(server, "/probe/readline-sized?size=0", method="POST", data=b"abc\ndef\n")
+    assert zero == {"first": "", "rest": "abc\ndef\n"}, "readline(0) must give b'' and consume nothing: %s" % zero
 
 
 @case("ENV-039", "iterating an exhausted wsgi.input ends with StopIteration and keeps no references "
@@ -422,6 +424,17 @@ def test_large_request_headers(server, mode):
     want = dict(("HTTP_X_BIG_%02d" % i, [len(v), hashlib.sha256(v.encode("latin-1")).hexdigest()])
                 for i, v in enumerate(sent[k] for k in sorted(sent)))
     assert got == want, "headers lost or changed: %s" % sorted(set(want) ^ set(got))
+
+
+@case("ENV-050", "40 response headers of 8000 bytes each (320 KB, more than a socket holds at once) reach "
+                 "the client intact, with the body after them")
+def test_large_response_headers(server, mode):
+    resp = http(server, "/probe/big-response-headers?n=40&size=8000")
+    got = dict((k.lower(), v) for k, v in resp.headers.items() if k.lower().startswith("x-big-"))
+    want = dict(("x-big-%02d" % i, ("%02d" % i) * 4000) for i in range(40))
+    assert (resp.status_code, resp.content) == (200, b"big headers sent\n"), (resp.status_code, resp.content[:200])
+    assert got == want, "headers lost or changed: %s" % sorted(k for k in set(got) | set(want)
+                                                             if got.get(k) != want.get(k))
 
 
 @case("ENV-041", "wsgi.input.readline(size) on a body that arrives in pieces waits for size bytes (or a "
@@ -622,3 +635,17 @@ def test_wsgi_errors_late_calls(server, mode, env, expect):
     fetch_json(server, ERRORS_APP + "/keep")      # a request after: the partial line stays unlogged
     time.sleep(0.3)
     assert "wsgi-errors-late" not in server.read_log(offset)
+
+
+@case("ENV-049", "wsgi.file_wrapper returned after the write() callable sent bytes: the body is those "
+                 "bytes, then the file from its tell() on, whole (with or without a Content-Length "
+                 "covering both), and nothing is logged", site="directives")
+def test_file_wrapper_after_write(server, mode):
+    data = (server.ctx.apps / "file_after_write.wsgi").read_bytes()
+    head = b"written-by-write()\n"
+    for query, body in (("", head + data), ("?offset=7", head + data[7:]),
+                        ("?length=1", head + data), ("?length=1&offset=30", head + data[30:])):
+        resp = http(server, "/match/file_after_write" + query)
+        assert (resp.status_code, resp.content) == (200, body), (query, resp.status_code, resp.content[:300])
+        if "length=1" in query:
+            assert resp.headers.get("Content-Length") == str(len(body)), (query, resp.headers)

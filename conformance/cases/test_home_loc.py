@@ -72,6 +72,14 @@ def test_mismatched_home(server, mode, expect):
     _bad_home(server, "/probe/sys", expect)
 
 
+@case("HOME-007", "a python-home that passes every check of its path (it exists, can be read, has a "
+      "lib/pythonX.Y) but holds no Python gives the profile's 5xx within 2 s and its log lines, one "
+      "saying why Python could not start; never a hang", site="home-empty", modes=("daemon",),
+      expects=BAD_HOME)
+def test_empty_home(server, mode, expect):
+    _bad_home(server, "/probe/env", expect)
+
+
 @case("LOC-001", "lang=X sets LANG=X before Python starts and Python's encodings follow it",
       site="locale", modes=("daemon",))
 def test_lang(server, mode, env):

@@ -294,8 +294,11 @@ const char *gw_parse_script_options(cmd_parms *cmd, const char *args,
         char *key;
         if (!*word)
             break;
+        /* The releases' sentence first (what a site's tooling may match), then ours
+         * naming the word at fault. */
         if (!val)
-            return apr_psprintf(cmd->pool, "Invalid option to %s definition: '%s'.", what, word);
+            return apr_psprintf(cmd->pool, "Invalid option to %s definition. ('%s' is not "
+                                "name=value.)", what, word);
         key = apr_pstrmemdup(cmd->pool, word, val - word);
         val++;
         if (!strcmp(key, "process-group") && allow_groups) {
@@ -312,12 +315,13 @@ const char *gw_parse_script_options(cmd_parms *cmd, const char *args,
                 opts->pass_authorization = 1;
             else if (!strcasecmp(val, "Off"))
                 opts->pass_authorization = 0;
-            else
-                return apr_psprintf(cmd->pool, "Invalid value '%s' for pass-authorization in %s "
-                                    "definition (On or Off).", val, what);
+            else    /* every release's text (3.4, 4.9.4, 5.0.2, 6.1.1), an empty value's too */
+                return apr_psprintf(cmd->pool, "Invalid value for authorization flag. "
+                                    "(pass-authorization=%s: On or Off.)", val);
         }
         else {
-            return apr_psprintf(cmd->pool, "Invalid option to %s definition: '%s'.", what, key);
+            return apr_psprintf(cmd->pool, "Invalid option to %s definition. ('%s' is not one "
+                                "of its options.)", what, key);
         }
     }
     return NULL;
@@ -361,7 +365,7 @@ static const char *add_script_alias(cmd_parms *cmd, void *mconfig, const char *a
     /* 3.4 took no group options on WSGIScriptAliasMatch (accepted from 4.6.0). */
     err = gw_parse_script_options(cmd, args, &a->opts,
                                   !is_match || gw_profile()->id != GW_PROFILE_34,
-                                  is_match ? "WSGI script alias match" : "WSGI script alias");
+                                  "WSGI script alias");   /* the Match's too, in every release */
     if (err)
         return apr_psprintf(cmd->pool, "%s: %s", what, err);
     if (is_match) {
@@ -399,7 +403,8 @@ static const char *add_import_script(cmd_parms *cmd, void *mconfig, const char *
         if (!*word)
             break;
         if (!eq || eq == word)
-            return "Invalid option to WSGI import script definition.";
+            return apr_psprintf(cmd->pool, "Invalid option to WSGI import script definition. "
+                                "('%s' is not name=value.)", word);
         if (!strncmp(word, "application-group=", eq - word + 1)) {
             if (!eq[1])
                 return "Invalid name for WSGI application group.";
@@ -410,8 +415,10 @@ static const char *add_import_script(cmd_parms *cmd, void *mconfig, const char *
                 return "Invalid name for WSGI process group.";
             opts.process_group = eq + 1;
         }
-        else
-            return "Invalid option to WSGI import script definition.";
+        else    /* it takes the two groups only (every release) */
+            return apr_psprintf(cmd->pool, "Invalid option to WSGI import script definition. "
+                                "('%.*s' is not one of its options: process-group, "
+                                "application-group.)", (int)(eq - word), word);
     }
     if (!opts.application_group)
         return "Name of WSGI application group required.";

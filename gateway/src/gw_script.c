@@ -190,7 +190,12 @@ PyObject *gw_script_module(gw_interp *ip, gw_reqio *io, server_rec *s, const cha
             Py_INCREF(m);
             return m;
         }
-        stale = m;      /* compared only: the hook runs once a request, as in every release */
+        /* A module without __mtime__ is one another thread is still executing (load() sets
+         * it after): not stale, it is decided under the lock once that load is done. */
+        if (PyDict_GetItemString(PyModule_GetDict(m), "__mtime__")) {
+            stale = m;  /* compared only: the hook runs once a request, as in every release */
+            Py_INCREF(stale);   /* held: once freed, the new module could get its address */
+        }
     }
 
     /* Serialise loading within the interpreter; wait without the GIL. */
@@ -205,6 +210,7 @@ PyObject *gw_script_module(gw_interp *ip, gw_reqio *io, server_rec *s, const cha
         if (!reloading || (m != stale && !needs_reload(io, s, m, mtime, script))) {
             Py_INCREF(m);
             apr_thread_mutex_unlock(ip->import_lock);
+            Py_XDECREF(stale);
             return m;
         }
         reload = 1;
@@ -215,6 +221,7 @@ PyObject *gw_script_module(gw_interp *ip, gw_reqio *io, server_rec *s, const cha
         mtime = script_mtime(script);
     m = load(ip, io, s, script, name, mtime, reload, kind);
     apr_thread_mutex_unlock(ip->import_lock);
+    Py_XDECREF(stale);
     return m;
 }
 
