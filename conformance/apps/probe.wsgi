@@ -135,6 +135,17 @@ def application(environ, start_response):
         return [body]
     if action == "input":
         return input_methods(environ, start_response)
+    if action == "input-mixed":
+        # The body back through a mix of reads: a line, reads larger and smaller than what is
+        # buffered, a sized line, a line (leaving some buffered), then the rest; echoed whole.
+        inp = environ["wsgi.input"]
+        parts = [inp.readline(), inp.read(100000), inp.read(7), inp.readline(50), inp.read(70000),
+                 inp.readline(), inp.read()]
+        body = b"".join(parts)
+        start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                  ("Content-Length", str(len(body))),
+                                  ("X-Parts", ",".join(str(len(x)) for x in parts))])
+        return [body]
     if action == "input-args":
         return input_args(environ, start_response)
     if action == "readline-sized":

@@ -232,6 +232,19 @@ def test_environ_contract(server, mode, env):
         missing, extra, "; ".join(wrong) or "classes match")
 
 
+@case("ENV-051", "wsgi.input mixing readline(), read(n) above and below what is buffered, readline(size) "
+                 "and read() hands the app the body exactly, in order (256 KiB)")
+def test_input_mixed_reads(server, mode):
+    import random
+    rnd = random.Random(51)
+    body = b"first line\n" + bytes(bytearray(rnd.randrange(256) for _ in range(256 * 1024 - 11)))
+    resp = http(server, "/probe/input-mixed", method="POST", data=body)
+    sizes = [int(x) for x in resp.headers.get("X-Parts", "").split(",")] if resp.headers.get("X-Parts") else []
+    assert resp.status_code == 200 and sizes[:3] == [11, 100000, 7], (resp.status_code, sizes)
+    assert hashlib.sha256(resp.content).hexdigest() == hashlib.sha256(body).hexdigest(), (
+        "the body came back changed (%d bytes, parts %s)" % (len(resp.content), sizes))
+
+
 @case("ENV-028", "wsgi.input_terminated is True")
 def test_input_terminated(server, mode):
     env, _ = environ(server)
