@@ -333,6 +333,28 @@ def other_python(version):
     raise RuntimeError("no second Python version found to build a mismatched venv from")
 
 
+@site("options-star")
+def options_star(ctx):
+    # A Match alias whose regex also matches the '*' of "OPTIONS *" (not a path).
+    lines = _daemon_group(ctx, "star", "threads=2") if ctx.daemon else []
+    return lines + ['WSGIScriptAliasMatch "^(/star|\\*)" %s/probe.wsgi' % ctx.apps]
+
+
+@site("switch-interval")
+def switch_interval(ctx):
+    # 6.x: WSGISwitchInterval for every process; the group's own switch-interval= too.
+    lines = ["WSGISwitchInterval 0.003"]
+    if ctx.daemon:
+        lines += _daemon_group(ctx, "sw", "threads=2 switch-interval=0.004")
+    return lines + ["WSGIScriptAlias /sw %s/probe.wsgi" % ctx.apps]
+
+
+@site("switch-group")
+def switch_group(ctx):
+    lines = _daemon_group(ctx, "swg", "threads=2 switch-interval=0.004") if ctx.daemon else []
+    return lines + ["WSGIScriptAlias /sw %s/probe.wsgi" % ctx.apps]
+
+
 @site("none")
 def none_site(ctx):
     return []

@@ -135,6 +135,21 @@ def application(environ, start_response):
         return [body]
     if action == "input":
         return input_methods(environ, start_response)
+    if action == "stream-handshake":
+        # One block, then wait (at most 5 s) for the client to say it has received it by
+        # creating the marker file: a block held back anywhere is seen as "timeout".
+        marker = qs["marker"][0]
+        start_response("200 OK", [("Content-Type", "text/plain")])
+
+        def blocks():
+            yield b"first\n"
+            deadline = time.time() + 5
+            while not os.path.exists(marker) and time.time() < deadline:
+                time.sleep(0.01)
+            yield b"second: seen\n" if os.path.exists(marker) else b"second: timeout\n"
+        return blocks()
+    if action == "switch-interval":
+        return json_response(start_response, {"pid": os.getpid(), "interval": sys.getswitchinterval()})
     if action == "input-mixed":
         # The body back through a mix of reads: a line, reads larger and smaller than what is
         # buffered, a sized line, a line (leaving some buffered), then the rest; echoed whole.

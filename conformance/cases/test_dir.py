@@ -4,9 +4,10 @@ import os
 import socket
 import time
 
+import pytest
 
 from conformance.catalogue import case
-from conformance.client import environ, fetch_json, http
+from conformance.client import environ, fetch_json, http, raw
 from conformance.cases.test_err import (Mark, PATH, _config_rejected, check_error_path, log_has)
 
 
@@ -429,3 +430,34 @@ def test_pass_authorization_option(server, mode, env, expect, tmp_path):
                                lambda c: ["WSGIScriptAlias /x %s/probe.wsgi pass-authorization=%s"
                                           % (c.apps, value)])
         assert expect["invalid"] in out, "pass-authorization=%s: %s" % (value, out[-500:])
+
+
+@case("DIR-023", "\"OPTIONS *\" is Apache's to answer (200, empty, no app), even when a "
+                 "WSGIScriptAliasMatch regex matches '*'; the same alias serves its paths",
+      site="options-star")
+def test_options_star(server, mode):
+    assert http(server, "/star/env").status_code == 200
+    data = raw(server, b"OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), data[:300]
+    assert body == b"" and b"\r\nContent-Length: 0" in head, data[:300]
+    assert b"X-Probe" not in head and b"application/json" not in head, "the app answered OPTIONS *: %r" % head
+
+
+@case("DIR-024", "WSGISwitchInterval sets sys.getswitchinterval() in embedded mode and in daemon "
+                 "processes, over a group's switch-interval= (as 6.1.1 does)", site="switch-interval",
+      profiles=("6",))
+def test_switch_interval(server, mode, env):
+    if not env.py3:
+        pytest.skip("Python 2 has no switch interval")
+    got = fetch_json(server, "/sw/switch-interval")
+    assert got["interval"] == pytest.approx(0.003), got
+
+
+@case("DIR-025", "a daemon group's switch-interval= sets sys.getswitchinterval() in its processes",
+      site="switch-group", modes=("daemon",), profiles=("6",))
+def test_group_switch_interval(server, mode, env):
+    if not env.py3:
+        pytest.skip("Python 2 has no switch interval")
+    got = fetch_json(server, "/sw/switch-interval")
+    assert got["interval"] == pytest.approx(0.004), got

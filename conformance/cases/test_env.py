@@ -245,6 +245,33 @@ def test_input_mixed_reads(server, mode):
         "the body came back changed (%d bytes, parts %s)" % (len(resp.content), sizes))
 
 
+@case("ENV-052", "each block an app yields reaches the client before the app produces the next (the "
+                 "client acknowledges the first block; the app waits for that)")
+def test_yielded_blocks_stream(server, mode):
+    import socket
+    marker = server.root / "run" / ("ack-%d" % time.monotonic_ns())
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    try:
+        s.sendall(("GET /probe/stream-handshake?marker=%s HTTP/1.1\r\nHost: localhost\r\n"
+                   "Connection: close\r\n\r\n" % marker).encode("ascii"))
+        got = b""
+        while b"first\n" not in got:
+            chunk = s.recv(65536)
+            assert chunk, "the connection ended before the first block: %r" % got[:300]
+            got += chunk
+        marker.write_text("1")
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except socket.timeout:
+        raise AssertionError("the first block never arrived on its own: %r" % got[:300])
+    finally:
+        s.close()
+    assert got.startswith(b"HTTP/1.1 200 ") and b"second: seen\n" in got, got[-300:]
+
+
 @case("ENV-028", "wsgi.input_terminated is True")
 def test_input_terminated(server, mode):
     env, _ = environ(server)

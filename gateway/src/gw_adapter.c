@@ -627,7 +627,9 @@ int gw_adapter_run(gw_call *call)
             break;
         }
         if (PyBytes_GET_SIZE(b) > 0) {
-            int rv = output(self, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b), 0);
+            /* Flushed: PEP 3333 lets no server delay a yielded block while the app makes
+             * the next, and every release sends each one at once (ENV-052). */
+            int rv = output(self, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b), 1);
             if (rv < 0) {
                 Py_DECREF(b);
                 failed = 1;

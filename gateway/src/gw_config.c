@@ -61,6 +61,7 @@ void gw_config_reset(apr_pool_t *pconf)
 {
     memset(gw_global, 0, sizeof(*gw_global));
     gw_global->python_optimize = 0;
+    gw_global->switch_interval = -1.0;
     gw_global->restrict_stdin = 0;
     gw_global->restrict_stdout = 0;
     gw_global->restrict_signal = 1;
@@ -206,6 +207,22 @@ static const char *set_optimize(cmd_parms *cmd, void *mconfig, const char *arg)
     if (strcmp(arg, "0") && strcmp(arg, "1") && strcmp(arg, "2"))
         return "WSGIPythonOptimize must be 0, 1 or 2.";
     gw_global->python_optimize = atoi(arg);
+    return NULL;
+}
+
+static const char *set_switch_interval(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err = check_spec(cmd);
+    char *end;
+    double v;
+    (void)mconfig;
+    if (err)
+        return err;
+    v = strtod(arg, &end);
+    if (end == arg || *end || !(v > 0))
+        return apr_psprintf(cmd->pool, "WSGISwitchInterval must be a number of seconds above 0, "
+                            "not '%s'.", arg);
+    gw_global->switch_interval = v;
     return NULL;
 }
 
@@ -768,7 +785,7 @@ const command_rec gw_commands[] = {
                     "Trusted proxy addresses (accepted, not applied)."),
 
     /* 6.x only server settings (accepted). */
-    AP_INIT_TAKE1("WSGISwitchInterval", set_ignored, XSPEC(GW_PROFILE_6, 1), RSRC_CONF,
+    AP_INIT_TAKE1("WSGISwitchInterval", set_switch_interval, XSPEC(GW_PROFILE_6, 1), RSRC_CONF,
                   "sys.setswitchinterval() value."),
     AP_INIT_FLAG("WSGIPerInterpreterGIL", set_ignored_flag, XSPEC(GW_PROFILE_6, 1), RSRC_CONF,
                  "Per-interpreter GIL (accepted, no effect)."),

@@ -174,6 +174,7 @@ typedef struct {
     const char *python_path;
     const char *python_eggs;
     int python_optimize;
+    double switch_interval;         /* WSGISwitchInterval (6): seconds, <= 0 unset */
     int restrict_stdin;             /* default Off */
     int restrict_stdout;            /* default Off */
     int restrict_signal;            /* default On */

@@ -538,7 +538,7 @@ static void daemon_main(gw_daemon_rt *rt, int slot)
     if (nfds)
         restore_logs(saved, fds, nfds);
 #if GW_PY3
-    if (g->switch_interval > 0) {
+    if (g->switch_interval > 0 && !(gw_global->switch_interval > 0)) {
         gw_interp *ip = gw_interp_acquire("", s);
         if (ip) {
             char code[96];

@@ -262,7 +262,12 @@ static int d_flush(gw_reqio *io)
     dreq *d = (dreq *)io;
     if (d->gone)
         return -1;
-    return d->pending || d->tail ? d_write(d, NULL, 0, NULL, 0) : 0;
+    /* A held tail completes the declared length: the adapter stops right after it, and
+     * the end frame carries it, so the child never relays a whole body whose end it has
+     * not seen (a daemon killed in between would look like a truncation, DMN-001). */
+    if (d->tail)
+        return 0;
+    return d->pending ? d_write(d, NULL, 0, NULL, 0) : 0;
 }
 
 static int d_send_file(gw_reqio *io, int fd, apr_off_t offset, apr_size_t len)

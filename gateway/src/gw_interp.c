@@ -425,6 +425,17 @@ int gw_python_init(server_rec *s, apr_pool_t *p)
     apr_hash_set(interps, main_interp->name, APR_HASH_KEY_STRING, main_interp);
     *tl_slot(main_interp->index) = ts;
     setup_interpreter(main_interp, s);
+#if GW_PY3
+    /* WSGISwitchInterval, in embedded mode and in every daemon (where it wins over a
+     * group's switch-interval=, as 6.1.1 does: DIR-024). */
+    if (gw_global->switch_interval > 0) {
+        char code[96];
+        apr_snprintf(code, sizeof(code), "import sys; sys.setswitchinterval(%.6f)",
+                     gw_global->switch_interval);
+        if (PyRun_SimpleString(code) != 0)
+            PyErr_Clear();
+    }
+#endif
     PyEval_SaveThread();
     gw_python_ready = 1;
     return 0;
