@@ -288,7 +288,7 @@ def wsgi_serve(request, wsgi_variant, _wsgi_session):
             elif home.lower() == "none":
                 home = None
             else:
-                home = home.replace("{python}", ".".join(setup["python_version"].split(".")[:2]))
+                home = home.replace("{python}", ".".join(setup.python_version.split(".")[:2]))
             spec_options["python_home"] = home
         if ":" in app and not os.path.exists(app) and "python_path" not in spec_options:
             spec_options["python_path"] = (str(config.rootpath),)

@@ -48,11 +48,11 @@ def harness_base_python():
 def default_python_home(setup):
     """The virtualenv running the tests when the server Python is that venv's base
     interpreter (so the app imports what the test environment installed), else None."""
-    if sys.prefix == sys.base_prefix or not setup.get("python_prefix"):
+    if sys.prefix == sys.base_prefix or not setup.python_prefix:
         return None
-    if os.path.realpath(setup["python_prefix"]) != os.path.realpath(sys.base_prefix):
+    if os.path.realpath(setup.python_prefix) != os.path.realpath(sys.base_prefix):
         return None
-    if not setup.get("python_version", "").startswith("%d.%d." % sys.version_info[:2]):
+    if not (setup.python_version or "").startswith("%d.%d." % sys.version_info[:2]):
         return None
     return sys.prefix
 

@@ -180,12 +180,6 @@ static const char *set_string(cmd_parms *cmd, void *mconfig, const char *arg)
     return NULL;
 }
 
-static const char *set_ignored(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    (void)mconfig; (void)arg;
-    return check_spec(cmd);
-}
-
 static const char *set_ignored_flag(cmd_parms *cmd, void *mconfig, int on)
 {
     (void)mconfig; (void)on;
