@@ -357,7 +357,9 @@ def _loaded_once(burst):
 @case("DIR-020", "concurrent requests for a script not yet loaded, or changed since (WSGIScriptReloading "
                  "On), load it once: the requests that waited for that import use its module (in "
                  "daemon mode the process restarts for the change and loads it once)", site="directives")
-def test_concurrent_load_once(server, mode):
+def test_concurrent_load_once(server, mode, env):
+    if mode == "embedded" and env.mpm == "prefork":
+        pytest.skip("prefork's children are single-threaded: no concurrent loads in one process")
     # slow_load.wsgi sleeps a second at import, so the other requests arrive while it loads.
     first = _loaded_once(_burst(server, "/match/slow_load"))
     future = time.time() + 5

@@ -408,9 +408,13 @@ def _wait_daemons(server, n, exclude=(), timeout=15.0):
     return _daemon_pids(server)
 
 
-@case("DMN-019", "after a graceful restart, stopping Apache (SIGTERM) ends it and every daemon process within "
-      "5 s, each daemon (old generation and new) having run its atexit callbacks, and leaves no process",
-      site="atexit", modes=DAEMON)
+@case("DMN-019", "after a graceful restart, stopping Apache (SIGTERM) ends it and every daemon process without "
+      "the SIGKILL fallback, each daemon (old generation and new) having run its atexit callbacks, and leaves no process",
+      site="atexit", modes=DAEMON,
+      # the releases' intermittent 503 right after a graceful restart (DMN-008, mod_wsgi issues
+      # #124, #697, #929): a child still holding the old socket name
+      expect_log=(r"\(2\)No such file or directory: \[client [\d.:]+\] (\[script \S+\] )?(WSGI0117: )?"
+                  r"Unable to connect to WSGI daemon process 'ax-(one|two)' on '\S+'",))
 def test_stop_finalises_daemons(server, mode):
     for path in ("/one", "/two", "/two"):
         assert http(server, path).status_code == 200
@@ -421,12 +425,18 @@ def test_stop_finalises_daemons(server, mode):
     assert len(second) == 3 and not second & first, \
         "the daemons were not replaced by the graceful restart: before %s, after %s" % (sorted(first), sorted(second))
     for path in ("/one", "/two"):
-        assert http(server, path).status_code == 200
+        # the releases can answer 503 for a moment after a graceful restart (DMN-008): the
+        # new generation must serve within 15 s
+        deadline = time.monotonic() + 15
+        while http(server, path).status_code != 200:
+            assert time.monotonic() < deadline, "%s not served again after the graceful restart" % path
+            time.sleep(0.2)
     t0 = time.monotonic()
     server.stop()
     took = time.monotonic() - t0
     assert not server.leftover, "processes left after the stop (killed by the harness): %s" % server.leftover
-    assert took < 5, "the stop took %.1f s" % took
+    # below the 8 s after which a stop falls back to SIGKILL (what this bound is for)
+    assert took < 7.5, "the stop took %.1f s" % took
     run = server.root / "run"
     missing = [pid for pid in sorted(first | second) if not (run / ("atexit-%d" % pid)).exists()]
     assert not missing, "daemon processes %s ended without running their atexit callbacks (of %s)" % (
