@@ -21,6 +21,10 @@ OBSERVED = HERE / "observed"
 OWN_NAMESPACE = "mod_gateway."
 
 
+# A known deviation other than a plain reason (Profile.deviation).
+DEVIATION_SHAPE = {"reason": str, "strict?": bool, "apache?": [str]}
+
+
 class ProfileError(Exception):
     """A profile's data is missing or malformed; the message names the file and entry."""
 
@@ -108,6 +112,10 @@ class Profile:
                            % (self.name, cid))
         named = list(self.data.get("not_applicable", {}))
         named += [k for dev in self.data.get("known_deviations", {}).values() for k in dev]
+        for prefixes, dev in self.data.get("known_deviations", {}).items():
+            for key, d in dev.items():
+                out += shape_problems(d, (str, DEVIATION_SHAPE),
+                                      "profile %s known_deviations[%s][%s]" % (self.name, prefixes, key))
         for key in named:
             cid, _, mode = key.partition("/")
             if cid not in cases or (mode and mode not in cases[cid].modes):
@@ -157,15 +165,19 @@ class Profile:
         na = self.data.get("not_applicable", {})
         return na.get("%s/%s" % (case_id, mode)) or na.get(case_id)
 
-    def deviation(self, target_label, case_id, mode):
+    def deviation(self, target_label, case_id, mode, apache=None):
         """(reason, strict) where the target is known to deviate here, or None.
 
-        A deviation is a plain reason (it must fail: strict) or {"reason", "strict": false}
-        for one that shows only intermittently."""
+        A deviation is a plain reason (it must fail: strict) or {"reason", "strict?", "apache?"}:
+        strict false for one that shows only intermittently; apache, the Apache versions
+        it was observed on -- under any other Apache (`apache`, "2.4.12") the case is judged
+        as written, so a version nobody has looked at is not excused in advance."""
         for prefixes, cases in self.data.get("known_deviations", {}).items():
             if any(target_label.startswith(p.strip()) for p in prefixes.split(",")):
                 d = cases.get("%s/%s" % (case_id, mode)) or cases.get(case_id)
                 if isinstance(d, dict):
+                    if "apache" in d and apache not in d["apache"]:
+                        continue
                     return d["reason"], d.get("strict", True)
                 if d:
                     return d, True

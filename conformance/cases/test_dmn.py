@@ -413,7 +413,7 @@ def _wait_daemons(server, n, exclude=(), timeout=15.0):
       site="atexit", modes=DAEMON,
       # the releases' intermittent 503 right after a graceful restart (DMN-008, mod_wsgi issues
       # #124, #697, #929): a child still holding the old socket name
-      expect_log=(r"\(2\)No such file or directory: \[client [\d.:]+\] (\[script \S+\] )?(WSGI0117: )?"
+      expect_log=(r"\(2\)No such file or directory: \[client [\d.:]+\] (mod_wsgi \(pid=\d+\): )?(\[script \S+\] )?(WSGI0117: )?"
                   r"Unable to connect to WSGI daemon process 'ax-(one|two)' on '\S+'",))
 def test_stop_finalises_daemons(server, mode):
     for path in ("/one", "/two", "/two"):

@@ -48,6 +48,20 @@ def test_entries_for_unknown_cases_and_undeclared_shapes_are_problems():
     assert p.problems(CASES) == ["profile 3.4: ENV-002/sideways names no case (mode) in the catalogue"]
 
 
+def test_a_deviation_seen_on_some_apaches_excuses_only_those():
+    p = Profile("5")
+    reason, strict = p.deviation("mod_wsgi 4.9.4", "DMN-018", "daemon", "2.4.12")
+    assert strict and "Apache 2.4.12" in reason
+    for apache in ("2.4.69", "2.4.71", "2.4.30", None):
+        assert p.deviation("mod_wsgi 4.9.4", "DMN-018", "daemon", apache) is None
+    assert p.deviation("gateway 0.1.0", "DMN-018", "daemon", "2.4.12") is None
+    bad = _profile("5", lambda d: d["known_deviations"]["mod_wsgi 5"].update(
+        {"DMN-018": {"reason": "x", "apache": "2.4.12"}}))
+    assert bad.problems(CASES) == [
+        "profile 5 known_deviations[mod_wsgi 5][DMN-018]: {'reason': 'x', 'apache': '2.4.12'} is none of str, "
+        '{"reason": "str", "strict?": "bool", "apache?": ["str"]}']
+
+
 def test_timing_block_is_checked():
     p = _profile("5", lambda d: d["timing"].pop("order"))
     assert p.problems(CASES) == ["profile 5 timing: missing key 'order'"]
