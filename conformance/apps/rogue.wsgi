@@ -11,7 +11,11 @@ socket under /proc/self/fd named like the group's listening one) and:
                 on) and ends the body there; ?cl=N declares Content-Length N first;
 /bigfile?path=P&size=N
                 writes N bytes of a fixed pattern to P (once) and returns it through
-                wsgi.file_wrapper with its Content-Length (DMN-023).
+                wsgi.file_wrapper with its Content-Length (DMN-022);
+/errno?path=P&size=N
+                reads the request body in 8 KiB reads, each right after it sets the thread's
+                errno to EINTR (as C code an app calls may leave it), answers X-Body-SHA256 of
+                what it read and bigfile's N bytes, errno set to EINTR again on return (DMN-023).
 Runs on Python 2.7 and 3.6+.
 """
 
@@ -73,6 +77,16 @@ def _query(environ):
     return out
 
 
+def leave_errno_eintr():
+    """Set this thread's C errno to EINTR and return with it still set (a ctypes call with
+    use_errno restores the old value on the way out, so write it through __errno_location)."""
+    import ctypes
+    import errno
+    where = ctypes.CDLL(None).__errno_location
+    where.restype = ctypes.POINTER(ctypes.c_int)
+    where().contents.value = errno.EINTR
+
+
 def _make_file(path, size):
     if os.path.exists(path) and os.path.getsize(path) == size:
         return
@@ -121,5 +135,21 @@ def application(environ, start_response):
         start_response("200 OK", [("Content-Type", "application/octet-stream"),
                                   ("Content-Length", str(size))])
         return environ["wsgi.file_wrapper"](open(path, "rb"), 65536)
+    if action == "errno":
+        import hashlib
+        path, size = q["path"], int(q["size"])
+        _make_file(path, size)
+        got, stream = hashlib.sha256(), environ["wsgi.input"]
+        while True:
+            leave_errno_eintr()
+            c = stream.read(8192)
+            if not c:
+                break
+            got.update(c)
+        start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                  ("Content-Length", str(size)), ("X-Body-SHA256", got.hexdigest())])
+        wrapped = environ["wsgi.file_wrapper"](open(path, "rb"), 65536)
+        leave_errno_eintr()
+        return wrapped
     start_response("404 Not Found", [("Content-Type", "text/plain")])
     return [b"unknown action"]
