@@ -441,10 +441,12 @@ def sockets(ctx):
 
 @site("socket-timeout")
 def socket_timeout(ctx):
-    """socket-timeout=2 under Apache's Timeout 12 (DMN-018): which of them ends a stalled read is
-    plain, and Timeout bounds how long a module that waits for Apache's instead holds the case."""
+    """socket-timeout=2 under Apache's Timeout 12 (DMN-018, DMN-024): which of them ends a stalled
+    read is plain, and Timeout bounds how long a module that waits for Apache's instead holds the
+    case; the group's one thread is what DMN-024 keeps busy."""
     return ["Timeout 12", "WSGIDaemonProcess sk-timeout threads=1 socket-timeout=2",
-            "WSGIScriptAlias /timeout %s/sockets.wsgi process-group=sk-timeout" % ctx.apps]
+            "WSGIScriptAlias /timeout %s/sockets.wsgi process-group=sk-timeout" % ctx.apps,
+            "WSGIScriptAlias /probe %s/probe.wsgi process-group=sk-timeout" % ctx.apps]
 
 
 @site("atexit")

@@ -385,6 +385,40 @@ def test_socket_timeout_stalled_body(server, mode, expect):
     check_log(server, mark.log, expect["log"])
 
 
+@case("DMN-024", "socket-timeout=2, the group's one thread busy streaming for 4 s: a request with 320 KB of "
+      "headers, which the Apache child cannot hand over within socket-timeout, gets the profile's status "
+      "and log lines; the freed thread drops what reached it of that request and serves the next one "
+      "from the same process", site="socket-timeout", modes=DAEMON, profiles=("5", "6"),
+      expects=DAEMON_PATH)
+def test_request_abandoned_before_accept(server, mode, expect):
+    import threading
+    pid = fetch_json(server, "/probe/sys")["pid"]
+    busy = {}
+
+    def stream():      # holds the one thread, and keeps its own child busy, for 4 s
+        with requests.get(server.url + "/probe/drip?s=4", stream=True, timeout=20) as r:
+            busy["status"], busy["size"] = r.status_code, sum(len(c) for c in r.iter_content(1 << 16))
+    t = threading.Thread(target=stream)
+    t.start()
+    try:
+        time.sleep(0.5)
+        mark = Mark(server)
+        # 40 headers of 8000 bytes: under LimitRequestFieldSize and LimitRequestFields, over
+        # what a local socket buffers, so the child's hand-over blocks behind the busy thread
+        pad = "".join("X-Pad-%02d: %s\r\n" % (i, "p" * 8000) for i in range(40))
+        status = raw(server, ("GET /probe/sys HTTP/1.1\r\nHost: localhost\r\n%sConnection: close\r\n\r\n" % pad).encode(),
+                     timeout=20)
+    finally:
+        t.join(30)
+    assert busy.get("status") == 200 and busy.get("size", 0) > 0, "the streaming request failed: %s" % busy
+    seen = int(status.split(b" ")[1]) if status.startswith(b"HTTP/") else None
+    check_error_path(server, mark, expect["daemon"], "GET", "/probe/sys", seen)
+    r = http(server, "/probe/sys", timeout=10)
+    assert r.status_code == 200 and r.json()["pid"] == pid, (
+        "the group did not serve on from process %d after the abandoned request: %s %s"
+        % (pid, r.status_code, r.text[:200]))
+
+
 def _daemon_pids(server, prefix=b"(wsgi:ax-"):
     found = set()
     for pid in server.pids():

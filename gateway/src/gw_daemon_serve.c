@@ -434,8 +434,15 @@ static void serve_connection(int fd, unsigned char *buf, apr_pool_t *pool)
             ssize_t n = recv(fd, meta + have, want - have, 0);
             if (n < 0 && errno == EINTR)
                 continue;
-            if (n <= 0)
+            if (n <= 0) {
+                /* The child gave the request up before handing all of it over. */
+                ap_log_error(APLOG_MARK, APLOG_ERR, n < 0 ? errno : 0, G->server,
+                             "mod_gateway (pid=%d): Unable to read the request from the "
+                             "Apache child (the connection ended after %lu of %lu bytes) in "
+                             "daemon process group '%s'; it is dropped.", (int)my_pid,
+                             (unsigned long)have, (unsigned long)want, G->name);
                 return;
+            }
             have += (size_t)n;
         }
     }

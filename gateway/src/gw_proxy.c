@@ -582,6 +582,16 @@ int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config
             iov[k++].iov_len = sizeof(zhdr);
         }
         rv = send_iov(&x, iov, k, &timed_out);
+        if (timed_out && !x.headers_done) {
+            /* The daemon took none or only part of the request within socket-timeout
+             * (its threads busy, the request larger than the socket buffers): 500, as the
+             * releases answer; closing hands the daemon an end it drops the request at. */
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_TIMEUP, r, "mod_gateway (pid=%d): Unable "
+                          "to send request details to WSGI daemon process '%s' on '%s' within "
+                          "socket-timeout; answering 500: %s", (int)getpid(), g->name,
+                          x.rt->socket_path, r->filename);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
         while (rv == 0 && !body_done) {
             long n = ap_get_client_block(r, cbuf, BODY_CHUNK);
             k = 0;
