@@ -434,8 +434,8 @@ def test_pass_authorization_option(server, mode, env, expect, tmp_path):
         assert expect["invalid"] in out, "pass-authorization=%s: %s" % (value, out[-500:])
 
 
-@case("DIR-023", "\"OPTIONS *\" is Apache's to answer (200, empty, no app), even when a "
-                 "WSGIScriptAliasMatch regex matches '*'; the same alias serves its paths",
+@case("DIR-023", "\"OPTIONS *\" is Apache's to answer (200, empty, no app), and \"GET *\" too (its 400/404 page), "
+                 "even when a WSGIScriptAliasMatch regex matches '*'; the same alias serves its paths",
       site="options-star")
 def test_options_star(server, mode):
     assert http(server, "/star/env").status_code == 200
@@ -444,6 +444,13 @@ def test_options_star(server, mode):
     assert head.startswith(b"HTTP/1.1 200 "), data[:300]
     assert body == b"" and b"\r\nContent-Length: 0" in head, data[:300]
     assert b"X-Probe" not in head and b"application/json" not in head, "the app answered OPTIONS *: %r" % head
+    # a module that maps any URI by its aliases would hand "GET *" to the app
+    data = raw(server, b"GET * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    head, _, body = data.partition(b"\r\n\r\n")
+    # Apache's refusal: 400 where the request line is checked (2.4.71), 404 from its own
+    # mapping of '*' on older ones (2.4.12); either way its error page, not the app
+    assert head.split(b" ")[1:2] in ([b"400"], [b"404"]) and b"<title>40" in body, data[:300]
+    assert b"X-Probe" not in head and b"application/json" not in head, "the app answered GET *: %r" % head
 
 
 @case("DIR-024", "WSGISwitchInterval sets sys.getswitchinterval() in embedded mode and in daemon "

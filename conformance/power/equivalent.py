@@ -6,7 +6,8 @@ reviewer's reason and left out of the adjusted score (the raw score still counts
 An entry names its site by content, so edits elsewhere do not move it: the file, the mutated
 line's text stripped (`line_text`), the family, the original and the replacement (whitespace
 runs compared as one space), and where that line recurs `before`, the stripped non-blank
-lines just above it (nearest last).  Each entry must match exactly one site of the sources
+lines just above it (nearest last); where the same change fits twice on the line (two `||`),
+`occurrence`, which of them counted from the left (1 is the first).  Each entry must match exactly one site of the sources
 judged: none means the code changed under it (stale: review it again), several that it needs
 `before`; either stops the tool at start.
 """
@@ -41,6 +42,12 @@ def matches(entry, site, lines):
     return above == before
 
 
+def _occurrence(site, sites):
+    """Which of the same change on the same line `site` is, counted from the left (1-based)."""
+    return 1 + sum(1 for s in sites if (s.line, s.family, s.original, s.replacement) == (
+        site.line, site.family, site.original, site.replacement) and s.column < site.column)
+
+
 def load(src, path=FILE):
     """{Mutant: entry} of the entries in `path` against the C files in `src`; raises EntryError
     for a malformed, stale, ambiguous or repeated entry."""
@@ -53,9 +60,11 @@ def load(src, path=FILE):
     for n, e in enumerate(entries, 1):
         where = "%s entry %d" % (path.name, n)
         bad = [k for k in REQUIRED if not isinstance(e.get(k), str) or not e[k].strip()]
-        if bad or e["kind"] not in KINDS or not isinstance(e.get("before", []), list):
-            raise EntryError("%s: needs %s, kind one of %s, `before` a list" % (
-                where, ", ".join(REQUIRED), "/".join(KINDS)))
+        occ = e.get("occurrence", 1)
+        if (bad or e["kind"] not in KINDS or not isinstance(e.get("before", []), list)
+                or not isinstance(occ, int) or isinstance(occ, bool) or occ < 1):
+            raise EntryError("%s: needs %s, kind one of %s, `before` a list, `occurrence` a "
+                             "number from 1" % (where, ", ".join(REQUIRED), "/".join(KINDS)))
         where += " (%s: `%s`, %s `%s` -> `%s`)" % (e["file"], e["line_text"], e["family"],
                                                    e["original"], e["replacement"])
         if e["file"] not in files:
@@ -64,6 +73,8 @@ def load(src, path=FILE):
             files[e["file"]] = (text.split("\n"), M.sites(p.name, text) if text else [])
         lines, sites = files[e["file"]]
         hits = [s for s in sites if matches(e, s, lines)]
+        if "occurrence" in e:
+            hits = [s for s in hits if _occurrence(s, sites) == occ]
         if not hits:
             raise EntryError("%s: stale, no such mutation site in the current sources: review the "
                              "code again, then update or remove the entry" % where)

@@ -121,6 +121,21 @@ def test_equivalent_entries_match_their_site_across_line_shifts(tmp_path):
     assert list(_load(tmp_path, src, _entry(ret, text, before=before))) == [ret]
 
 
+def test_occurrence_names_one_of_two_same_changes_on_a_line(tmp_path):
+    text = (build.SRC / "mod_gateway.c").read_text()
+    line = next(i for i, l in enumerate(text.split("\n"), 1) if "if (!sc || !sc->aliases ||" in l)
+    first, second = sorted((s for s in M.sites("mod_gateway.c", text)
+                            if s.line == line and s.family == "logical"), key=lambda s: s.column)
+    with pytest.raises(EQ.EntryError, match="ambiguous"):
+        _load(tmp_path, build.SRC, _entry(first, text))
+    assert list(_load(tmp_path, build.SRC, _entry(first, text, occurrence=1))) == [first]
+    assert list(_load(tmp_path, build.SRC, _entry(first, text, occurrence=2))) == [second]
+    with pytest.raises(EQ.EntryError, match="stale"):
+        _load(tmp_path, build.SRC, _entry(first, text, occurrence=3))
+    with pytest.raises(EQ.EntryError, match="occurrence"):
+        _load(tmp_path, build.SRC, _entry(first, text, occurrence=0))
+
+
 def test_reviewed_mutants_are_not_run_and_scored_apart(tmp_path):
     """An equivalent mutant is classified without a build; the report gives the score without
     it and the raw score with it, and lists it with its reason."""
