@@ -463,6 +463,16 @@ def atexit_site(ctx):
     return lines
 
 
+@site("onebad")
+def onebad(ctx):
+    """A two-process group of which one process serves and the other dies in every start-up
+    (flock_exit.wsgi, preloaded): DMN-026."""
+    a = ctx.apps
+    return ["WSGIDaemonProcess onebad processes=2 threads=2",
+            "WSGIImportScript %s/flock_exit.wsgi process-group=onebad application-group=%%{GLOBAL}" % a,
+            "WSGIScriptAlias /onebad %s/flock_exit.wsgi process-group=onebad application-group=%%{GLOBAL}" % a]
+
+
 @site("rogue")
 def rogue(ctx):
     """One single-threaded daemon whose app misbehaves on its own connection to the Apache

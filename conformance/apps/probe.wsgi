@@ -99,6 +99,22 @@ def read_body(environ):
     return b"".join(chunks)
 
 
+def _listening_tcp_inodes():
+    """{"socket:[inode]": port} of the TCP sockets in LISTEN state on this host."""
+    out = {}
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                rows = f.read().splitlines()[1:]
+        except (IOError, OSError):
+            continue
+        for row in rows:
+            col = row.split()
+            if len(col) > 9 and col[3] == "0A":
+                out["socket:[%s]" % col[9]] = int(col[1].rsplit(":", 1)[1], 16)
+    return out
+
+
 def application(environ, start_response):
     app_time = time.time()
     qs = parse_qs(environ.get("QUERY_STRING", ""))
@@ -192,7 +208,16 @@ def application(environ, start_response):
                    for k, v in environ.items() if k.startswith("HTTP_X_BIG_"))
         return json_response(start_response, {"headers": got})
     if action == "fds":
-        return json_response(start_response, {"pid": os.getpid(), "fds": len(os.listdir("/proc/self/fd"))})
+        # what each open descriptor is: a path, "socket:[inode]", "pipe:[inode]", ...
+        names = os.listdir("/proc/self/fd")
+        targets = {}
+        for n in names:
+            try:
+                targets[n] = os.readlink("/proc/self/fd/" + n)
+            except OSError:
+                pass        # the listing's own descriptor, gone by now
+        return json_response(start_response, {"pid": os.getpid(), "fds": len(names), "targets": targets,
+                                              "listening_tcp": _listening_tcp_inodes()})
     if action == "file":
         path = environ["SCRIPT_FILENAME"]
         f = open(path, "rb")

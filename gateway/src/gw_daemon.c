@@ -38,7 +38,8 @@ static pid_t parent_pid;
  */
 typedef struct {
     pid_t pid;
-    char *socket_path;
+    /* held in the entry (no allocation to lose across generations); "" once unlinked */
+    char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 } old_daemon;
 typedef struct {
     old_daemon *olds;
@@ -60,7 +61,7 @@ static void add_old(pid_t pid, const char *path)
     int i;
     if (path)
         for (i = 0; i < ps->nolds; i++)
-            if (ps->olds[i].socket_path && !strcmp(ps->olds[i].socket_path, path))
+            if (!strcmp(ps->olds[i].socket_path, path))
                 return;
     if (ps->nolds == ps->capolds) {
         int n = ps->capolds ? ps->capolds * 2 : 8;
@@ -71,46 +72,46 @@ static void add_old(pid_t pid, const char *path)
         ps->capolds = n;
     }
     ps->olds[ps->nolds].pid = pid;
-    ps->olds[ps->nolds].socket_path = path ? strdup(path) : NULL;
+    apr_cpystrn(ps->olds[ps->nolds].socket_path, path ? path : "",
+                sizeof(ps->olds[ps->nolds].socket_path));
     ps->nolds++;
 }
 
 /* ------------------------------------------------------------- fd hygiene */
 
-static int keep_fd(int fd, const int *keep, int nkeep)
+static int is_error_log(server_rec *s, int fd)
 {
-    int i;
-    for (i = 0; i < nkeep; i++)
-        if (keep[i] == fd)
+    for (; s; s = s->next) {
+        apr_os_file_t f;
+        if (s->error_log && apr_os_file_get(&f, s->error_log) == APR_SUCCESS && f == fd)
             return 1;
+    }
     return 0;
 }
 
-/* Close every inherited descriptor but stdio, the error logs and `extra`. */
+/* Close every inherited descriptor but stdio, the error logs (every virtual host's)
+ * and `extra`, however many there are: closing while listing may make the listing
+ * skip entries, so list again until a pass finds nothing to close. */
 static void close_inherited(server_rec *s, int extra)
 {
-    int keep[64], nkeep = 0, fds[1024], nfds = 0, i;
-    DIR *d;
+    DIR *d = opendir("/proc/self/fd");
     struct dirent *de;
-    for (; s && nkeep < 62; s = s->next) {
-        apr_os_file_t fd;
-        if (s->error_log && apr_os_file_get(&fd, s->error_log) == APR_SUCCESS)
-            keep[nkeep++] = fd;
-    }
-    keep[nkeep++] = extra;
-    d = opendir("/proc/self/fd");
+    int closed;
     if (!d)
         return;
-    while ((de = readdir(d)) != NULL && nfds < 1024) {
-        int fd = atoi(de->d_name);
-        if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd <= 2 || fd == dirfd(d))
-            continue;
-        if (!keep_fd(fd, keep, nkeep))
-            fds[nfds++] = fd;
-    }
+    do {
+        closed = 0;
+        rewinddir(d);
+        while ((de = readdir(d)) != NULL) {
+            int fd = atoi(de->d_name);
+            if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd <= 2 || fd == dirfd(d) ||
+                fd == extra || is_error_log(s, fd))
+                continue;
+            if (close(fd) == 0)
+                closed = 1;
+        }
+    } while (closed);
     closedir(d);
-    for (i = 0; i < nfds; i++)
-        close(fds[i]);
 }
 
 static void reset_signals(void)
@@ -762,10 +763,8 @@ static void stop_everything(void)
             kill(ps->olds[i].pid, SIGKILL);
             waitpid(ps->olds[i].pid, NULL, 0);
         }
-        if (ps->olds[i].socket_path) {
+        if (ps->olds[i].socket_path[0])
             unlink(ps->olds[i].socket_path);
-            free(ps->olds[i].socket_path);
-        }
     }
     ps->nolds = 0;
 }
@@ -913,18 +912,17 @@ static int daemon_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
             apr_proc_other_child_register(proc, old_maintenance, (void *)(intptr_t)proc->pid,
                                           NULL, pconf);
         }
-        for (j = 0; j < nrts && o->socket_path; j++)
+        for (j = 0; j < nrts && o->socket_path[0]; j++)
             if (!strcmp(o->socket_path, rts[j].socket_path))
                 reused = 1;
-        if (o->socket_path && !reused) {
+        if (o->socket_path[0] && !reused) {
             unlink(o->socket_path);
-            free(o->socket_path);
-            o->socket_path = NULL;
+            o->socket_path[0] = '\0';
         }
     }
     /* Forget entries with nothing left to track. */
     for (i = j = 0; i < ps->nolds; i++)
-        if (ps->olds[i].pid > 0 || ps->olds[i].socket_path)
+        if (ps->olds[i].pid > 0 || ps->olds[i].socket_path[0])
             ps->olds[j++] = ps->olds[i];
     ps->nolds = j;
     return OK;

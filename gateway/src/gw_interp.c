@@ -132,6 +132,15 @@ static int setup_interpreter(gw_interp *ip, server_rec *s)
     PyObject *mod, *sysmod, *o, *ns = NULL, *fn, *r;
     PyObject *modules = PyImport_GetModuleDict();
 
+    /* Fill the codec registry now, while no other thread can be in this interpreter:
+     * Python 2 fills it on first use by importing encodings, and a thread that runs
+     * during that import finds it empty ("no codec search functions registered", seen
+     * with concurrent first requests, DIR-020 on 2.7). */
+    o = PyCodec_Encoder("utf-8");
+    if (!o)
+        PyErr_Clear();
+    Py_XDECREF(o);
+
     mod = gw_module_create(gw_py.process_group, ip->name);
     if (!mod)
         goto error;

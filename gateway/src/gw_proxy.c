@@ -641,19 +641,17 @@ int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config
         pass(&x, 0);
         return OK;
     }
-    if (x.finished == GW_WIRE_ERROR) {
-        if (!x.body_started) {
-            if (x.headers_done) {
-                apr_table_clear(r->headers_out);
-                r->status = HTTP_OK;
-                r->status_line = NULL;
-            }
-            return x.err_status;
+    if (x.finished == GW_WIRE_ERROR && !x.body_started) {
+        if (x.headers_done) {
+            apr_table_clear(r->headers_out);
+            r->status = HTTP_OK;
+            r->status_line = NULL;
         }
-        abort_client(&x);
-        return OK;
+        return x.err_status;
     }
-    if (x.finished == GW_WIRE_ABORT) {
+    /* (The daemon sends an error only before the response headers; one after the body
+     * started can only be forged by the app, and is a truncation like an abort.) */
+    if (x.finished == GW_WIRE_ERROR || x.finished == GW_WIRE_ABORT) {
         abort_client(&x);
         return OK;
     }
