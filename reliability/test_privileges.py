@@ -8,7 +8,6 @@ import json
 import os
 import pwd
 import subprocess
-import sys
 
 import pytest
 

@@ -3,7 +3,6 @@
 import ctypes
 import json
 import os
-import sys
 import threading
 import time
 from urllib.parse import parse_qs
