@@ -42,9 +42,10 @@ from pathlib import Path
 
 from conformance import targets
 from conformance.journal import PASS, FAIL
-from matrix import axes, httpd_builds, report, store
+from matrix import axes, httpd_builds, publish, store
 from matrix.cells import matches
 from matrix.run import Prebuilder, run_cells, _raise_interrupt
+from matrix.text import headline
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -188,11 +189,6 @@ def counts(record):
     summary = journal.summary if journal else {}
     other = sum(v for k, v in summary.items() if k not in (PASS, FAIL))
     return summary.get(PASS, 0), summary.get(FAIL, 0), other
-
-
-def headline(text, width=150):
-    lines = [l.strip() for l in (text or "").splitlines() if l.strip()]
-    return lines[0][:width] if lines else ""
 
 
 def verdicts(entries, records, today=None, first=None):
@@ -416,7 +412,7 @@ def gate(a):
             shutil.copytree(str(store.cell_dir(out, c.id)), str(keep))
         records.update(run_cells(again, out, min(a.jobs, 2), 1, a.cell_timeout, a.pytest_args, fresh=True,
                                  prebuild=prebuild, log=log))
-    paths = report.write_report(out, expected=cells)
+    paths = publish.write_report(out, expected=cells)
     rows = verdicts(chosen, store.load_records(out), first=first)
     green = print_table(rows)
     store.write_json(out / "gate.json", {

@@ -92,8 +92,8 @@ def main(argv=None):
         from . import run
         return run.main(rest)
     if command in ("merge", "report"):
-        from . import report
-        return report.main(rest, command)
+        from . import publish
+        return publish.main(rest, command)
     if command == "build-httpd":
         from . import httpd_builds
         return httpd_builds.main(rest)

@@ -21,8 +21,9 @@ import json
 from collections import OrderedDict, defaultdict
 from html import escape
 
-from .report import STATE_ORDER, summary_grids
-from .run import fmt_duration
+from .cells import _version_key
+from .report import STATE_ORDER, cell_state, differential_by_case, summary_grids
+from .text import fmt_duration
 
 MAX_EVIDENCE = 600         # evidence blocks on the page, shared fairly among the failing cells;
                            # failures beyond a cell's share link to the cell's journal (it has all)
@@ -209,7 +210,6 @@ def _square(target, mode, apache, python, sq):
 
 
 def _cell_state(c):
-    from .report import cell_state
     return cell_state(c["status"])
 
 
@@ -247,7 +247,6 @@ def _filters(doc, cols):
     def options(name, values, label):
         return '<label>%s <select name="%s"><option value="">any</option>%s</select></label>' % (
             label, name, "".join('<option>%s</option>' % _e(v) for v in values))
-    from .cells import _version_key
     axis = lambda k: sorted({c["axes"][k] for c in cols}, key=lambda v: (_version_key(v), v))  # noqa: E731
     areas = sorted({m["area"] for m in doc["catalogue"].values()})
     return ('<form id="filters" onsubmit="return false">%s%s%s%s%s%s'
@@ -408,7 +407,6 @@ def _cells_table(doc, cols, evidence_ids):
 
 
 def _differential(doc, evidence_ids):
-    from .report import differential_by_case
     rows = []
     for d in differential_by_case(doc["differential"]):
         where = ", ".join('<a href="#%s">%s</a>' % (a, _e(g)) if a in evidence_ids else _e(g) for g, a in d["where"])

@@ -26,7 +26,6 @@ a synthetic journal); with it set, no target is pre-built.
 import argparse
 import datetime
 import os
-import re
 import shlex
 import signal
 import socket
@@ -42,6 +41,7 @@ from conformance.journal import KNOWN_DEVIATION, FAIL, PASS, SKIP, JournalError
 
 from . import store
 from .cells import select
+from .text import fmt_duration, headline
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = "reports/matrix"
@@ -56,14 +56,6 @@ DEFAULT_JOBS = 3 * (os.cpu_count() or 2)
 def now_iso():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
-
-def fmt_duration(seconds):
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return "%ds" % seconds
-    if seconds < 3600:
-        return "%dm%02ds" % divmod(seconds, 60)
-    return "%dh%02dm" % (seconds // 3600, seconds % 3600 // 60)
 
 
 # -- the session command ---------------------------------------------------------------
@@ -277,13 +269,6 @@ def _summary(out, cell_id):
     return journal.summary if journal else None
 
 
-def headline(message, width=160):
-    """A message's first line, plus its first compiler/pytest error line when there is one."""
-    lines = [l.strip() for l in (message or "").splitlines() if l.strip()]
-    if not lines:
-        return ""
-    err = next((l for l in lines[1:] if re.search(r"\berror\b|^E ", l, re.I)), None)
-    return (lines[0] + (" ... " + err if err else ""))[:width]
 
 
 def describe(rec):
@@ -390,7 +375,7 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    from . import axes, report
+    from . import axes, publish
     a = parse_args(sys.argv[1:] if argv is None else argv)
     found = axes.discover(a.python)
     if a.cell:
@@ -417,9 +402,9 @@ def main(argv=None):
         records = run_cells(cells, out, a.jobs, a.workers_per_cell, a.cell_timeout, a.pytest_args,
                             a.rerun_failed, a.fresh, prebuild, tests=tests)
     except KeyboardInterrupt:
-        report.write_report(out, expected=cells)
+        publish.write_report(out, expected=cells)
         return 130
-    paths = report.write_report(out, expected=cells)
+    paths = publish.write_report(out, expected=cells)
     print("report: %s" % paths["html"])
     bad = sorted(i for i, r in records.items() if r and r.get("status") in store.FAILED)
     if bad:

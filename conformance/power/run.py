@@ -22,7 +22,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from gateway import build
-from matrix.run import fmt_duration, kill_tree
+from matrix.run import kill_tree
+from matrix.text import fmt_duration
 from . import SCHEMA, equivalent as EQ, mutants as M, unit as U
 
 REPO = Path(__file__).resolve().parents[2]

@@ -134,7 +134,7 @@ def write_matrix(out, n_cases=200, seed=7):
 
 if __name__ == "__main__":
     from pathlib import Path
-    from matrix import report
+    from matrix import publish
     target = Path(sys.argv[1])
     write_matrix(target)
-    print(report.write_report(target)["html"])
+    print(publish.write_report(target)["html"])

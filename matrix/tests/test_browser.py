@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from matrix import report
+from matrix import publish
 
 from . import synthetic
 from .conftest import make_cell, write_cell
@@ -127,7 +127,7 @@ def test_report_html_in_headless_chromium(tmp_path):
     gw = make_cell("gateway")
     write_cell(out, gw, "fail", "journal_gateway_fail.json")
     write_cell(out, make_cell("mod_wsgi"), "pass", "journal_mod_wsgi_pass.json")
-    page = report.write_report(out)["html"]
+    page = publish.write_report(out)["html"]
     anchor = "evidence-apache2.4.71_py3.11_event_embedded_gateway-ENV-002-embedded"
 
     dom = _dump(chromium, page.as_uri(), tmp_path)
@@ -148,7 +148,7 @@ def test_full_matrix_report_summary_above_the_fold(tmp_path, record_property):
     out = tmp_path / "report"
     synthetic.write_matrix(out)
     t0 = time.monotonic()
-    page = report.write_report(out)["html"]
+    page = publish.write_report(out)["html"]
     write_s = time.monotonic() - t0
     doc = json.loads((out / "report.json").read_text())
     assert doc["summary"]["cells"] == 630 and doc["summary"]["status"]["unavailable"] == 300

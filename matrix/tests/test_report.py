@@ -1,7 +1,7 @@
 import json
 import xml.etree.ElementTree as ET
 
-from matrix import REPORT_SCHEMA, report, store
+from matrix import REPORT_SCHEMA, publish, report, store
 from matrix.__main__ import main as matrix_main
 
 from .conftest import make_cell, write_cell
@@ -21,7 +21,7 @@ def _sample(out):
 
 def test_report_json_from_synthetic_journals(tmp_path):
     _sample(tmp_path)
-    paths = report.write_report(tmp_path)
+    paths = publish.write_report(tmp_path)
     doc = json.loads(paths["json"].read_text())
     assert doc["schema"] == REPORT_SCHEMA and doc["wall_s"] == 12.5
     assert [c["id"] for c in doc["cells"]] == [GAP.id, GW.id, MW.id]          # never dropped
@@ -48,7 +48,7 @@ def test_differential_lists_only_behaviour_disagreements(tmp_path):
 
 def test_markdown_and_junit(tmp_path):
     _sample(tmp_path)
-    paths = report.write_report(tmp_path)
+    paths = publish.write_report(tmp_path)
     md = paths["md"].read_text()
     assert "`%s` ENV-002: E   assert 500 == 200" % GW.id in md
     assert "| ENV-002 | fail | mod_wsgi | pass | 6/6 | 1: apache2.4.71/py3.11/event/embedded |" in md
@@ -90,7 +90,7 @@ def test_merge_rejects_a_directory_without_cells(tmp_path):
 
 def test_summary_grids_of_the_sample(tmp_path):
     _sample(tmp_path)
-    paths = report.write_report(tmp_path)
+    paths = publish.write_report(tmp_path)
     doc = json.loads(paths["json"].read_text())
     s = report.summary_grids(doc)
     assert [(g["target"], g["mode"]) for g in s["grids"]] == [("gateway", "embedded"), ("mod_wsgi", "embedded")]
@@ -113,7 +113,7 @@ def test_full_size_report(tmp_path):
     from . import synthetic
     from .test_browser import _Dom
     synthetic.write_matrix(tmp_path)
-    paths = report.write_report(tmp_path)
+    paths = publish.write_report(tmp_path)
     doc = json.loads(paths["json"].read_text())
     assert doc["summary"]["cells"] == 630 and doc["summary"]["status"]["unavailable"] == 300
     s = report.summary_grids(doc)

@@ -4,7 +4,7 @@ import time
 from pathlib import Path
 
 from conformance.journal import PASS, Journal
-from matrix import run, store
+from matrix import run, store, text
 
 from .conftest import make_cell, write_cell
 
@@ -77,7 +77,7 @@ def test_failed_prebuild_is_recorded_without_a_session(tmp_path, fake_conformanc
         raise RuntimeError("apxs failed:\n  x.c:1: error: no member named cgi_pass_auth")
     rec = run.run_cells([CELLS[0]], tmp_path, prebuild=prebuild, log=lambda *_: None)[CELLS[0].id]
     assert rec["status"] == "setup-error" and not fake_conformance.exists()
-    assert run.headline(rec["message"]) == ("building gateway: apxs failed: ... "
+    assert text.headline(rec["message"]) == ("building gateway: apxs failed: ... "
                                             "x.c:1: error: no member named cgi_pass_auth")
 
 
@@ -156,7 +156,7 @@ def test_tests_run_in_real_cells(tmp_path, monkeypatch):
     import tempfile
     from gateway import httpd
     from mod_gateway_pytest.app import harness_base_python
-    from matrix import report
+    from matrix import publish
     from matrix.cells import Cell
     if not (httpd._which("apxs") or httpd._which("apxs2")):
         import pytest
@@ -188,6 +188,6 @@ def test_tests_run_in_real_cells(tmp_path, monkeypatch):
     assert journal.count(PASS) == 1 and journal.target.kind == "gateway"
     (failed,) = journal.failed_required()
     assert failed.mode == "embedded" and "WSGIScriptAlias / " in failed.evidence.config
-    paths = report.write_report(out, expected=cells)
+    paths = publish.write_report(out, expected=cells)
     assert (out / "junit").is_dir() and len(list((out / "junit").glob("*.xml"))) == 2
     assert Path(paths["html"]).exists()
