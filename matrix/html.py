@@ -128,18 +128,38 @@ SCRIPT = r"""
     });
     document.getElementById("selected").textContent = n + " of " + D.cells.length + " cells that ran selected";
   }
-  form.addEventListener("input", apply);
-  form.addEventListener("change", apply);
-  form.addEventListener("reset", function () { setTimeout(apply, 0); });
+  // The filters live in the address (#target=gateway&problems=1), so a filtered view can be
+  // linked to and survives a reload; a hash without "=" is an evidence anchor, left alone.
+  var NAMES = AXES.concat(["area", "text"]);
+  function save() {
+    var q = [];
+    NAMES.forEach(function (k) { if (val(k)) q.push(k + "=" + encodeURIComponent(val(k))); });
+    if (form.elements.problems.checked) q.push("problems=1");
+    history.replaceState(null, "", q.length ? "#" + q.join("&") : location.pathname + location.search);
+  }
+  function load() {
+    var h = location.hash.slice(1);
+    if (h.indexOf("=") < 0) return;
+    h.split("&").forEach(function (kv) {
+      var i = kv.indexOf("="), k = kv.slice(0, i), v = decodeURIComponent(kv.slice(i + 1));
+      if (k === "problems") form.elements.problems.checked = v === "1";
+      else if (NAMES.indexOf(k) >= 0) form.elements[k].value = v;
+    });
+  }
+  function changed() { apply(); save(); }
+  form.addEventListener("input", changed);
+  form.addEventListener("change", changed);
+  form.addEventListener("reset", function () { setTimeout(changed, 0); });
   document.querySelectorAll("#summary a[data-target]").forEach(function (a) {
     a.addEventListener("click", function (e) {
       e.preventDefault();
       ["target", "mode", "apache", "python"].forEach(function (k) { form.elements[k].value = a.getAttribute("data-" + k); });
       form.elements.mpm.value = "";
-      apply();
+      changed();
       document.getElementById("cells-view").scrollIntoView();
     });
   });
+  load();
   apply();
 })();
 """

@@ -140,6 +140,52 @@ def test_report_html_in_headless_chromium(tmp_path):
     assert anchor in followed.ids and "case-ENV-002" in followed.ids
 
 
+class _Rows(HTMLParser):
+    """The matrix table's rows (hidden or not) and the filter's "N of M selected" text."""
+    def __init__(self):
+        super().__init__()
+        self.rows, self.selected, self._in_selected, self._table = [], "", False, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table":
+            self._table = a.get("id")
+        if tag == "tr" and self._table == "cells" and "data-c" in a:
+            self.rows.append((a.get("id"), "hidden" in a))
+        self._in_selected = a.get("id") == "selected"
+
+    def handle_data(self, data):
+        if self._in_selected:
+            self.selected += data
+
+    def handle_endtag(self, tag):
+        if tag == "span":
+            self._in_selected = False
+
+
+def test_filters_come_from_the_address(tmp_path):
+    """A report opened at #target=mod_wsgi shows only that target's cells; with &problems=1
+    none of them (it passed); a hash without '=' (an evidence anchor) filters nothing."""
+    chromium = _chromium()
+    out = tmp_path / "report"
+    write_cell(out, make_cell("gateway"), "fail", "journal_gateway_fail.json")
+    write_cell(out, make_cell("mod_wsgi"), "pass", "journal_mod_wsgi_pass.json")
+    page = publish.write_report(out)["html"]
+
+    def rows(fragment):
+        dom = _Rows()
+        dom.feed(_chrome(chromium, tmp_path, "--dump-dom", page.as_uri() + fragment))
+        return dom
+    everything = rows("")
+    assert len(everything.rows) == 2 and not any(h for _, h in everything.rows), everything.rows
+    one = rows("#target=mod_wsgi")
+    assert [(i, h) for i, h in one.rows if not h] and len([1 for _, h in one.rows if not h]) == 1, one.rows
+    assert one.selected.startswith("1 of 2"), one.selected
+    assert all(h for _, h in rows("#target=mod_wsgi&problems=1").rows)
+    assert rows("#target=gateway&problems=1").selected.startswith("1 of 2")
+    assert not any(h for _, h in rows("#evidence-nothing").rows)
+
+
 def test_full_matrix_report_summary_above_the_fold(tmp_path, record_property):
     """630 cells (330 ran, 200 cases each; 300 unavailable) through the real store and report
     code, rendered at 1400x900: the summary is above the fold, fits the width, and the
