@@ -355,19 +355,27 @@ def _loaded_once(burst):
 
 
 @case("DIR-020", "concurrent requests for a script not yet loaded, or changed since (WSGIScriptReloading "
-                 "On), load it once: the requests that waited for that import use its module (in "
-                 "daemon mode the process restarts for the change and loads it once)", site="directives")
+                 "On), load it once: the requests that waited for that import use its module, and the "
+                 "module it replaced is freed (in daemon mode the process restarts for the change and "
+                 "loads it once)", site="directives")
 def test_concurrent_load_once(server, mode, env):
     if mode == "embedded" and env.mpm == "prefork":
         pytest.skip("prefork's children are single-threaded: no concurrent loads in one process")
     # slow_load.wsgi sleeps a second at import, so the other requests arrive while it loads.
     first = _loaded_once(_burst(server, "/match/slow_load"))
+    # one module holds the sentinel in a steady state: the same count in every process
+    refs = fetch_json(server, "/match/slow_load")["sentinel_refs"]
     future = time.time() + 5
     os.utime(str(server.ctx.apps / "slow_load.wsgi"), (future, future))
     second = _loaded_once(_burst(server, "/match/slow_load"))
     assert not first & second, "not reloaded after the change: %s then %s" % (first, second)
     last = fetch_json(server, "/match/slow_load")
     assert (last["pid"], last["load"]) in second and last["loads"] == last["load"], (last, second)
+    # a module the concurrent reload replaced but kept would hold a second reference
+    after = [fetch_json(server, "/match/slow_load", headers={"Connection": "close"}) for _ in range(8)]
+    assert all(x["sentinel_refs"] == refs for x in after), (
+        "references to the sentinel went from %d to %s after the reload: the replaced module is kept"
+        % (refs, sorted(set((x["pid"], x["sentinel_refs"]) for x in after))))
 
 
 @case("DIR-021", "a daemon loads at its start exactly the WSGIScriptAlias(Match) scripts of its group given "
