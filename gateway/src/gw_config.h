@@ -40,7 +40,10 @@ typedef struct {
     int timing_float;               /* 6: float seconds; else str of int us */
     int timing_queue_start_is_request; /* 3.4: only queue_start = request_time */
     int timing_all_keys;            /* 6: all four keys always (0.0 in embedded) */
-    const char *script_start_key;   /* "script_start" (5) / "application_start" (6) */
+    const char *script_start_key;   /* mod_wsgi.script_start (3.4, 5) / .application_start (6) */
+    int has_ignore_activity_key;    /* 5: mod_wsgi.ignore_activity */
+    int case_sensitivity_inverted;  /* 3.4, 5: WSGICaseSensitivity On lower-cases the module
+                                     * name (the test was inverted before 6.0) */
     int lenient_py3_types;          /* 3.4: str body / bytes headers accepted on Py3 */
     int strict_status;              /* 4.x+: "NNN reason", no control chars */
     int strict_headers;             /* 4.x+: no CR/LF/control in names/values */

@@ -107,7 +107,7 @@ void gw_environ_carriers(request_rec *r, const gw_request_config *rc, apr_table_
         apr_table_setn(t, "mod_wsgi.script_reloading", rc->script_reloading ? "1" : "0");
         apr_table_setn(t, "mod_wsgi.enable_sendfile", rc->enable_sendfile > 0 ? "1" : "0");
     }
-    if (prof->id == GW_PROFILE_5)
+    if (prof->has_ignore_activity_key)
         apr_table_setn(t, "mod_wsgi.ignore_activity", "0");
     if (prof->has_input_chunked_key)
         apr_table_setn(t, "mod_wsgi.input_chunked", r->read_chunked ? "1" : "0");
@@ -305,8 +305,7 @@ PyObject *gw_environ_dict(const apr_table_t *t, gw_environ_info *info, PyObject 
                              carrier_time(daemon_start)) : PyFloat_FromDouble(0.0)) < 0)
                     goto fail;
             }
-            if (set_item(d, prof->id == GW_PROFILE_6 ? "mod_wsgi.application_start"
-                         : "mod_wsgi.script_start", time_value(prof, now)) < 0)
+            if (set_item(d, prof->script_start_key, time_value(prof, now)) < 0)
                 goto fail;
         }
     }

@@ -459,7 +459,7 @@ int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config
     unsigned char *q, bhdr[GW_WIRE_HEADER_SIZE], zhdr[GW_WIRE_HEADER_SIZE];
     uint32_t flags = GW_WIRE_Q_PASSFD;
     char *cbuf = NULL;
-    int i, has_body, timed_out = 0, stop_sending = 0, rv;
+    int i, has_body, timed_out = 0, rv;
     apr_off_t expected = -1, got = 0;
 
     memset(&x, 0, sizeof(x));
@@ -623,8 +623,6 @@ int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config
             }
             rv = send_iov(&x, iov, k, &timed_out);
         }
-        stop_sending = rv > 0;
-        (void)stop_sending;
     }
 
     if (!x.client_gone && !timed_out)

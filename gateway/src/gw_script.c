@@ -17,9 +17,8 @@ static void module_name_into(char *buf, const char *script)
     unsigned char digest[APR_MD5_DIGESTSIZE];
     apr_md5_ctx_t ctx;
     int i, lower;
-    /* mod_wsgi before 6.0 lower-cased with WSGICaseSensitivity On (its test was inverted). */
-    lower = gw_profile()->id == GW_PROFILE_6 ? !gw_global->case_sensitivity
-                                             : gw_global->case_sensitivity;
+    lower = gw_profile()->case_sensitivity_inverted ? gw_global->case_sensitivity
+                                                    : !gw_global->case_sensitivity;
     apr_md5_init(&ctx);
     if (lower) {
         char chunk[256];
