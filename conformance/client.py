@@ -3,6 +3,7 @@ a raw socket where the bytes on the wire are the point (truncation, chunk termin
 
 import json
 import socket
+import threading
 import time
 
 import requests
@@ -31,6 +32,29 @@ def environ(server, path="/probe/env", **kw):
     """The app's environ as {key: {"type": ..., "value": ...}} plus the app's clock."""
     data = fetch_json(server, path, **kw)
     return data["environ"], data.get("app_time")
+
+
+def burst(server, path, n=4):
+    """`n` requests at once, each on its own connection (they wait at a barrier): their JSON
+    bodies, in order; any request's failure fails the caller."""
+    start, out, errors = threading.Barrier(n), [None] * n, []
+
+    def one(i):
+        try:
+            start.wait(10)
+            r = requests.get(server.url + path, timeout=60)
+            assert r.status_code == 200, "status %d: %s" % (r.status_code, r.text[:300])
+            out[i] = r.json()
+        except Exception as e:   # reported below, from the caller's thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert not errors, errors
+    return out
 
 
 def raw(server, request_bytes, timeout=10.0, pause=0.4):

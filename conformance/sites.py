@@ -102,7 +102,7 @@ def basic(ctx):
     ]
     groups = {"g-global": "%{GLOBAL}", "g-server": "%{SERVER}", "g-resource": "%{RESOURCE}",
               "g-env": "%{ENV:PROBE_GROUP}", "g-sharedA": "shared", "g-sharedB": "shared",
-              "g-other": "other"}
+              "g-other": "other", "g-race1": "race1", "g-race2": "race2", "g-race3": "race3"}
     for mount, group in sorted(groups.items()):
         lines += ["WSGIScriptAlias /%s %s/probe.wsgi" % (mount, a),
                   "<Location /%s>" % mount, "    WSGIApplicationGroup %s" % group,

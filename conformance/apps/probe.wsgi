@@ -65,6 +65,8 @@ def sys_facts():
                         ("LANG", "LC_ALL", "LC_CTYPE", "HOME", "USER", "PYTHONHOME", "PROBE_SETENV")),
         "module_name": __name__, "imported_at": IMPORTED_AT, "now": time.time(),
         "interpreter_marker": sys.modules.get("probe_marker_holder") is not None,
+        # every interpreter has its own sys.modules, alive as long as the interpreter
+        "interpreter_id": id(sys.modules),
     }
     try:
         import mod_wsgi

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from conformance.catalogue import case
-from conformance.client import environ, fetch_json, http, raw
+from conformance.client import burst, environ, fetch_json, http, raw
 from conformance.cases.test_err import (Mark, PATH, _config_rejected, check_error_path, log_has)
 
 
@@ -319,39 +319,15 @@ def test_reload_required_hook(server, mode):
         log_has(server, [line], since=mark.log)
 
 
-def _burst(server, path, n=4):
-    """`n` requests at once, each on its own connection: their JSON bodies."""
-    import threading
-    import requests
-    start, out, errors = threading.Barrier(n), [None] * n, []
-
-    def one(i):
-        try:
-            start.wait(10)
-            r = requests.get(server.url + path, timeout=60)
-            assert r.status_code == 200, "status %d: %s" % (r.status_code, r.text[:300])
-            out[i] = r.json()
-        except Exception as e:   # reported below, from the case's own thread
-            errors.append(e)
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(90)
-    assert not errors, errors
-    return out
-
-
-def _loaded_once(burst):
+def _loaded_once(got_all):
     """Per process, every request of a burst was served by one load, the last it made."""
     by_pid = {}
-    for x in burst:
+    for x in got_all:
         by_pid.setdefault(x["pid"], []).append(x)
     for pid, got in by_pid.items():
         assert len(set(x["load"] for x in got)) == 1 and max(x["loads"] for x in got) == got[0]["load"], (
             "process %d loaded the script more than once for one change: %s" % (pid, got))
-    return set((x["pid"], x["load"]) for x in burst)
+    return set((x["pid"], x["load"]) for x in got_all)
 
 
 @case("DIR-020", "concurrent requests for a script not yet loaded, or changed since (WSGIScriptReloading "
@@ -362,12 +338,12 @@ def test_concurrent_load_once(server, mode, env):
     if mode == "embedded" and env.mpm == "prefork":
         pytest.skip("prefork's children are single-threaded: no concurrent loads in one process")
     # slow_load.wsgi sleeps a second at import, so the other requests arrive while it loads.
-    first = _loaded_once(_burst(server, "/match/slow_load"))
+    first = _loaded_once(burst(server, "/match/slow_load"))
     # one module holds the sentinel in a steady state: the same count in every process
     refs = fetch_json(server, "/match/slow_load")["sentinel_refs"]
     future = time.time() + 5
     os.utime(str(server.ctx.apps / "slow_load.wsgi"), (future, future))
-    second = _loaded_once(_burst(server, "/match/slow_load"))
+    second = _loaded_once(burst(server, "/match/slow_load"))
     assert not first & second, "not reloaded after the change: %s then %s" % (first, second)
     last = fetch_json(server, "/match/slow_load")
     assert (last["pid"], last["load"]) in second and last["loads"] == last["load"], (last, second)

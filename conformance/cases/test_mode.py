@@ -4,7 +4,7 @@ import re
 import time
 
 from conformance.catalogue import case
-from conformance.client import environ, fetch_json, http
+from conformance.client import burst, environ, fetch_json, http
 from conformance.cases.test_err import DAEMON_PATH, error_path
 
 DAEMON = ("daemon",)
@@ -61,6 +61,24 @@ def test_isolated_group_globals(server, mode):
     for _ in range(6):
         facts = fetch_json(server, "/g-sharedA/sys")
         assert facts["interpreter_marker"] is False, "a module planted in group 'other' is visible in 'shared'"
+
+
+@case("MODE-017", "concurrent first requests for an application group not yet made create one interpreter "
+                 "for it in each process: every request of the burst, and every later one, runs in it")
+def test_one_interpreter_per_group(server, mode):
+    # Three fresh groups, each first met by 8 requests at once: the window in which a second
+    # thread could find the group missing and make another is wherever making the first
+    # lets go of the GIL (importing the interpreter's modules does).
+    for mount in ("g-race1", "g-race2", "g-race3"):
+        got = burst(server, "/%s/sys" % mount, n=8)
+        got += [fetch_json(server, "/%s/sys" % mount, headers={"Connection": "close"}) for _ in range(6)]
+        made = {}
+        for facts in got:
+            assert facts["mod_wsgi_module"]["application_group"] == mount[2:], facts["mod_wsgi_module"]
+            made.setdefault(facts["pid"], set()).add(facts["interpreter_id"])
+        assert all(len(ids) == 1 for ids in made.values()), (
+            "group %s ran in more than one interpreter of a process: %s"
+            % (mount[2:], dict((pid, len(ids)) for pid, ids in made.items())))
 
 
 @case("MODE-008", "the mod_wsgi module reports the request's process and application group")

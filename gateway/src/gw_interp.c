@@ -20,6 +20,7 @@ server_rec *gw_main_server;
 static apr_pool_t *interp_pool;
 static apr_hash_t *interps;             /* name -> gw_interp* */
 static apr_thread_mutex_t *interps_lock;
+static apr_thread_mutex_t *create_lock;  /* one interpreter made at a time (gw_interp_acquire) */
 static int interp_count;
 static gw_interp *main_interp;
 
@@ -412,6 +413,7 @@ int gw_python_init(server_rec *s, apr_pool_t *p)
     apr_allocator_owner_set(alloc, interp_pool);
     interps = apr_hash_make(p);
     apr_thread_mutex_create(&interps_lock, APR_THREAD_MUTEX_DEFAULT, p);
+    apr_thread_mutex_create(&create_lock, APR_THREAD_MUTEX_DEFAULT, p);
 
     if (init_python(s) < 0)
         return -1;
@@ -475,29 +477,36 @@ gw_interp *gw_interp_acquire(const char *name, server_rec *s)
         return ip;
     }
 
-    /* First use of this group in the process: create it under the main GIL. */
-    slot = tl_slot(main_interp->index);
-    if (!slot)
-        return NULL;
-    if (!*slot)
-        *slot = PyThreadState_New(main_interp->interp);
-    mts = *slot;
-    PyEval_RestoreThread(mts);
-
+    /* First use of this group in the process: create it under the main GIL.  Making an
+     * interpreter lets go of the GIL (its imports run Python), so a thread that only
+     * rechecked under the GIL could find the group still missing and make a second one
+     * (seen: one per thread of a burst).  create_lock serialises the making; it is taken
+     * before the GIL, and no thread waits for it while holding the GIL. */
+    apr_thread_mutex_lock(create_lock);
     apr_thread_mutex_lock(interps_lock);
     ip = apr_hash_get(interps, name, APR_HASH_KEY_STRING);
     apr_thread_mutex_unlock(interps_lock);
     if (ip) {
-        /* Another thread made it while we waited for the GIL. */
-        PyEval_SaveThread();
+        /* Another thread made it while we waited. */
+        apr_thread_mutex_unlock(create_lock);
         return gw_interp_acquire(name, s);
     }
+    slot = tl_slot(main_interp->index);
+    if (!slot) {
+        apr_thread_mutex_unlock(create_lock);
+        return NULL;
+    }
+    if (!*slot)
+        *slot = PyThreadState_New(main_interp->interp);
+    mts = *slot;
+    PyEval_RestoreThread(mts);
     nts = Py_NewInterpreter();
     if (!nts) {
         PyThreadState_Swap(mts);
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "mod_gateway (pid=%d): Cannot create "
                      "interpreter '%s'.", (int)getpid(), name);
         PyEval_SaveThread();
+        apr_thread_mutex_unlock(create_lock);
         return NULL;
     }
     apr_thread_mutex_lock(interps_lock);
@@ -511,6 +520,7 @@ gw_interp *gw_interp_acquire(const char *name, server_rec *s)
     apr_thread_mutex_lock(interps_lock);
     apr_hash_set(interps, ip->name, APR_HASH_KEY_STRING, ip);
     apr_thread_mutex_unlock(interps_lock);
+    apr_thread_mutex_unlock(create_lock);
     tl_last = ip;
     return ip;
 }
