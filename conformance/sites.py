@@ -1,7 +1,9 @@
 """Sites: the Apache configurations cases run against, one fragment builder per name.
 
 A site is rendered per mode: in daemon mode the same mounts are delegated to a
-daemon process group.  Cases that share a site (and mode) share one server.
+daemon process group.  Cases that share a site (and mode) share one server.  The WSGI
+directives are spelled by gateway.wsgi_config (as for serve, bench and the pytest plugin);
+the lines a site writes only for itself (Location blocks, WSGIRestrict*, ...) stay here.
 """
 
 import os
@@ -11,6 +13,8 @@ import sys
 from pathlib import Path
 
 from conformance import targets
+from gateway import wsgi_config as wc
+from gateway.wsgi_config import GLOBAL, GROUP
 
 APPS = Path(__file__).parent / "apps"
 SITES = {}
@@ -58,19 +62,19 @@ class SiteContext:
     def daemon(self):
         return self.mode == "daemon"
 
+    @property
+    def socket_path(self):
+        return self.root / "run" / "wsgi"
+
     def socket_prefix(self):
-        return 'WSGISocketPrefix "%s"' % (self.root / "run" / "wsgi")
+        return wc.socket_prefix(self.socket_path)
 
     def common(self, python_home=True):
-        lines = [self.socket_prefix()]
-        # A module linked to a Python outside /usr finds its stdlib only through its home
-        # (otherwise it takes /usr/bin/python3's): what every such deployment configures.
-        if python_home and self.env.python_prefix and not self.env.python_prefix.startswith("/usr"):
-            lines.append('WSGIPythonHome "%s"' % self.env.python_prefix)
-        if self.env.target.kind == "gateway":
-            lines.insert(0, "WSGICompatibility %s" % self.env.profile.name)
-        lines += ['<Directory "%s">' % self.apps, "    Require all granted", "</Directory>"]
-        return lines
+        """WSGICompatibility (mod_gateway only), the socket prefix, the server Python's home
+        when it is outside /usr (python_home=False: the site sets its own) and the grant of
+        the apps directory: gateway.wsgi_config.common."""
+        return wc.common(self.env.target.kind, self.env.profile.name, self.socket_path, self.apps,
+                         self.env.python_prefix if python_home else None)
 
 
 def render_site(name, ctx):
@@ -82,82 +86,85 @@ def render_site(name, ctx):
 OWN_PYTHON_HOME = {"home"}
 
 
-def _daemon_group(ctx, name, options="threads=4"):
-    return [("WSGIDaemonProcess %s %s" % (name, options)).rstrip(), "WSGIProcessGroup %s" % name]
+def _daemon_group(ctx, name, *options):
+    """A daemon group (threads=4 unless options are given) and WSGIProcessGroup naming it."""
+    return [wc.daemon_process(name, *(options or ("threads=4",))), wc.process_group(name)]
+
+
+def _in_location(path, *lines):
+    return ["<Location %s>" % path] + ["    " + line for line in lines] + ["</Location>"]
 
 
 @site("basic")
 def basic(ctx):
     a = ctx.apps
-    lines = _daemon_group(ctx, "main", "threads=4 display-name=%{GROUP}") if ctx.daemon else []
+    lines = _daemon_group(ctx, "main", "threads=4", ("display-name", GROUP)) if ctx.daemon else []
     lines += [
         "SetEnv PROBE_SETENV from-setenv",
         "SetEnv PATH /probe-setenv-path",
-        "WSGIScriptAlias /probe %s/probe.wsgi" % a,
-        "WSGIScriptAlias /errs %s/errors.wsgi" % a,
-        "WSGIScriptAlias /nocall %s/no_callable.wsgi" % a,
-        "WSGIScriptAlias /imperr %s/import_error.wsgi" % a,
-        "WSGIScriptAlias /missing %s/does_not_exist.wsgi" % a,
-        "WSGIScriptAlias /dir/ %s/" % a,
+        wc.script_alias("/probe", "%s/probe.wsgi" % a),
+        wc.script_alias("/errs", "%s/errors.wsgi" % a),
+        wc.script_alias("/nocall", "%s/no_callable.wsgi" % a),
+        wc.script_alias("/imperr", "%s/import_error.wsgi" % a),
+        wc.script_alias("/missing", "%s/does_not_exist.wsgi" % a),
+        wc.script_alias("/dir/", "%s/" % a),
     ]
-    groups = {"g-global": "%{GLOBAL}", "g-server": "%{SERVER}", "g-resource": "%{RESOURCE}",
+    groups = {"g-global": GLOBAL, "g-server": "%{SERVER}", "g-resource": "%{RESOURCE}",
               "g-env": "%{ENV:PROBE_GROUP}", "g-sharedA": "shared", "g-sharedB": "shared",
               "g-other": "other", "g-race1": "race1", "g-race2": "race2", "g-race3": "race3"}
     for mount, group in sorted(groups.items()):
-        lines += ["WSGIScriptAlias /%s %s/probe.wsgi" % (mount, a),
-                  "<Location /%s>" % mount, "    WSGIApplicationGroup %s" % group,
-                  "    SetEnv PROBE_GROUP envgroup", "</Location>"]
+        lines += [wc.script_alias("/" + mount, "%s/probe.wsgi" % a)]
+        lines += _in_location("/" + mount, wc.application_group(group), "SetEnv PROBE_GROUP envgroup")
     return lines
 
 
 @site("rootmount")
 def rootmount(ctx):
     lines = _daemon_group(ctx, "root", "threads=2") if ctx.daemon else []
-    return lines + ["WSGIScriptAlias / %s/probe.wsgi" % ctx.apps]
+    return lines + [wc.script_alias("/", "%s/probe.wsgi" % ctx.apps)]
 
 
 @site("processes")
 def processes(ctx):
-    return ["WSGIDaemonProcess procs processes=3 threads=1",
-            "WSGIScriptAlias /probe %s/probe.wsgi process-group=procs" % ctx.apps]
+    return [wc.daemon_process("procs", "processes=3 threads=1"),
+            wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps, process_group="procs")]
 
 
 @site("routing")
 def routing(ctx):
-    a = ctx.apps
-    return ["WSGIDaemonProcess g1 threads=2", "WSGIDaemonProcess g2 threads=2",
-            "WSGIScriptAlias /emb %s/probe.wsgi" % a,
-            "WSGIScriptAlias /one %s/probe.wsgi" % a,
-            "<Location /one>", "    WSGIProcessGroup g1", "</Location>",
-            "WSGIScriptAlias /two %s/probe.wsgi process-group=g2" % a,
-            "WSGIScriptAlias /unknown %s/probe.wsgi" % a,
-            "<Location /unknown>", "    WSGIProcessGroup nosuchgroup", "</Location>"]
+    probe = "%s/probe.wsgi" % ctx.apps
+    lines = [wc.daemon_process("g1", "threads=2"), wc.daemon_process("g2", "threads=2"),
+             wc.script_alias("/emb", probe), wc.script_alias("/one", probe)]
+    lines += _in_location("/one", wc.process_group("g1"))
+    lines += [wc.script_alias("/two", probe, process_group="g2"), wc.script_alias("/unknown", probe)]
+    return lines + _in_location("/unknown", wc.process_group("nosuchgroup"))
 
 
 @site("restrict")
 def restrict(ctx):
-    return ["WSGIRestrictEmbedded On", "WSGIDaemonProcess allowed threads=2",
-            "WSGIScriptAlias /emb %s/probe.wsgi" % ctx.apps,
-            "WSGIScriptAlias /dmn %s/probe.wsgi process-group=allowed" % ctx.apps]
+    probe = "%s/probe.wsgi" % ctx.apps
+    return ["WSGIRestrictEmbedded On", wc.daemon_process("allowed", "threads=2"),
+            wc.script_alias("/emb", probe),
+            wc.script_alias("/dmn", probe, process_group="allowed")]
 
 
 @site("queue")
 def queue(ctx):
-    return ["WSGIDaemonProcess q processes=1 threads=1",
-            "WSGIScriptAlias /probe %s/probe.wsgi process-group=q" % ctx.apps]
+    return [wc.daemon_process("q", "processes=1 threads=1"),
+            wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps, process_group="q")]
 
 
 @site("queue-timeout")
 def queue_timeout(ctx):
-    return ["WSGIDaemonProcess qt processes=1 threads=1 queue-timeout=1",
-            "WSGIScriptAlias /probe %s/probe.wsgi process-group=qt" % ctx.apps]
+    return [wc.daemon_process("qt", "processes=1 threads=1 queue-timeout=1"),
+            wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps, process_group="qt")]
 
 
 @site("dying")
 def dying(ctx):
-    return ["WSGIDaemonProcess dyinggroup processes=1 threads=1",
-            "WSGIScriptAlias /probe %s/probe.wsgi process-group=dyinggroup" % ctx.apps,
-            "WSGIScriptAlias /errs %s/errors.wsgi process-group=dyinggroup" % ctx.apps]
+    return [wc.daemon_process("dyinggroup", "processes=1 threads=1"),
+            wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps, process_group="dyinggroup"),
+            wc.script_alias("/errs", "%s/errors.wsgi" % ctx.apps, process_group="dyinggroup")]
 
 
 @site("identity")
@@ -165,11 +172,12 @@ def identity(ctx):
     """Daemon identity: user/group/supplementary-groups exactly as configured, and the defaults."""
     from gateway.httpd import child_user
     user, _ = child_user()
-    return ["WSGIDaemonProcess idexplicit threads=1 user=%s group=users "
-            "supplementary-groups=adm,nogroup" % user,
-            "WSGIScriptAlias /explicit %s/probe.wsgi process-group=idexplicit" % ctx.apps,
-            "WSGIDaemonProcess iddefault threads=1",
-            "WSGIScriptAlias /default %s/probe.wsgi process-group=iddefault" % ctx.apps]
+    probe = "%s/probe.wsgi" % ctx.apps
+    return [wc.daemon_process("idexplicit", "threads=1", user=user, group="users",
+                              supplementary_groups="adm,nogroup"),
+            wc.script_alias("/explicit", probe, process_group="idexplicit"),
+            wc.daemon_process("iddefault", "threads=1"),
+            wc.script_alias("/default", probe, process_group="iddefault")]
 
 
 # preload.wsgi writes one stderr line at import (MODE-016 checks its form).
@@ -180,12 +188,12 @@ PRELOAD_LINE = r"\] preload-import-line pid=\d+$"
 def preload(ctx):
     a = ctx.apps
     if ctx.daemon:
-        return ["WSGIDaemonProcess pre threads=2",
-                "WSGIScriptAlias /preload %s/preload.wsgi process-group=pre application-group=preapp" % a,
-                "WSGIScriptAlias /other %s/probe.wsgi process-group=pre application-group=preapp" % a]
-    return ["WSGIImportScript %s/preload.wsgi process-group=%%{GLOBAL} application-group=%%{GLOBAL}" % a,
-            "WSGIScriptAlias /preload %s/preload.wsgi" % a,
-            "<Location /preload>", "    WSGIApplicationGroup %{GLOBAL}", "</Location>"]
+        return [wc.daemon_process("pre", "threads=2"),
+                wc.script_alias("/preload", "%s/preload.wsgi" % a, process_group="pre", application_group="preapp"),
+                wc.script_alias("/other", "%s/probe.wsgi" % a, process_group="pre", application_group="preapp")]
+    lines = [wc.import_script("%s/preload.wsgi" % a, process_group=GLOBAL, application_group=GLOBAL),
+             wc.script_alias("/preload", "%s/preload.wsgi" % a)]
+    return lines + _in_location("/preload", wc.application_group(GLOBAL))
 
 
 # The loc-badlocale group names its unsupported locale at every (re)start (LOC-005); 4.x and
@@ -194,26 +202,26 @@ def preload(ctx):
 @site("locale", log=(r"\] (?:WSGI0079: |mod_(?:wsgi|gateway) \(pid=\d+\): )Unsupported locale "
                      r"setting '?xx_YY\.UTF-8'? specified for daemon process group '?loc-badlocale'?[.;] ",))
 def locale_site(ctx):
-    a = ctx.apps
+    probe = "%s/probe.wsgi" % ctx.apps
     if not ctx.daemon:
-        return ["WSGIScriptAlias /plain %s/probe.wsgi" % a]
+        return [wc.script_alias("/plain", probe)]
     groups = {"plain": "", "lang": "lang=en_US.UTF-8", "locale": "locale=de_DE.UTF-8",
               "both": "lang=de_DE.UTF-8 locale=de_DE.UTF-8", "badlocale": "locale=xx_YY.UTF-8"}
     lines = []
     for name, opts in sorted(groups.items()):
-        lines += ["WSGIDaemonProcess loc-%s threads=1 %s" % (name, opts),
-                  "WSGIScriptAlias /%s %s/probe.wsgi process-group=loc-%s" % (name, a, name)]
-    return [l.rstrip() for l in lines]
+        lines += [wc.daemon_process("loc-" + name, "threads=1", opts),
+                  wc.script_alias("/" + name, probe, process_group="loc-" + name)]
+    return lines
 
 
 @site("locale-env", env={"LC_ALL": "C"})
 def locale_env_site(ctx):
     """Apache itself started with LC_ALL=C: what a daemon's locale= makes of it (LOC-006)."""
-    a = ctx.apps
-    return ["WSGIDaemonProcess locenv-plain threads=1",
-            "WSGIScriptAlias /plain %s/probe.wsgi process-group=locenv-plain" % a,
-            "WSGIDaemonProcess locenv-locale threads=1 locale=de_DE.UTF-8",
-            "WSGIScriptAlias /locale %s/probe.wsgi process-group=locenv-locale" % a]
+    probe = "%s/probe.wsgi" % ctx.apps
+    return [wc.daemon_process("locenv-plain", "threads=1"),
+            wc.script_alias("/plain", probe, process_group="locenv-plain"),
+            wc.daemon_process("locenv-locale", "threads=1", locale="de_DE.UTF-8"),
+            wc.script_alias("/locale", probe, process_group="locenv-locale")]
 
 
 LEGACY_VIRTUALENV = "20.21.1"  # the last virtualenv that still creates Python 2.7 environments
@@ -282,20 +290,19 @@ def home(ctx):
     pathdir.mkdir(exist_ok=True)
     (pathdir / "probe_pathmod.py").write_text("WHERE = 'python-path'\n")
     os.chmod(pathdir, 0o755)
-    a = ctx.apps
+    probe = "%s/probe.wsgi" % ctx.apps
     if ctx.daemon:
-        return ["WSGIDaemonProcess venv threads=2 python-home=%s python-path=%s" % (venv, pathdir),
-                "WSGIScriptAlias /probe %s/probe.wsgi process-group=venv" % a]
-    return ["WSGIPythonHome %s" % venv, "WSGIPythonPath %s" % pathdir,
-            "WSGIScriptAlias /probe %s/probe.wsgi" % a]
+        return [wc.daemon_process("venv", "threads=2", python_home=venv, python_path=pathdir),
+                wc.script_alias("/probe", probe, process_group="venv")]
+    return [wc.python_home(venv), wc.python_path([pathdir]), wc.script_alias("/probe", probe)]
 
 
 @site("home-missing")
 def home_missing(ctx):
     # A short Timeout bounds how long a module that hangs here can hold the case.
     return ["Timeout 8",
-            "WSGIDaemonProcess nohome threads=1 python-home=%s" % (ctx.root / "no-such-venv"),
-            "WSGIScriptAlias /probe %s/probe.wsgi process-group=nohome" % ctx.apps]
+            wc.daemon_process("nohome", "threads=1", python_home=ctx.root / "no-such-venv"),
+            wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps, process_group="nohome")]
 
 
 @site("home-empty")
@@ -308,8 +315,8 @@ def home_empty(ctx):
     for d in (empty, empty / "lib", lib):
         d.chmod(0o755)
     return ["Timeout 8",
-            "WSGIDaemonProcess emptyhome threads=1 python-home=%s" % empty,
-            "WSGIScriptAlias /probe %s/probe.wsgi process-group=emptyhome" % ctx.apps]
+            wc.daemon_process("emptyhome", "threads=1", python_home=empty),
+            wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps, process_group="emptyhome")]
 
 
 @site("home-mismatch")
@@ -317,8 +324,8 @@ def home_mismatch(ctx):
     other = other_python(ctx.env.python_version)
     venv, _ = make_venv(other, ctx.root / "other-venv")
     return ["Timeout 8",
-            "WSGIDaemonProcess mismatch threads=1 python-home=%s" % venv,
-            "WSGIScriptAlias /probe %s/probe.wsgi process-group=mismatch" % ctx.apps]
+            wc.daemon_process("mismatch", "threads=1", python_home=venv),
+            wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps, process_group="mismatch")]
 
 
 def other_python(version):
@@ -337,7 +344,7 @@ def other_python(version):
 def options_star(ctx):
     # A Match alias whose regex also matches the '*' of "OPTIONS *" (not a path).
     lines = _daemon_group(ctx, "star", "threads=2") if ctx.daemon else []
-    return lines + ['WSGIScriptAliasMatch "^(/star|\\*)" %s/probe.wsgi' % ctx.apps]
+    return lines + [wc.script_alias_match("^(/star|\\*)", "%s/probe.wsgi" % ctx.apps)]
 
 
 @site("switch-interval")
@@ -346,13 +353,13 @@ def switch_interval(ctx):
     lines = ["WSGISwitchInterval 0.003"]
     if ctx.daemon:
         lines += _daemon_group(ctx, "sw", "threads=2 switch-interval=0.004")
-    return lines + ["WSGIScriptAlias /sw %s/probe.wsgi" % ctx.apps]
+    return lines + [wc.script_alias("/sw", "%s/probe.wsgi" % ctx.apps)]
 
 
 @site("switch-group")
 def switch_group(ctx):
     lines = _daemon_group(ctx, "swg", "threads=2 switch-interval=0.004") if ctx.daemon else []
-    return lines + ["WSGIScriptAlias /sw %s/probe.wsgi" % ctx.apps]
+    return lines + [wc.script_alias("/sw", "%s/probe.wsgi" % ctx.apps)]
 
 
 @site("none")
@@ -363,29 +370,26 @@ def none_site(ctx):
 @site("directives")
 def directives(ctx):
     a = ctx.apps
+    probe = "%s/probe.wsgi" % a
     for name in ("reload_on", "reload_off"):
         shutil.copy(str(a / "reload.wsgi"), str(a / (name + ".wsgi")))
     lines = _daemon_group(ctx, "dirs", "threads=4") if ctx.daemon else []
-    return lines + [
-        "WSGIScriptAliasMatch ^/match/([^/]+) %s/$1.wsgi" % a,
-        "WSGIScriptAlias /callable %s/probe.wsgi" % a,
-        "<Location /callable>", "    WSGICallableObject alt_application", "</Location>",
-        "WSGIScriptAlias /calloption %s/probe.wsgi callable-object=alt_application" % a,
-        "WSGIScriptAlias /reload-on %s/reload_on.wsgi" % a,
-        "WSGIScriptAlias /reload-off %s/reload_off.wsgi" % a,
-        "WSGIScriptAlias /reload-refs %s/reload_refs.wsgi" % a,
-        "<Location /reload-off>", "    WSGIScriptReloading Off", "</Location>",
-        "WSGIScriptAlias /auth-on %s/probe.wsgi" % a,
-        "<Location /auth-on>", "    WSGIPassAuthorization On", "</Location>",
-        "WSGIScriptAlias /auth-off %s/probe.wsgi" % a,
-        "WSGIScriptAlias /chunked-on %s/probe.wsgi" % a,
-        "<Location /chunked-on>", "    WSGIChunkedRequest On", "</Location>",
-        "WSGIScriptAlias /chunked-off %s/probe.wsgi" % a,
-    ] + ([] if _profile_lacks_map_head(ctx) else [
-        "WSGIScriptAlias /head-get %s/probe.wsgi" % a,
-        "<Location /head-get>", "    WSGIMapHEADToGET On", "</Location>",
-        "WSGIScriptAlias /head-keep %s/probe.wsgi" % a,
-        "<Location /head-keep>", "    WSGIMapHEADToGET Off", "</Location>"])
+    lines += [wc.script_alias_match("^/match/([^/]+)", "%s/$1.wsgi" % a),
+              wc.script_alias("/callable", probe)]
+    lines += _in_location("/callable", wc.callable_object("alt_application"))
+    lines += [wc.script_alias("/calloption", probe, callable_object="alt_application"),
+              wc.script_alias("/reload-on", "%s/reload_on.wsgi" % a),
+              wc.script_alias("/reload-off", "%s/reload_off.wsgi" % a),
+              wc.script_alias("/reload-refs", "%s/reload_refs.wsgi" % a)]
+    lines += _in_location("/reload-off", "WSGIScriptReloading Off")
+    lines += [wc.script_alias("/auth-on", probe)] + _in_location("/auth-on", "WSGIPassAuthorization On")
+    lines += [wc.script_alias("/auth-off", probe),
+              wc.script_alias("/chunked-on", probe)] + _in_location("/chunked-on", "WSGIChunkedRequest On")
+    lines += [wc.script_alias("/chunked-off", probe)]
+    if not _profile_lacks_map_head(ctx):
+        lines += [wc.script_alias("/head-get", probe)] + _in_location("/head-get", "WSGIMapHEADToGET On")
+        lines += [wc.script_alias("/head-keep", probe)] + _in_location("/head-keep", "WSGIMapHEADToGET Off")
+    return lines
 
 
 def _profile_lacks_map_head(ctx):
@@ -401,41 +405,41 @@ def _profile_lacks_map_head(ctx):
 @site("serverwide")
 def serverwide(ctx):
     return ["WSGIRestrictStdout On", "WSGIRestrictStdin On", "WSGIPythonOptimize 1",
-            "WSGIScriptAlias /probe %s/probe.wsgi" % ctx.apps]
+            wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps)]
 
 
 @site("daemonopts")
 def daemonopts(ctx):
-    a = ctx.apps
+    probe = "%s/probe.wsgi" % ctx.apps
     home = ctx.root / "daemon-home"
     home.mkdir(exist_ok=True)
     os.chmod(str(home), 0o755)
-    groups = {"maxreq": "processes=1 threads=1 maximum-requests=3",
-              "idle": "processes=1 threads=1 inactivity-timeout=2",
-              "named": "threads=1 display-name=%{GROUP}",
-              "ident": "threads=1 umask=0027 home=%s" % home}
+    groups = {"maxreq": ["processes=1 threads=1 maximum-requests=3"],
+              "idle": ["processes=1 threads=1 inactivity-timeout=2"],
+              "named": ["threads=1", ("display-name", GROUP)],
+              "ident": ["threads=1 umask=0027", ("home", home)]}
     lines = []
     for name, opts in sorted(groups.items()):
-        lines += ["WSGIDaemonProcess %s %s" % (name, opts),
-                  "WSGIScriptAlias /%s %s/probe.wsgi process-group=%s" % (name, a, name)]
+        lines += [wc.daemon_process(name, *opts),
+                  wc.script_alias("/" + name, probe, process_group=name)]
     return lines
 
 
 @site("bigbody")
 def bigbody(ctx):
     lines = _daemon_group(ctx, "big", "threads=2") if ctx.daemon else []
-    return lines + ["LimitRequestBody 0", "WSGIScriptAlias /probe %s/probe.wsgi" % ctx.apps]
+    return lines + ["LimitRequestBody 0", wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps)]
 
 
 @site("sockets")
 def sockets(ctx):
     """Daemon groups with and without send-/receive-buffer-size= (DMN-017)."""
-    a = ctx.apps
+    app = "%s/sockets.wsgi" % ctx.apps
     groups = {"plain": "", "sized": "send-buffer-size=40000 receive-buffer-size=50000"}
     lines = []
     for name, opts in sorted(groups.items()):
-        lines += [("WSGIDaemonProcess sk-%s threads=1 %s" % (name, opts)).rstrip(),
-                  "WSGIScriptAlias /%s %s/sockets.wsgi process-group=sk-%s" % (name, a, name)]
+        lines += [wc.daemon_process("sk-" + name, "threads=1", opts),
+                  wc.script_alias("/" + name, app, process_group="sk-" + name)]
     return lines
 
 
@@ -444,22 +448,22 @@ def socket_timeout(ctx):
     """socket-timeout=2 under Apache's Timeout 12 (DMN-018, DMN-024): which of them ends a stalled
     read is plain, and Timeout bounds how long a module that waits for Apache's instead holds the
     case; the group's one thread is what DMN-024 keeps busy."""
-    return ["Timeout 12", "WSGIDaemonProcess sk-timeout threads=1 socket-timeout=2",
-            "WSGIScriptAlias /timeout %s/sockets.wsgi process-group=sk-timeout" % ctx.apps,
-            "WSGIScriptAlias /probe %s/probe.wsgi process-group=sk-timeout" % ctx.apps]
+    return ["Timeout 12", wc.daemon_process("sk-timeout", "threads=1 socket-timeout=2"),
+            wc.script_alias("/timeout", "%s/sockets.wsgi" % ctx.apps, process_group="sk-timeout"),
+            wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps, process_group="sk-timeout")]
 
 
 @site("atexit")
 def atexit_site(ctx):
     """Daemon groups (three processes in all) that preload an app registering an atexit
     callback (DMN-019); display-name tells their processes apart."""
-    a = ctx.apps
+    app = "%s/atexit.wsgi" % ctx.apps
     lines = []
     for name, opts in (("one", "processes=1"), ("two", "processes=2")):
-        lines += ["WSGIDaemonProcess ax-%s %s threads=1 display-name=%%{GROUP}" % (name, opts),
-                  "WSGIImportScript %s/atexit.wsgi process-group=ax-%s application-group=%%{GLOBAL}" % (a, name),
-                  "WSGIScriptAlias /%s %s/atexit.wsgi process-group=ax-%s application-group=%%{GLOBAL}"
-                  % (name, a, name)]
+        group = "ax-" + name
+        lines += [wc.daemon_process(group, opts, "threads=1", ("display-name", GROUP)),
+                  wc.import_script(app, process_group=group, application_group=GLOBAL),
+                  wc.script_alias("/" + name, app, process_group=group, application_group=GLOBAL)]
     return lines
 
 
@@ -467,19 +471,19 @@ def atexit_site(ctx):
 def onebad(ctx):
     """A two-process group of which one process serves and the other dies in every start-up
     (flock_exit.wsgi, preloaded): DMN-026."""
-    a = ctx.apps
-    return ["WSGIDaemonProcess onebad processes=2 threads=2",
-            "WSGIImportScript %s/flock_exit.wsgi process-group=onebad application-group=%%{GLOBAL}" % a,
-            "WSGIScriptAlias /onebad %s/flock_exit.wsgi process-group=onebad application-group=%%{GLOBAL}" % a]
+    app = "%s/flock_exit.wsgi" % ctx.apps
+    return [wc.daemon_process("onebad", "processes=2 threads=2"),
+            wc.import_script(app, process_group="onebad", application_group=GLOBAL),
+            wc.script_alias("/onebad", app, process_group="onebad", application_group=GLOBAL)]
 
 
 @site("rogue")
 def rogue(ctx):
     """One single-threaded daemon whose app misbehaves on its own connection to the Apache
     child (DMN-020..022) or passes a large file (DMN-023); /probe tells whether it serves on."""
-    return ["WSGIDaemonProcess roguegroup processes=1 threads=1",
-            "WSGIScriptAlias /rogue %s/rogue.wsgi process-group=roguegroup" % ctx.apps,
-            "WSGIScriptAlias /probe %s/probe.wsgi process-group=roguegroup" % ctx.apps]
+    return [wc.daemon_process("roguegroup", "processes=1 threads=1"),
+            wc.script_alias("/rogue", "%s/rogue.wsgi" % ctx.apps, process_group="roguegroup"),
+            wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps, process_group="roguegroup")]
 
 
 # The preload-aliases site's scripts (copies of load_marker.wsgi), each of which records its
@@ -519,8 +523,8 @@ def preload_aliases_site(ctx):
     """Two daemon groups and the aliases of PRELOAD_ALIASES (DIR-021); those naming no
     process group are delegated to pa-one by WSGIProcessGroup."""
     a = ctx.apps
-    lines = ["WSGIDaemonProcess pa-one threads=2", "WSGIDaemonProcess pa-two threads=1",
-             "WSGIProcessGroup pa-one"]
+    lines = [wc.daemon_process("pa-one", "threads=2"), wc.daemon_process("pa-two", "threads=1"),
+             wc.process_group("pa-one")]
     for name, line, _ in preload_aliases(ctx.env.profile):
         shutil.copy(str(a / "load_marker.wsgi"), str(a / (name + ".wsgi")))
         lines.append(line.format(apps=a))
@@ -533,14 +537,13 @@ def preload_aliases_site(ctx):
 @site("passauth")
 def passauth(ctx):
     """pass-authorization= of WSGIScriptAlias (DIR-022), beside WSGIPassAuthorization."""
-    a = ctx.apps
+    probe = "%s/probe.wsgi" % ctx.apps
     lines = _daemon_group(ctx, "pauth", "threads=2") if ctx.daemon else []
     return lines + [
-        "WSGIScriptAlias /opt-on %s/probe.wsgi pass-authorization=On" % a,
-        "WSGIScriptAlias /opt-off %s/probe.wsgi pass-authorization=Off" % a,
-        "WSGIScriptAlias /opt-none %s/probe.wsgi" % a,
-        "WSGIScriptAlias /opt-off-dir-on %s/probe.wsgi pass-authorization=off" % a,
-        "<Location /opt-off-dir-on>", "    WSGIPassAuthorization On", "</Location>",
-        "WSGIScriptAlias /opt-on-dir-off %s/probe.wsgi pass-authorization=on" % a,
-        "<Location /opt-on-dir-off>", "    WSGIPassAuthorization Off", "</Location>",
-    ]
+        wc.script_alias("/opt-on", probe, pass_authorization="On"),
+        wc.script_alias("/opt-off", probe, pass_authorization="Off"),
+        wc.script_alias("/opt-none", probe),
+        wc.script_alias("/opt-off-dir-on", probe, pass_authorization="off"),
+    ] + _in_location("/opt-off-dir-on", "WSGIPassAuthorization On") + [
+        wc.script_alias("/opt-on-dir-off", probe, pass_authorization="on"),
+    ] + _in_location("/opt-on-dir-off", "WSGIPassAuthorization Off")

@@ -28,7 +28,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from . import httpd
+from . import httpd, wsgi_config
 
 CHECK_TIMEOUT = 30.0        # seconds for the first request to be answered by the app
 
@@ -58,23 +58,17 @@ def parse(argv):
 
 
 def app_fragments(app, mount, mode, processes, threads, compatibility, python_prefix, run_dir):
+    """The WSGI lines for one app (mod_gateway: WSGICompatibility always), from gateway.wsgi_config."""
     app = Path(app).resolve()
-    lines = ["WSGICompatibility %s" % compatibility, 'WSGISocketPrefix "%s/wsgi"' % run_dir]
-    if python_home(python_prefix):
-        lines.append('WSGIPythonHome "%s"' % python_prefix)
+    lines = wsgi_config.header(wsgi_config.GATEWAY_KIND, compatibility, Path(run_dir) / "wsgi", python_prefix)
     if mode == "daemon":
-        lines += ["WSGIDaemonProcess app processes=%d threads=%d display-name=%%{GROUP}" % (processes, threads),
-                  "WSGIScriptAlias %s %s process-group=app application-group=%%{GLOBAL}" % (mount, app)]
+        lines += [wsgi_config.daemon_process("app", ("processes", processes), ("threads", threads),
+                                             ("display-name", wsgi_config.GROUP)),
+                  wsgi_config.script_alias(mount, app, process_group="app",
+                                           application_group=wsgi_config.GLOBAL)]
     else:
-        lines += ["WSGIScriptAlias %s %s" % (mount, app),
-                  "WSGIApplicationGroup %{GLOBAL}"]
-    lines += ['<Directory "%s">' % app.parent, "    Require all granted", "</Directory>"]
-    return lines
-
-
-def python_home(prefix):
-    """The python-home the config sets for this prefix (None for a system Python)."""
-    return prefix if prefix and not prefix.startswith("/usr") else None
+        lines += [wsgi_config.script_alias(mount, app), wsgi_config.application_group(wsgi_config.GLOBAL)]
+    return lines + wsgi_config.directory_grant(app.parent)
 
 
 def parse_user(spec):
@@ -290,7 +284,7 @@ def main(argv=None):
     except Exception as e:                       # HttpdError, TargetError, a failed build
         print("gateway serve: %s" % e, file=sys.stderr)
         return 1
-    home = python_home(prefix)
+    home = wsgi_config.python_home_for(prefix)
     root = Path(tempfile.mkdtemp(prefix="gateway-serve-"))
     server = httpd.Server(install, root, mpm=a.mpm, module_lines=["LoadModule gateway_module %s" % module],
                           fragments=app_fragments(a.app, a.mount, a.mode, a.processes, a.threads,

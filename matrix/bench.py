@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from gateway import httpd
+from gateway import httpd, wsgi_config
 from conformance import targets as targets_mod
 
 APP = Path(__file__).parent / "bench_app.wsgi"
@@ -90,6 +90,12 @@ def run_wrk(url, connections, seconds, script=None):
             "socket_errors": sum(int(x) for x in sock.groups()) if sock else 0}
 
 
+def profile_of(target):
+    """The behaviour profile a target runs under: its default (mod_gateway's is the one the
+    conformance suite runs it under without --profile); None for Apache alone."""
+    return target.default_profile if target is not None else None
+
+
 class BenchServer:
     """One Apache for one target, with an embedded mount (/e) and a daemon group (/d)."""
 
@@ -110,15 +116,15 @@ class BenchServer:
         frags, modules = [], []
         if target is not None:
             modules = [target.load_line()]
-            if python_prefix and not python_prefix.startswith("/usr"):
-                frags.append('WSGIPythonHome "%s"' % python_prefix)
-            frags += ['WSGISocketPrefix "%s/run/wsgi"' % root,
-                      "WSGIDaemonProcess bench %s" % DAEMON_OPTIONS,
-                      "WSGIScriptAlias /e %s/bench.wsgi" % app_dir,
-                      "WSGIScriptAlias /d %s/bench.wsgi process-group=bench" % app_dir,
-                      "<Location /e>", "    WSGIApplicationGroup %{GLOBAL}", "</Location>",
-                      "<Location /d>", "    WSGIApplicationGroup %{GLOBAL}", "</Location>",
-                      '<Directory "%s">' % app_dir, "    Require all granted", "</Directory>"]
+            script = app_dir / "bench.wsgi"
+            frags = wsgi_config.header(target.kind, profile_of(target), root / "run" / "wsgi", python_prefix)
+            frags += [wsgi_config.daemon_process("bench", DAEMON_OPTIONS),
+                      wsgi_config.script_alias("/e", script),
+                      wsgi_config.script_alias("/d", script, process_group="bench")]
+            for mount in ("/e", "/d"):
+                frags += ["<Location %s>" % mount, "    " + wsgi_config.application_group(wsgi_config.GLOBAL),
+                          "</Location>"]
+            frags += wsgi_config.directory_grant(app_dir)
         self.server = httpd.Server(install, root, mpm=mpm, module_lines=modules, fragments=frags,
                                    log_level="warn")
 
@@ -233,7 +239,9 @@ def build_report(a, install, info, targets, results, wall):
             "apache": {"version": install.version_string, "mpm": a.mpm, "apxs": install.apxs},
             "server_python": info["version"], "daemon_options": DAEMON_OPTIONS,
             "settings": {"duration_s": a.duration, "warmup_s": a.warmup, "repeat": a.repeat},
-            "targets": {n: (t.as_dict() if t else {"kind": "static"}) for n, t in targets.items()},
+            # profile: the behaviour profile each module runs under (mod_gateway's WSGICompatibility)
+            "targets": {n: (dict(t.as_dict(), profile=profile_of(t)) if t else {"kind": "static"})
+                        for n, t in targets.items()},
             "results": rows, "ratios": ratios}
 
 

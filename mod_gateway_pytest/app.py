@@ -5,7 +5,8 @@ and how (mount point, daemon process options, python-path, python-home, extra
 directives).  `render_app` turns it into the WSGI part of an Apache config on top of
 `conformance.sites.SiteContext.common()` -- the socket prefix, the server-wide Python
 home, `WSGICompatibility` for mod_gateway and the directory grant the conformance suite
-renders for its own sites -- so there is one way this project writes that config.
+renders for its own sites -- and spells every directive with `gateway.wsgi_config`, so
+there is one way this project writes that config.
 `start_app` starts it with `gateway.httpd.Server` (which owns ports, privileges,
 environment scrubbing and stopping by PID) and returns a `RunningApp` handle.
 
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from gateway import httpd
+from gateway import httpd, wsgi_config
 
 DAEMON_GROUP = "app"
 MODES = ("embedded", "daemon")
@@ -104,32 +105,28 @@ def write_module_script(spec, dest_dir):
 
 def render_app(ctx, spec, script):
     """The WSGI lines for one app: ctx.common() (as every conformance site), then the
-    daemon group or embedded settings and the mount."""
+    daemon group or embedded settings and the mount (spelled by gateway.wsgi_config)."""
     script = Path(script).resolve()
     ctx.apps = script.parent          # the directory SiteContext.common() grants
     home = spec.python_home
     # Embedded mode: the app's home is the server-wide one; daemon mode keeps the server's
     # own home server-wide and gives the daemon group its python-home=, as deployments do.
     lines = ctx.common(python_home=not (home and not ctx.daemon))
-    path = ":".join(str(p) for p in spec.python_path)
+    path = wsgi_config.path_list(spec.python_path)
     if ctx.daemon:
-        opts = [spec.daemon_options, "display-name=%{GROUP}"]
-        if home:
-            opts.append("python-home=%s" % home)
-        if path:
-            opts.append("python-path=%s" % path)
-        lines += ["WSGIDaemonProcess %s %s" % (DAEMON_GROUP, " ".join(o for o in opts if o)),
-                  "WSGIProcessGroup %s" % DAEMON_GROUP]
+        lines += [wsgi_config.daemon_process(DAEMON_GROUP, spec.daemon_options, ("display-name", wsgi_config.GROUP),
+                                             python_home=home, python_path=path),
+                  wsgi_config.process_group(DAEMON_GROUP)]
     else:
         if home:
-            lines.append("WSGIPythonHome %s" % home)
+            lines.append(wsgi_config.python_home(home))
         if path:
-            lines.append("WSGIPythonPath %s" % path)
+            lines.append(wsgi_config.python_path(path))
     if spec.application_group:
-        lines.append("WSGIApplicationGroup %s" % spec.application_group)
+        lines.append(wsgi_config.application_group(spec.application_group))
     if spec.callable_object:
-        lines.append("WSGICallableObject %s" % spec.callable_object)
-    lines.append("WSGIScriptAlias %s %s" % (spec.mount, script))
+        lines.append(wsgi_config.callable_object(spec.callable_object))
+    lines.append(wsgi_config.script_alias(spec.mount, script))
     return lines + list(spec.directives)
 
 
