@@ -16,6 +16,11 @@ class Closing(object):
         closed["n"] += 1
 
 
+# Response header items that are not a pair of native strings, by action.
+BAD_HEADERS = {"int-header-name": (7, "1"), "int-header-value": ("X-Number", 5), "list-header": ["X-Listed", "1"],
+               "three-tuple-header": ("X-Three", "1", "2"), "empty-name-header": ("", "1")}
+
+
 def after_body():
     yield b"first chunk of a body that will not finish\n"
     raise RuntimeError("probe failure after the body started")
@@ -102,6 +107,10 @@ def application(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain"), LEAK,
                                   ("X-Bad", "a\r\nX-Injected: 1")])
         return [b"crlf"]
+    if action in BAD_HEADERS:
+        # The bad item comes after a good one (LEAK): none of the call's headers may be sent.
+        start_response("200 OK", [("Content-Type", "text/plain"), LEAK, BAD_HEADERS[action]])
+        return [b"bad header"]
     if action == "content-length":
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "100")])
         return [b"x" * 200]

@@ -283,6 +283,30 @@ def test_crlf_header(server, mode, expect):
     assert "X-Probe-Leak" not in resp.headers, "a header of the refused start_response was sent"
 
 
+BAD_HEADERS = ("int-header-name", "int-header-value", "list-header", "three-tuple-header")
+
+
+@case("ERR-026", "a response header item that is not a pair of strings (an int name or value, a list, a "
+      "3-tuple) gives 500 and the profile's log lines; no header of that call is sent",
+      expects={m: {a: PATH for a in BAD_HEADERS} for m in ("embedded", "daemon")})
+def test_bad_header_item(server, mode, expect):
+    failed = []
+    for action in BAD_HEADERS:      # each judged, so one run names every item that fails
+        try:
+            resp = error_path(server, mode, {mode: expect[mode][action]}, "/errs/" + action)
+            assert "X-Probe-Leak" not in resp.headers, "a header of the refused call was sent"
+        except AssertionError as e:
+            failed.append("%s: %s" % (action, e))
+    assert not failed, "\n\n".join(failed)
+
+
+@case("ERR-027", "an empty response header name gives 500 and the profile's log lines; no header of that "
+      "call is sent", expects=PATH_BY_MODE)
+def test_empty_header_name(server, mode, expect):
+    resp = error_path(server, mode, expect, "/errs/empty-name-header")
+    assert "X-Probe-Leak" not in resp.headers, "a header of the refused start_response was sent"
+
+
 @case("ERR-011", "no more than Content-Length bytes are sent")
 def test_content_length_truncation(server, mode):
     resp = http(server, "/errs/content-length")

@@ -35,14 +35,20 @@ static int is_ctl(unsigned char c)
 }
 
 /* A native string (or bytes where the profile allows) as latin-1 C text in pool. */
+#define BYTES_EXPECTED "expected byte string object for %s, value of type %.200s found"
+
 static const char *text_arg(GwAdapter *self, PyObject *o, const char *what, apr_size_t *lenp)
 {
     PyObject *b;
     const char *s;
 #if GW_PY3
     if (!PyUnicode_Check(o) && !(prof->lenient_py3_types && PyBytes_Check(o))) {
-        PyErr_Format(PyExc_TypeError, "expected unicode object, value of type %.200s found "
-                     "for %s", Py_TYPE(o)->tp_name, what);
+        /* The lenient profile (3.4) takes bytes too, and its refusal names only bytes. */
+        if (prof->lenient_py3_types)
+            PyErr_Format(PyExc_TypeError, BYTES_EXPECTED, what, Py_TYPE(o)->tp_name);
+        else
+            PyErr_Format(PyExc_TypeError, "expected unicode object, value of type %.200s found "
+                         "for %s", Py_TYPE(o)->tp_name, what);
         return NULL;
     }
     b = GW_Native_AsLatin1Bytes(o, 1);
@@ -55,8 +61,7 @@ static const char *text_arg(GwAdapter *self, PyObject *o, const char *what, apr_
     }
 #else
     if (!PyString_Check(o)) {
-        PyErr_Format(PyExc_TypeError, "expected byte string object for %s, value of type "
-                     "%.200s found", what, Py_TYPE(o)->tp_name);
+        PyErr_Format(PyExc_TypeError, BYTES_EXPECTED, what, Py_TYPE(o)->tp_name);
         return NULL;
     }
     Py_INCREF(o);
