@@ -196,6 +196,20 @@ def application(environ, start_response):
             for _line in inp:
                 pass
         return json_response(start_response, {"body": len(body), "refs_delta": sys.getrefcount(b"") - before})
+    if action == "log-write-refs":
+        # The log object under wsgi.errors (a text wrapper's buffer on Python 3) keeps no
+        # reference to what it writes: b"" is a singleton, so a kept one shows in its count.
+        log = environ["wsgi.errors"]
+        raw = getattr(log, "buffer", log)
+        before = sys.getrefcount(b"")
+        try:
+            for _ in range(1000):
+                raw.write(b"")
+            error = None
+        except Exception as e:
+            error = "%s: %s" % (type(e).__name__, e)
+        return json_response(start_response, {"refs_delta": sys.getrefcount(b"") - before,
+                                               "error": error})
     if action == "big-response-headers":
         # n response headers of size bytes each (value i's digits repeated), then a short body.
         n, size = int(qs.get("n", ["40"])[0]), int(qs.get("size", ["8000"])[0])

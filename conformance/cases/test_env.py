@@ -699,3 +699,9 @@ def test_file_wrapper_after_write(server, mode):
         assert (resp.status_code, resp.content) == (200, body), (query, resp.status_code, resp.content[:300])
         if "length=1" in query:
             assert resp.headers.get("Content-Length") == str(len(body)), (query, resp.headers)
+
+
+@case("ENV-053", "the log object under wsgi.errors keeps no reference to what it writes (1000 writes of b'')")
+def test_log_write_keeps_nothing(server, mode):
+    got = fetch_json(server, "/probe/log-write-refs")
+    assert got == {"refs_delta": 0, "error": None}, got
