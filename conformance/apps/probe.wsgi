@@ -239,6 +239,7 @@ def application(environ, start_response):
         f = open(path, "rb")
         offset = int(qs.get("offset", ["0"])[0])
         f.seek(offset)
+        time.sleep(float(qs.get("sleep", ["0"])[0]))
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return environ["wsgi.file_wrapper"](f, 8192)
     if action == "errors":

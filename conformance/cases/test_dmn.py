@@ -419,6 +419,21 @@ def test_request_abandoned_before_accept(server, mode, expect):
         % (pid, r.status_code, r.text[:200]))
 
 
+@case("DMN-027", "socket-timeout=2, an app that returns a file_wrapper after 3 s: the Apache child has given "
+      "up (the profile's status and log lines), and the group's one thread, finding its child gone, "
+      "serves the next request from the same process", site="socket-timeout", modes=DAEMON,
+      profiles=("5", "6"), expects=DAEMON_PATH)
+def test_file_for_a_child_that_left(server, mode, expect):
+    pid = fetch_json(server, "/probe/sys")["pid"]
+    mark = Mark(server)
+    resp = http(server, "/probe/file?sleep=3", timeout=20)
+    check_error_path(server, mark, expect["daemon"], "GET", "/probe/file?sleep=3", resp.status_code)
+    r = http(server, "/probe/sys", timeout=10)
+    assert r.status_code == 200 and r.json()["pid"] == pid, (
+        "the group did not serve on from process %d after the abandoned file: %s %s"
+        % (pid, r.status_code, r.text[:200]))
+
+
 def _daemon_pids(server, prefix=b"(wsgi:ax-"):
     found = set()
     for pid in server.pids():
