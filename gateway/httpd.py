@@ -224,6 +224,22 @@ MPM_SETTINGS = {
 }
 
 
+def session_pids(sid):
+    """PIDs of the live (not zombie) processes of session `sid`, from /proc."""
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[3]) == sid and fields[0] != "Z":
+                found.append(int(d))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
 class Server:
     """One Apache instance in its own server root. Use as a context manager."""
 
@@ -328,21 +344,7 @@ class Server:
 
     def pids(self):
         """PIDs of every process in this server's session (parent, children, daemons)."""
-        if not self.proc:
-            return []
-        sid = self.proc.pid
-        found = []
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                if int(fields[3]) == sid and fields[0] != "Z":
-                    found.append(int(d))
-            except (OSError, IndexError, ValueError):
-                continue
-        return found
+        return session_pids(self.proc.pid) if self.proc else []
 
     def signal(self, sig):
         if self.proc and self.proc.poll() is None:

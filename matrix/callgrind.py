@@ -86,8 +86,19 @@ def profile_once(install, target, python_prefix, a, requests, workdir):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    time.sleep(1)   # daemons write their profiles as they exit
-    return sorted(out.glob("callgrind.out.*"))
+    # Daemons write their profiles as they exit, after httpd -X: wait for the whole session
+    # (valgrind makes a loaded machine's exits slow), then insist every profile is complete.
+    deadline = time.monotonic() + 120
+    while httpd.session_pids(proc.pid):
+        if time.monotonic() > deadline:
+            raise SystemExit("processes of the server under valgrind still run 120 s after it was "
+                             "stopped: %s" % httpd.session_pids(proc.pid))
+        time.sleep(0.2)
+    files = sorted(out.glob("callgrind.out.*"))
+    partial = [f.name for f in files if "\ntotals:" not in f.read_text(errors="replace")]
+    if not files or partial:
+        raise SystemExit("incomplete callgrind profiles in %s: %s" % (out, partial or "none written"))
+    return files
 
 
 def functions(files):
@@ -121,6 +132,9 @@ def main(argv=None):
         shutil.rmtree(str(tmp), ignore_errors=True)
     per = {k: (full.get(k, 0) - base.get(k, 0)) / a.requests for k in set(base) | set(full)}
     total = sum(per.values())
+    if total <= 0:      # the measured run cost less than the warm-up alone: not a measurement
+        raise SystemExit("%.0f instructions per request: the run with requests cost no more than "
+                         "the one without; run again on a quieter machine" % total)
     print("%s %s /%s, Apache %s prefork -X, Python %s: %.0f instructions per request"
           % (a.target, a.mode, a.scenario, install.version_string, a.python, total))
     for title, key in (("by object", lambda k: k[0]), ("by source file", lambda k: k[1])):
