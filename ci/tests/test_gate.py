@@ -224,18 +224,40 @@ def _python(version):
         return None
 
 
-@pytest.mark.parametrize("define, python, cell, case", [
-    ("GW_DROP_TIMING_KEY", "3.13", "apache-system/py3.13/event/embedded/gateway", "QUE-001[embedded]"),
-    ("GW_NO_DAEMON", "3.12", "apache-system/py3.12/worker/daemon/gateway", "DMN-001[daemon]"),
-])
-def test_broken_module_turns_the_gate_red(tmp_path, define, python, cell, case):
-    """mod_gateway built with a timing key removed / without daemon support, run by the
-    gate on one cell of the slice (2 workers): exit 1, the failing cases named."""
+def _broken_sources(dest, name, original, replacement):
+    """A copy of the module's sources (as conformance/power copies them) in `dest`, with the
+    one occurrence of `original` in file `name` replaced: if the code has moved on and the
+    text is not there exactly once, the fault must be chosen again."""
+    from gateway import build
+    dest.mkdir()
+    for f in build.source_files():
+        shutil.copy2(str(f), str(dest / f.name))
+    text = (dest / name).read_text()
+    assert text.count(original) == 1, "%s no longer reads %r exactly once" % (name, original)
+    (dest / name).write_text(text.replace(original, replacement))
+    return dest
+
+
+@pytest.mark.parametrize("name, original, replacement, python, cell, case", [
+    # the environ misses mod_wsgi.request_start
+    ("gw_environ.c",
+     '            if (set_item(d, "mod_wsgi.request_start", time_value(prof, req)) < 0)\n'
+     "                goto fail;\n", "",
+     "3.13", "apache-system/py3.13/event/embedded/gateway", "QUE-001[embedded]"),
+    # every request routed to a daemon group answers 503
+    ("mod_gateway.c", "return gw_daemon_handle(r, g, &rc, env);", "return HTTP_SERVICE_UNAVAILABLE;",
+     "3.12", "apache-system/py3.12/worker/daemon/gateway", "DMN-001[daemon]"),
+], ids=["timing-key-dropped", "daemon-unavailable"])
+def test_broken_module_turns_the_gate_red(tmp_path, name, original, replacement, python, cell, case):
+    """mod_gateway built from a copy of its sources with one fault (a timing key dropped /
+    daemon groups answering 503), run by the gate on one cell of the slice (2 workers):
+    exit 1, the failing cases named."""
     if not shutil.which("apxs") or not _python(python):
         pytest.skip("needs Apache's apxs and a Python %s with a shared libpython" % python)
     assert cell in [e.cell for e in entries() if not e.allow_fail], "the cell must be required"
+    src = _broken_sources(tmp_path / "src", name, original, replacement)
     built = subprocess.run([sys.executable, "-m", "gateway", "build", "--python", _python(python),
-                            "--define", define, "--out", str(tmp_path / "broken")],
+                            "--src", str(src), "--out", str(tmp_path / "broken")],
                            cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            universal_newlines=True)
     assert built.returncode == 0, built.stdout

@@ -230,20 +230,6 @@ typedef struct {
     int enable_sendfile;
 } gw_request_config;
 
-/*
- * Daemon-mode entry points.  The daemon engine (its own gw_daemon*.c files)
- * defines these; when it is not linked in, the weak references are NULL and
- * requests routed to a daemon group get 503.
- *
- * gw_daemon_register_hooks: called from mod_gateway's register_hooks.
- * gw_daemon_handle: serve request r in group g; env is the complete environ
- *   table (CGI variables + mod_wsgi.* carriers, see gw_environ_carriers);
- *   returns an Apache handler status.
- */
-void gw_daemon_register_hooks(apr_pool_t *p) __attribute__((weak));
-int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config *rc,
-                     apr_table_t *env) __attribute__((weak));
-
 extern module AP_MODULE_DECLARE_DATA gateway_module;
 extern gw_global_config *gw_global;
 extern const command_rec gw_commands[];

@@ -2,7 +2,8 @@
  * gw_daemon.h - daemon mode internals shared by gw_daemon.c (process
  * management in Apache's parent, the per-group manager and daemon process
  * set-up), gw_daemon_serve.c (the daemon's accept loop and request I/O) and
- * gw_proxy.c (the Apache child's side).
+ * gw_proxy.c (the Apache child's side), and daemon mode's two entry points,
+ * which mod_gateway.c calls.
  *
  * Processes: Apache's parent creates each group's listening UNIX socket and
  * forks the group's daemon processes (each configuration generation), which
@@ -47,6 +48,20 @@ typedef struct {
     apr_pool_t *pconf;              /* parent: the generation's pool */
     char *last_reason;              /* parent: the start-up failure last logged */
 } gw_daemon_rt;
+
+/*
+ * Entry points, called from mod_gateway.c.
+ *
+ * gw_daemon.c: add daemon mode's hooks; called from mod_gateway's register_hooks.
+ */
+void gw_daemon_register_hooks(apr_pool_t *p);
+/*
+ * gw_proxy.c: serve request r, routed to group g, through one of its daemons;
+ * env is the complete environ table (CGI variables + mod_wsgi.* carriers, see
+ * gw_environ_carriers); returns an Apache handler status.
+ */
+int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config *rc,
+                     apr_table_t *env);
 
 /* The runtime record of group g (NULL when daemons are not running). */
 gw_daemon_rt *gw_daemon_runtime(const gw_daemon_group *g);

@@ -291,10 +291,8 @@ PyObject *gw_environ_dict(const apr_table_t *t, gw_environ_info *info, PyObject 
                 goto fail;
         }
         else {
-#ifndef GW_DROP_TIMING_KEY
             if (set_item(d, "mod_wsgi.request_start", time_value(prof, req)) < 0)
                 goto fail;
-#endif
             if (queue_start || prof->timing_all_keys) {
                 if (set_item(d, "mod_wsgi.queue_start", queue_start ? time_value(prof,
                              carrier_time(queue_start)) : PyFloat_FromDouble(0.0)) < 0)

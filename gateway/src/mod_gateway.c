@@ -4,6 +4,7 @@
  * the embedded-mode implementation of gw_reqio over a request_rec.
  */
 #include "gw_interp.h"
+#include "gw_daemon.h"           /* daemon mode's entry points */
 
 #include <unistd.h>
 
@@ -366,16 +367,6 @@ static int gw_handler(request_rec *r)
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
         }
-#ifdef GW_NO_DAEMON
-        /* A deliberately daemon-less build (tests of the CI gates). */
-        if (1) {
-#else
-        if (!gw_daemon_handle) {
-#endif
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway: daemon process group '%s' "
-                          "is not available (daemon mode not implemented)", rc.process_group);
-            return HTTP_SERVICE_UNAVAILABLE;
-        }
         return gw_daemon_handle(r, g, &rc, env);
     }
 
@@ -441,16 +432,12 @@ static void gw_child_init(apr_pool_t *p, server_rec *s)
 static void gw_register_hooks(apr_pool_t *p)
 {
     static const char *const after_alias[] = { "mod_alias.c", NULL };
-    (void)p;
     ap_hook_pre_config(gw_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(gw_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(gw_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(gw_translate_name, NULL, after_alias, APR_HOOK_MIDDLE);
     ap_hook_handler(gw_handler, NULL, NULL, APR_HOOK_MIDDLE);
-#ifndef GW_NO_DAEMON
-    if (gw_daemon_register_hooks)
-        gw_daemon_register_hooks(p);
-#endif
+    gw_daemon_register_hooks(p);
 }
 
 /*
