@@ -228,7 +228,7 @@ def main(argv=None):
     b.add_argument("--apxs", default=None, help="apxs of the Apache to build for")
     b.add_argument("--out", default=None, help="copy the module into this directory")
     b.add_argument("--define", action="append", default=[], metavar="NAME[=VAL]",
-                   help="preprocessor define (repeatable), e.g. GW_DROP_TIMING_KEY")
+                   help="preprocessor define (repeatable), e.g. NDEBUG")
     b.add_argument("--src", default=None, metavar="DIR",
                    help="build the sources in DIR instead of gateway/src")
     i = sub.add_parser("info", help="describe a built module as JSON")
