@@ -224,6 +224,27 @@ MPM_SETTINGS = {
 }
 
 
+def cmdline(pid):
+    """A process's command line, arguments joined by spaces ("" once it is gone)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode("latin-1").strip()
+    except OSError:
+        return ""
+
+
+def rss_kb(pid):
+    """A process's resident set in kB (0 once it is gone)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def session_pids(sid):
     """PIDs of the live (not zombie) processes of session `sid`, from /proc."""
     found = []

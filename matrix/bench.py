@@ -27,7 +27,6 @@ from pathlib import Path
 
 from gateway import httpd, wsgi_config
 from conformance import targets as targets_mod
-from reliability.harness import cmdline, rss_kb
 
 APP = Path(__file__).parent / "bench_app.wsgi"
 MIB = 1 << 20
@@ -205,8 +204,8 @@ class RssSampler:
             if pid == parent:
                 continue
             if pid not in self._kinds:
-                self._kinds[pid] = process_kind(cmdline(pid))
-            kb = rss_kb(pid)
+                self._kinds[pid] = process_kind(httpd.cmdline(pid))
+            kb = httpd.rss_kb(pid)
             if kb:   # 0: gone between the walk and the read
                 out[pid] = (self._kinds[pid], kb)
         return out

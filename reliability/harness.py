@@ -22,6 +22,7 @@ from conformance import targets as targets_mod
 from conformance.session import Env, Setup
 from conformance.sites import SiteContext, render_site
 from gateway import httpd
+from gateway.httpd import cmdline
 
 APPS = Path(__file__).parent / "apps"
 DEFAULT_TARGETS = ("gateway", "mod_wsgi", "mod_wsgi-debian")
@@ -112,25 +113,6 @@ def start_server(env, base, site, mode="daemon", log_level="info", start_timeout
 
 
 # --------------------------------------------------------------------- /proc
-
-def cmdline(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return f.read().replace(b"\0", b" ").decode("latin-1").strip()
-    except OSError:
-        return ""
-
-
-def rss_kb(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
 
 def fd_count(pid):
     try:

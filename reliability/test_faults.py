@@ -10,7 +10,9 @@ import time
 
 import pytest
 
-from .harness import Load, kill9, proc_limit, rss_kb, wait_serving, request
+from gateway.httpd import rss_kb
+
+from .harness import Load, kill9, proc_limit, wait_serving, request
 from .sites import MEMORY_LIMIT
 
 SOCKET_TIMEOUT = 10

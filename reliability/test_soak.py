@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from . import harness
+from gateway import httpd
 
 LUA = Path(__file__).parent / "soak.lua"
 SEGMENT = 10000
@@ -57,8 +57,8 @@ def test_soak_200k_mixed(env, servers, figures, bars, request):
 
     def sample():
         samples.append({"requests": done,
-                        "children": dict((p, harness.rss_kb(p)) for p in srv.children()),
-                        "daemons": dict((p, harness.rss_kb(p)) for p in srv.daemons("soak"))})
+                        "children": dict((p, httpd.rss_kb(p)) for p in srv.children()),
+                        "daemons": dict((p, httpd.rss_kb(p)) for p in srv.daemons("soak"))})
     sample()
     import time
     t_start, rate, segments = time.monotonic(), None, 0

@@ -454,7 +454,7 @@ COMMANDS = {
         ELSEWHERE, ".ci/run, last step", ran_by(".ci/run", "python3 -m tox -e reliability")),
     "tox -e reliability": Entry(ELSEWHERE, ".ci/run, last step", ran_by(".ci/run", "python3 -m tox -e reliability")),
     "python3 -m tox -e bench": Entry(
-        TOO_LONG, "~7 min of wrk runs; the env installs the bench extra, `matrix bench` parses, wrk is here",
+        TOO_LONG, "~29 min of wrk runs; the env installs the bench extra, `matrix bench` parses, wrk is here",
         tox_bench),
     "python3 -m tox -e power": Entry(TOO_LONG, "about an hour; the power tool lists its sample", power_lists),
     "tox -e power": Entry(TOO_LONG, "about an hour; the power tool lists its sample", power_lists),
