@@ -103,6 +103,9 @@ def application(environ, start_response):
     if action == "bad-status":
         start_response("OK", [("Content-Type", "text/plain")])
         return [b"bad status"]
+    if action == "bare-status":
+        start_response("200", [("Content-Type", "text/plain")])
+        return [b"bare status"]
     if action == "crlf-header":
         start_response("200 OK", [("Content-Type", "text/plain"), LEAK,
                                   ("X-Bad", "a\r\nX-Injected: 1")])

@@ -275,6 +275,14 @@ def test_bad_status(server, mode, expect):
     error_path(server, mode, expect, "/errs/bad-status")
 
 
+@case("ERR-029", "a status without its reason phrase ('200'): the profile's status and log lines (6.x "
+      "accepts it and Apache sends the code's own phrase; 3.4 and 4.x-5.x answer 500)", expects=PATH_BY_MODE)
+def test_bare_status(server, mode, expect):
+    resp = error_path(server, mode, expect, "/errs/bare-status")
+    if resp.status_code == 200:
+        assert (resp.reason, resp.content) == ("OK", b"bare status"), (resp.reason, resp.content)
+
+
 @case("ERR-010", "a header value with CR/LF gives 500 and the profile's log lines; neither it nor the "
       "headers given with it are sent", expects=PATH_BY_MODE)
 def test_crlf_header(server, mode, expect):

@@ -7,6 +7,7 @@
  */
 #include "gw_interp.h"
 
+#include <errno.h>
 #include <structmember.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -98,7 +99,7 @@ static int parse_status(GwAdapter *self, PyObject *o, int *code, const char **li
             PyErr_SetString(PyExc_ValueError, "status code is not a 3 digit integer");
             return -1;
         }
-        if (len == 3 || s[3] != ' ') {
+        if (len == 3 ? !prof->status_code_alone_ok : s[3] != ' ') {
             PyErr_SetString(PyExc_ValueError, "no space following status code");
             return -1;
         }
@@ -109,16 +110,19 @@ static int parse_status(GwAdapter *self, PyObject *o, int *code, const char **li
         }
     }
     else {
+        /* 3.4's order: the first word must be a whole integer before a message is asked for
+         * ("OK" is a TypeError, "200" a ValueError). */
         char *end;
         long v;
         sp = strchr(s, ' ');
-        if (!sp) {
-            PyErr_SetString(PyExc_ValueError, "status message was not supplied");
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (end == s || end != (sp ? sp : s + len) || errno == ERANGE) {
+            PyErr_SetString(PyExc_TypeError, "status value is not an integer");
             return -1;
         }
-        v = strtol(s, &end, 10);
-        if (end != sp || end == s) {
-            PyErr_SetString(PyExc_TypeError, "status value is not an integer");
+        if (!sp) {
+            PyErr_SetString(PyExc_ValueError, "status message was not supplied");
             return -1;
         }
         if (v < 100 || v > 999) {

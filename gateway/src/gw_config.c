@@ -34,7 +34,7 @@ static const gw_profile_info gw_profiles[] = {
       .input_close_args_first = 1, .log_has_name = 1 },
     { .id = GW_PROFILE_6, .name = "6", .version = {6, 1, 1}, .version_len = 3,
       .timing_float = 1, .timing_all_keys = 1, .script_start_key = "mod_wsgi.application_start",
-      .strict_status = 1, .strict_headers = 1, .map_head_default = -1,
+      .strict_status = 1, .status_code_alone_ok = 1, .strict_headers = 1, .map_head_default = -1,
       .has_server_pid_key = 1, .has_apache_version_key = 1,
       .has_input_terminated = 1, .has_request_ids = 1, .has_script_name_keys = 1,
       .errors_text_wrapper = 1, .log_names_script = 1, .utf8_locale_coercion = 1,

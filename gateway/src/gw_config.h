@@ -46,6 +46,8 @@ typedef struct {
                                      * name (the test was inverted before 6.0) */
     int lenient_py3_types;          /* 3.4: str body / bytes headers accepted on Py3 */
     int strict_status;              /* 4.x+: "NNN reason", no control chars */
+    int status_code_alone_ok;       /* 6: "NNN" without a reason phrase is accepted (Apache
+                                     * sends the code's own phrase) */
     int strict_headers;             /* 4.x+: no CR/LF/control in names/values */
     int map_head_default;           /* -1 auto, 0 off, 1 on (directive absent) */
     int has_input_chunked_key;      /* 3.4: mod_wsgi.input_chunked */
