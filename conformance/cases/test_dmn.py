@@ -268,44 +268,17 @@ def test_death_mid_response(server, mode, expect):
 @case("DMN-015", "a daemon process dying mid-response leaves the response visibly truncated (no terminating "
       "chunk) and the client's connection closed, not kept for another request", site="dying", modes=DAEMON)
 def test_death_mid_response_visible(server, mode, env):
-    import socket
     # The log lines are DMN-014's: this is the same request, judged on the wire.
     spec = env.profile.expectation(CASES["DMN-014"])["daemon"]
     mark = Mark(server)
-    s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-    try:
-        s.sendall(b"GET /errs/exit-mid-body HTTP/1.1\r\nHost: localhost\r\n\r\n")  # keep-alive
-        data, closed, deadline = b"", False, time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                closed = True
-                break
-            if not chunk:
-                closed = True
-                break
-            data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
-            if b"chunked" in head.lower() and dechunk(body)[1]:
-                break
-        head, _, body = data.partition(b"\r\n\r\n")
-        check_error_path(server, mark, spec, "GET", "/errs/exit-mid-body", int(head.split(b" ")[1]))
-        assert b"chunked" in head.lower(), "expected a chunked response: %r" % head
-        payload, complete = dechunk(body)
-        assert payload == PARTIAL, payload[:200]
-        assert not complete, "the body ended with a clean terminating chunk: the truncation is invisible"
-        assert closed, "the server neither closed the connection nor ended the body within 10 s"
-        try:
-            s.sendall(b"GET /probe/sys HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            again = s.recv(65536)
-        except OSError:
-            again = b""
-        assert not again, "the connection was kept and answered another request: %r" % again[:100]
-    finally:
-        s.close()
+    head, body, closed, again = _keepalive_exchange(server, "/errs/exit-mid-body")
+    check_error_path(server, mark, spec, "GET", "/errs/exit-mid-body", int(head.split(b" ")[1]))
+    assert b"chunked" in head.lower(), "expected a chunked response: %r" % head
+    payload, complete = dechunk(body)
+    assert payload == PARTIAL, payload[:200]
+    assert not complete, "the body ended with a clean terminating chunk: the truncation is invisible"
+    assert closed, "the server neither closed the connection nor ended the body within 10 s"
+    assert not again, "the connection was kept and answered another request: %r" % again[:100]
     new, _ = wait_for_new_pid(server, "/probe/sys", None)
     assert new, "the group did not serve again"
 
