@@ -389,7 +389,14 @@ static int send_iov(px *x, struct iovec *iov, int n, int *timed_out)
     return 0;
 }
 
-static int connect_group(px *x)
+/* connect_group's outcome. */
+typedef enum {
+    CONNECTED,                      /* x->fd is the connection */
+    CONNECT_FAILED,                 /* no socket, or none within connect-timeout; errno says why */
+    CONNECT_GROUP_FAILED            /* the group failed meanwhile: waiting on is pointless */
+} connect_result;
+
+static connect_result connect_group(px *x)
 {
     struct sockaddr_un sa;
     apr_time_t deadline = apr_time_now() +
@@ -402,21 +409,23 @@ static int connect_group(px *x)
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), e;
         struct timespec ts;
         if (fd < 0)
-            return -1;
+            return CONNECT_FAILED;
         x->connects++;
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-            return fd;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+            x->fd = fd;
+            return CONNECTED;
+        }
         e = errno;
         close(fd);
         if (x->rt->shm->state == GW_GROUP_FAILED)
-            return -2;
+            return CONNECT_GROUP_FAILED;
         if (e != EAGAIN && e != ECONNREFUSED && e != ENOENT && e != EINTR) {
             errno = e;
-            return -1;
+            return CONNECT_FAILED;
         }
         if (apr_time_now() >= deadline) {
             errno = e;
-            return -1;
+            return CONNECT_FAILED;
         }
         ts.tv_sec = 0;
         ts.tv_nsec = delay_us * 1000;
@@ -441,62 +450,54 @@ static void abort_client(px *x)
     c->aborted = 1;
 }
 
-/* The cause itself is logged once, when the group failed (gw_daemon.c). */
-static const char *failed_reason(px *x)
+/* ---------------------------------------------------------------- handler */
+
+/* gw_daemon_handle's phases up to the relaying (start, open_connection,
+ * encode_request, send_request) return OK to go on, or the status to answer with,
+ * having logged why. */
+
+/* The group failed to start (found before, while or after connecting): 503.  The
+ * cause itself is logged once, when the group failed (gw_daemon.c). */
+static int answer_unavailable(px *x)
 {
-    (void)x;
-    return "it cannot start; the cause was logged when it failed";
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, "mod_gateway (pid=%d): Daemon process group "
+                  "'%s' is not available (it cannot start; the cause was logged when it "
+                  "failed); answering 503: %s", (int)getpid(), x->g->name, x->r->filename);
+    return HTTP_SERVICE_UNAVAILABLE;
 }
 
-int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config *rc,
-                     apr_table_t *env)
+/* Set x up for r, unless the group cannot take it at all. */
+static int start(px *x, request_rec *r, gw_daemon_group *g, const gw_request_config *rc)
 {
-    px x;
-    const apr_array_header_t *arr;
-    const apr_table_entry_t *e;
-    gw_wire_pair *pairs;
-    size_t npairs = 0, qsize;
-    unsigned char *q, bhdr[GW_WIRE_HEADER_SIZE], zhdr[GW_WIRE_HEADER_SIZE];
-    uint32_t flags = GW_WIRE_Q_PASSFD;
-    char *cbuf = NULL;
-    int i, has_body, timed_out = 0, rv;
-    apr_off_t expected = -1, got = 0;
-
-    memset(&x, 0, sizeof(x));
-    x.r = r;
-    x.g = g;
-    x.rt = gw_daemon_runtime(g);
-    x.fd = -1;
-    if (!x.rt) {
+    memset(x, 0, sizeof(*x));
+    x->r = r;
+    x->g = g;
+    x->rt = gw_daemon_runtime(g);
+    x->fd = -1;
+    if (!x->rt) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Daemon process group "
                       "'%s' is not running: %s", (int)getpid(), g->name, r->filename);
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    if (x.rt->shm->state == GW_GROUP_FAILED) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Daemon process group "
-                      "'%s' is not available (%s); answering 503: %s", (int)getpid(), g->name,
-                      failed_reason(&x), r->filename);
-        return HTTP_SERVICE_UNAVAILABLE;
-    }
+    if (x->rt->shm->state == GW_GROUP_FAILED)
+        return answer_unavailable(x);
     if (r->read_chunked && gw_profile()->daemon_refuses_chunked) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): A chunked request body "
                       "cannot be passed to daemon process group '%s' (mod_wsgi 3.4 behaviour); "
                       "answering 500: %s", (int)getpid(), g->name, r->filename);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    x.timeout = g->socket_timeout > 0 ? apr_time_from_sec(g->socket_timeout) : r->server->timeout;
-    if (x.timeout <= 0)
-        x.timeout = apr_time_from_sec(60);
+    x->timeout = g->socket_timeout > 0 ? apr_time_from_sec(g->socket_timeout) : r->server->timeout;
+    if (x->timeout <= 0)
+        x->timeout = apr_time_from_sec(60);
+    x->sendfile = rc->enable_sendfile > 0;
+    return OK;
+}
 
-    if (rc->script_reloading)
-        flags |= GW_WIRE_Q_RELOADING;
-    if (rc->enable_sendfile > 0) {
-        flags |= GW_WIRE_Q_SENDFILE;
-        x.sendfile = 1;
-    }
-    if (r->header_only)
-        flags |= GW_WIRE_Q_HEAD;
-
+/* Connect to the group's socket and set up the relaying: OK or 503. */
+static int open_connection(px *x, apr_table_t *env)
+{
+    request_rec *r = x->r;
     /* mod_wsgi.queue_start: the moment the request is handed to the daemon (before
        connecting: a waiting daemon thread takes the connection at once). */
     if (!gw_profile()->timing_queue_start_is_request) {
@@ -504,32 +505,51 @@ int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config
         apr_snprintf(buf, sizeof(buf), "%" APR_TIME_T_FMT, apr_time_now());
         apr_table_set(env, "mod_wsgi.queue_start", buf);
     }
-    x.fd = connect_group(&x);
-    if (x.fd < 0) {
-        if (x.fd == -2)
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Daemon process "
-                          "group '%s' is not available (%s); answering 503: %s", (int)getpid(),
-                          g->name, failed_reason(&x), r->filename);
-        else
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r, "mod_gateway (pid=%d): Unable to "
-                          "connect to WSGI daemon process '%s' on '%s' within connect-timeout; "
-                          "answering 503: %s", (int)getpid(), g->name, x.rt->socket_path,
-                          r->filename);
+    switch (connect_group(x)) {
+    case CONNECT_GROUP_FAILED:
+        return answer_unavailable(x);
+    case CONNECT_FAILED:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r, "mod_gateway (pid=%d): Unable to "
+                      "connect to WSGI daemon process '%s' on '%s' within connect-timeout; "
+                      "answering 503: %s", (int)getpid(), x->g->name, x->rt->socket_path,
+                      r->filename);
         return HTTP_SERVICE_UNAVAILABLE;
+    case CONNECTED:
+        break;
     }
-    apr_pool_cleanup_register(r->pool, (void *)(intptr_t)x.fd, close_fd_cleanup,
+    apr_pool_cleanup_register(r->pool, (void *)(intptr_t)x->fd, close_fd_cleanup,
                               apr_pool_cleanup_null);
-    x.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    x.rbuf = apr_palloc(r->pool, RBUF_SIZE);
-    x.rcap = RBUF_SIZE;
-    x.last_io = apr_time_now();
+    x->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    x->rbuf = apr_palloc(r->pool, RBUF_SIZE);
+    x->rcap = RBUF_SIZE;
+    x->last_io = apr_time_now();
+    return OK;
+}
+
+/* The 'Q' frame, into *q: OK, or 431 when it is over the wire's limits. */
+static int encode_request(px *x, const gw_request_config *rc, apr_table_t *env,
+                          struct iovec *q)
+{
+    request_rec *r = x->r;
+    const apr_array_header_t *arr;
+    const apr_table_entry_t *e;
+    gw_wire_pair *pairs;
+    size_t npairs = 0, qsize;
+    uint32_t flags = GW_WIRE_Q_PASSFD;
+    int i;
 
     if (gw_profile()->has_request_counters) {
         /* A daemon being replaced finishes what it accepted, so no request is ever resent
            to its successor: no restarts to count. */
-        apr_table_set(env, "mod_wsgi.daemon_connects", apr_itoa(r->pool, x.connects));
+        apr_table_set(env, "mod_wsgi.daemon_connects", apr_itoa(r->pool, x->connects));
         apr_table_setn(env, "mod_wsgi.daemon_restarts", "0");
     }
+    if (rc->script_reloading)
+        flags |= GW_WIRE_Q_RELOADING;
+    if (x->sendfile)
+        flags |= GW_WIRE_Q_SENDFILE;
+    if (r->header_only)
+        flags |= GW_WIRE_Q_HEAD;
 
     arr = apr_table_elts(env);
     e = (const apr_table_entry_t *)arr->elts;
@@ -548,145 +568,175 @@ int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config
     if (qsize - GW_WIRE_HEADER_SIZE > GW_WIRE_MAX_META || npairs > GW_WIRE_MAX_PAIRS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Request headers too "
                       "large for daemon process group '%s' (%lu variables, %lu bytes; at most "
-                      "%u and %u); answering 431: %s", (int)getpid(), g->name,
+                      "%u and %u); answering 431: %s", (int)getpid(), x->g->name,
                       (unsigned long)npairs, (unsigned long)qsize, (unsigned)GW_WIRE_MAX_PAIRS,
                       (unsigned)GW_WIRE_MAX_META, r->filename);
         return HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
     }
-    q = apr_palloc(r->pool, qsize);
-    gw_wire_encode_request(q, flags, r->filename, rc->application_group, rc->callable_object,
-                           r->uri, pairs, npairs);
-    gw_wire_put_header(zhdr, GW_WIRE_BODY_END, 0);
+    q->iov_base = apr_palloc(r->pool, qsize);
+    q->iov_len = qsize;
+    gw_wire_encode_request(q->iov_base, flags, r->filename, rc->application_group,
+                           rc->callable_object, r->uri, pairs, npairs);
+    return OK;
+}
 
-    has_body = ap_should_client_block(r);
-    if (has_body) {
+/*
+ * The request: 'Q', then the body as it comes from the client, then 'Z'.  'Q' goes
+ * out before any of the body is read, as the releases send the environ first: the
+ * daemon runs the app even when the client's body then fails (a client that declares
+ * more than it sends and leaves: Apache's first read of it can already report the
+ * end, and the app must still see its read fail, ENV-043).  OK also when sending
+ * stopped early (the response finished, the daemon closed or the relay failed): the
+ * outcome tells; 500 when the daemon does not take the request within socket-timeout
+ * or reading the client's body fails.
+ */
+static int send_request(px *x, struct iovec q, int *timed_out)
+{
+    request_rec *r = x->r;
+    unsigned char bhdr[GW_WIRE_HEADER_SIZE], zhdr[GW_WIRE_HEADER_SIZE];
+    struct iovec iov[3];
+    char *cbuf = NULL;
+    apr_off_t expected = -1, got = 0;
+    int k = 0, body_done, rv;
+
+    gw_wire_put_header(zhdr, GW_WIRE_BODY_END, 0);
+    body_done = !ap_should_client_block(r);
+    if (!body_done) {
         cbuf = apr_palloc(r->pool, BODY_CHUNK);
         if (!r->read_chunked)
             expected = r->remaining;
     }
-
-    /*
-     * The request: 'Q', then the body as it comes from the client, then 'Z'.  'Q' goes
-     * out before any of the body is read, as the releases send the environ first: the
-     * daemon runs the app even when the client's body then fails (a client that declares
-     * more than it sends and leaves: Apache's first read of it can already report the
-     * end, and the app must still see its read fail, ENV-043).
-     */
-    {
-        struct iovec iov[3];
-        int k = 0, body_done = !has_body;
-        iov[k].iov_base = q;
-        iov[k++].iov_len = qsize;
-        if (body_done) {
+    iov[k++] = q;
+    if (body_done) {
+        iov[k].iov_base = zhdr;
+        iov[k++].iov_len = sizeof(zhdr);
+    }
+    rv = send_iov(x, iov, k, timed_out);
+    if (*timed_out && !x->headers_done) {
+        /* The daemon took none or only part of the request within socket-timeout
+         * (its threads busy, the request larger than the socket buffers): 500, as the
+         * releases answer; closing hands the daemon an end it drops the request at. */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_TIMEUP, r, "mod_gateway (pid=%d): Unable "
+                      "to send request details to WSGI daemon process '%s' on '%s' within "
+                      "socket-timeout; answering 500: %s", (int)getpid(), x->g->name,
+                      x->rt->socket_path, r->filename);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    while (rv == 0 && !body_done) {
+        long n = ap_get_client_block(r, cbuf, BODY_CHUNK);
+        k = 0;
+        if (n < 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "mod_gateway (pid=%d): reading "
+                          "the request body failed (client disconnected or timed out): "
+                          "%s", (int)getpid(), r->filename);
+            /* 500 as every release answers, client gone or not.  The daemon must
+             * still run the app and see its read fail: end the body with a
+             * half-close and wait for the daemon to finish.  Closing at once would
+             * reset a connection the daemon has not accepted yet (AF_UNIX resets an
+             * embryonic peer), and the app would never run. */
+            shutdown(x->fd, SHUT_WR);
+            drain(x);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (n > 0) {
+            got += n;
+            gw_wire_put_header(bhdr, GW_WIRE_BODY, (uint32_t)n);
+            iov[k].iov_base = bhdr;
+            iov[k++].iov_len = sizeof(bhdr);
+            iov[k].iov_base = cbuf;
+            iov[k++].iov_len = (size_t)n;
+        }
+        if (n == 0 || (expected >= 0 && got >= expected)) {
+            body_done = 1;
             iov[k].iov_base = zhdr;
             iov[k++].iov_len = sizeof(zhdr);
         }
-        rv = send_iov(&x, iov, k, &timed_out);
-        if (timed_out && !x.headers_done) {
-            /* The daemon took none or only part of the request within socket-timeout
-             * (its threads busy, the request larger than the socket buffers): 500, as the
-             * releases answer; closing hands the daemon an end it drops the request at. */
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_TIMEUP, r, "mod_gateway (pid=%d): Unable "
-                          "to send request details to WSGI daemon process '%s' on '%s' within "
-                          "socket-timeout; answering 500: %s", (int)getpid(), g->name,
-                          x.rt->socket_path, r->filename);
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        while (rv == 0 && !body_done) {
-            long n = ap_get_client_block(r, cbuf, BODY_CHUNK);
-            k = 0;
-            if (n < 0) {
-                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "mod_gateway (pid=%d): reading "
-                              "the request body failed (client disconnected or timed out): "
-                              "%s", (int)getpid(), r->filename);
-                /* 500 as every release answers, client gone or not.  The daemon must
-                 * still run the app and see its read fail: end the body with a
-                 * half-close and wait for the daemon to finish.  Closing at once would
-                 * reset a connection the daemon has not accepted yet (AF_UNIX resets an
-                 * embryonic peer), and the app would never run. */
-                shutdown(x.fd, SHUT_WR);
-                drain(&x);
-                return HTTP_INTERNAL_SERVER_ERROR;
-            }
-            if (n > 0) {
-                got += n;
-                gw_wire_put_header(bhdr, GW_WIRE_BODY, (uint32_t)n);
-                iov[k].iov_base = bhdr;
-                iov[k++].iov_len = sizeof(bhdr);
-                iov[k].iov_base = cbuf;
-                iov[k++].iov_len = (size_t)n;
-            }
-            if (n == 0 || (expected >= 0 && got >= expected)) {
-                body_done = 1;
-                iov[k].iov_base = zhdr;
-                iov[k++].iov_len = sizeof(zhdr);
-            }
-            rv = send_iov(&x, iov, k, &timed_out);
-        }
+        rv = send_iov(x, iov, k, timed_out);
     }
+    return OK;
+}
 
-    if (!x.client_gone && !timed_out)
-        pump(&x, 1, &timed_out);
+/* Relaying ended with no response headers: why, and what the client gets. */
+static int no_headers(px *x, int timed_out)
+{
+    request_rec *r = x->r;
+    if (x->rt->shm->state == GW_GROUP_FAILED)
+        return answer_unavailable(x);
+    if (timed_out) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Timeout when "
+                      "reading response headers from daemon process '%s': %s",
+                      (int)getpid(), x->g->name, r->filename);
+        return HTTP_GATEWAY_TIME_OUT;
+    }
+    if (x->protocol_error) {
+        /* Bytes that are no response frame (an app writing onto the daemon's socket):
+         * every release answers 500 for a malformed response start (its "Malformed
+         * header ... from daemon process"), 6.x too, and closes the connection. */
+        r->connection->keepalive = AP_CONN_CLOSE;
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Malformed "
+                      "response from daemon process group '%s' before the response "
+                      "headers (not a response frame); answering 500: %s", (int)getpid(),
+                      x->g->name, r->filename);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Connection closed "
+                  "from daemon process group '%s' before the response headers (the "
+                  "daemon process died or was restarted): %s", (int)getpid(), x->g->name,
+                  r->filename);
+    return gw_profile()->daemon_pre_header_death_status;
+}
 
-    /* Outcome. */
-    if (x.client_gone) {
+/* The handler's status once the relaying is over. */
+static int outcome(px *x, int timed_out)
+{
+    request_rec *r = x->r;
+    if (x->client_gone) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "mod_gateway (pid=%d): Client closed the "
                       "connection during the response; the request in daemon process group "
-                      "'%s' is stopped: %s", (int)getpid(), g->name, r->filename);
+                      "'%s' is stopped: %s", (int)getpid(), x->g->name, r->filename);
         return OK;
     }
-    if (x.finished == GW_WIRE_END) {
-        pass(&x, 0);
+    if (x->finished == GW_WIRE_END) {
+        pass(x, 0);
         return OK;
     }
-    if (x.finished == GW_WIRE_ERROR && !x.body_started) {
-        if (x.headers_done) {
+    if (x->finished == GW_WIRE_ERROR && !x->body_started) {
+        if (x->headers_done) {
             apr_table_clear(r->headers_out);
             r->status = HTTP_OK;
             r->status_line = NULL;
         }
-        return x.err_status;
+        return x->err_status;
     }
     /* (The daemon sends an error only before the response headers; one after the body
      * started can only be forged by the app, and is a truncation like an abort.) */
-    if (x.finished == GW_WIRE_ERROR || x.finished == GW_WIRE_ABORT) {
-        abort_client(&x);
+    if (x->finished == GW_WIRE_ERROR || x->finished == GW_WIRE_ABORT) {
+        abort_client(x);
         return OK;
     }
-    if (!x.headers_done) {
-        if (x.rt->shm->state == GW_GROUP_FAILED) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Daemon process "
-                          "group '%s' is not available (%s); answering 503: %s", (int)getpid(),
-                          g->name, failed_reason(&x), r->filename);
-            return HTTP_SERVICE_UNAVAILABLE;
-        }
-        if (timed_out) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Timeout when "
-                          "reading response headers from daemon process '%s': %s",
-                          (int)getpid(), g->name, r->filename);
-            return HTTP_GATEWAY_TIME_OUT;
-        }
-        if (x.protocol_error) {
-            /* Bytes that are no response frame (an app writing onto the daemon's socket):
-             * every release answers 500 for a malformed response start (its "Malformed
-             * header ... from daemon process"), 6.x too, and closes the connection. */
-            r->connection->keepalive = AP_CONN_CLOSE;
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Malformed "
-                          "response from daemon process group '%s' before the response "
-                          "headers (not a response frame); answering 500: %s", (int)getpid(),
-                          g->name, r->filename);
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Connection closed "
-                      "from daemon process group '%s' before the response headers (the "
-                      "daemon process died or was restarted): %s", (int)getpid(), g->name,
-                      r->filename);
-        return gw_profile()->daemon_pre_header_death_status;
-    }
+    if (!x->headers_done)
+        return no_headers(x, timed_out);
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): %s from daemon process "
                   "group '%s' before the response was complete; the client sees it truncated: "
-                  "%s", (int)getpid(), timed_out ? "Timeout" : x.protocol_error ?
-                  "Malformed response" : "Connection closed", g->name, r->filename);
-    abort_client(&x);
+                  "%s", (int)getpid(), timed_out ? "Timeout" : x->protocol_error ?
+                  "Malformed response" : "Connection closed", x->g->name, r->filename);
+    abort_client(x);
     return OK;
+}
+
+int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config *rc,
+                     apr_table_t *env)
+{
+    px x;
+    struct iovec q;
+    int timed_out = 0, status;
+
+    if ((status = start(&x, r, g, rc)) != OK ||
+        (status = open_connection(&x, env)) != OK ||
+        (status = encode_request(&x, rc, env, &q)) != OK ||
+        (status = send_request(&x, q, &timed_out)) != OK)
+        return status;
+    if (!x.client_gone && !timed_out)
+        pump(&x, 1, &timed_out);
+    return outcome(&x, timed_out);
 }
