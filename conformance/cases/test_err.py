@@ -409,6 +409,12 @@ def test_compatibility_server_only(env, mode, tmp_path, expect):
                                                    "</VirtualHost>"])
 
 
+@case("ERR-030", "a WSGIImportScript option that is not name=value is a config error with the profile's "
+      "message", site="none", modes=("embedded",), expects=CONFIG_ERROR)
+def test_import_script_bad_option(env, mode, tmp_path, expect):
+    config_error(env, tmp_path, expect, lambda c: ["WSGIImportScript %s/probe.wsgi nonsense" % c.apps])
+
+
 def _py3_only(env):
     if not env.py3:
         pytest.skip("Python 2 has no exception chaining")
