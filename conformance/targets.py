@@ -11,7 +11,6 @@ and which libpython it embeds (the server Python).  Names resolve to modules:
 """
 
 import hashlib
-import json
 import os
 import re
 import subprocess
@@ -19,7 +18,7 @@ import sys
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
-from gateway import httpd
+from gateway import host, httpd
 
 DEBIAN_MODULE = "/usr/lib/apache2/modules/mod_wsgi.so"
 MOD_WSGI_DEFAULT = "6.1.1"
@@ -78,44 +77,26 @@ class Target:
         return d
 
 
-def cache_dir():
-    return Path(os.environ.get("MOD_GATEWAY_CACHE", Path.home() / ".cache" / "mod_gateway"))
+# The cache root, the Python finder and the Python probe are gateway.host's; here they
+# raise TargetError, as everything of this module does.
+cache_dir = host.cache_root
 
 
 def find_python(spec):
     """A server Python from a path, or a version ('3.11', 'py3.11', '2.7.18') found under
     pyenv's versions or on PATH."""
-    if not spec or os.path.sep in spec:
-        return spec
-    import glob
-    version = spec[2:] if spec.startswith("py") else spec
-    roots = [os.environ.get("PYENV_ROOT", ""), str(Path.home() / ".pyenv"), "/root/.pyenv"]
-    for root in filter(None, roots):
-        hits = sorted(glob.glob(os.path.join(root, "versions", version + "*", "bin", "python")))
-        exact = [h for h in hits if re.search(r"/%s(\.\d+)?/bin" % re.escape(version), h)]
-        if exact:
-            return exact[-1]
-    import shutil
-    found = shutil.which("python" + version)
-    if found:
-        return found
-    raise TargetError("no Python %s found (looked under pyenv versions and PATH)" % spec)
+    try:
+        return host.find_python(spec)
+    except host.HostError as e:
+        raise TargetError(str(e)) from None
 
 
 def python_info(python):
-    code = ("import sys, sysconfig, json; print(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3],"
-            " 'prefix': sys.prefix, 'executable': sys.executable,"
-            " 'libdir': sysconfig.get_config_var('LIBDIR'),"
-            " 'ldlibrary': sysconfig.get_config_var('LDLIBRARY'),"
-            " 'shared': bool(sysconfig.get_config_var('Py_ENABLE_SHARED'))}))")
+    """gateway.host.python_info: version, prefix, executable, libdir, ldlibrary, shared..."""
     try:
-        out = subprocess.run([python, "-c", code], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
-    except OSError as e:
-        raise TargetError("server Python %s cannot run: %s" % (python, e))
-    if out.returncode != 0:
-        raise TargetError("server Python %s failed: %s" % (python, out.stderr.strip()))
-    return json.loads(out.stdout)
+        return host.python_info(python)
+    except host.HostError as e:
+        raise TargetError(str(e)) from None
 
 
 def linked_libpython(module):

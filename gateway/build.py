@@ -19,6 +19,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from . import host
+from .host import cache_root
+from .httpd import apxs_query
+
 SRC = Path(__file__).resolve().parent / "src"
 MODULE = "mod_gateway.so"
 
@@ -27,60 +31,23 @@ class BuildError(Exception):
     """The module could not be built; the message carries the compiler output."""
 
 
-def cache_root():
-    return Path(os.environ.get("MOD_GATEWAY_CACHE", str(Path.home() / ".cache" / "mod_gateway")))
-
-
 def _run(cmd, **kw):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, **kw)
 
 
-_PY_INFO = r"""
-import sys, json
-try:
-    import sysconfig
-    cv = sysconfig.get_config_var
-    inc = sysconfig.get_paths().get('include') or cv('INCLUDEPY')
-except ImportError:
-    from distutils import sysconfig
-    cv = sysconfig.get_config_var
-    inc = sysconfig.get_python_inc()
-ver = '%d.%d' % sys.version_info[:2]
-abiflags = getattr(sys, 'abiflags', '') or ''
-print(json.dumps({
-    'executable': sys.executable,
-    'version': '%d.%d.%d' % sys.version_info[:3],
-    'short': ver,
-    'include': inc,
-    'includepy': cv('INCLUDEPY'),
-    'libdir': cv('LIBDIR'),
-    'ldlibrary': cv('LDLIBRARY'),
-    'ldversion': cv('LDVERSION') or (ver + abiflags),
-    'libs': (cv('LIBS') or '') + ' ' + (cv('SYSLIBS') or ''),
-    'shared': bool(cv('Py_ENABLE_SHARED')),
-}))
-"""
-
-
 def python_info(python):
     try:
-        out = _run([python, "-c", _PY_INFO])
-    except OSError as e:
-        raise BuildError("cannot run Python %s: %s" % (python, e))
-    if out.returncode != 0:
-        raise BuildError("cannot query Python %s:\n%s" % (python, out.stdout))
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        return host.python_info(python)
+    except host.HostError as e:
+        raise BuildError(str(e))
 
 
 def apxs_info(apxs):
     path = shutil.which(apxs) or apxs
     if not os.path.exists(path):
         raise BuildError("apxs not found: %s" % apxs)
-    q = {}
-    for var in ("SBINDIR", "TARGET", "INCLUDEDIR"):
-        out = _run([path, "-q", var])
-        q[var] = out.stdout.strip() if out.returncode == 0 else ""
+    q = apxs_query(path, "SBINDIR", "TARGET", "INCLUDEDIR")
     version = ""
     httpd = os.path.join(q["SBINDIR"], q["TARGET"]) if q["SBINDIR"] and q["TARGET"] else ""
     if httpd and os.path.exists(httpd):
@@ -121,6 +88,7 @@ def cache_key(pyinfo, apxs_path, apache_version, defines, src=None):
         h.update(p.read_bytes())
         h.update(b"\0")
     h.update(Path(__file__).read_bytes())
+    h.update(host._PY_INFO.encode())                 # what python_info asks the Python
     h.update(("|".join(sorted(defines))).encode())
     h.update(("%s|%s|%s|%s" % (pyinfo["executable"], pyinfo["version"], apxs_path,
                                apache_version)).encode())

@@ -8,6 +8,9 @@ stops it, confirms every process of it is gone and reads its error log.
 
 The conformance suite, the matrix and the benchmarks all go through here, so
 the rules about privileges, environment scrubbing and teardown live in one place.
+So do the facts about processes read from /proc (session_pids, process_tree,
+alive, kill_tree, cmdline, rss_kb) and the apxs query (apxs_query); the cache
+root and the Python probe are gateway.host's.
 """
 
 import os
@@ -67,10 +70,7 @@ class ApacheInstall:
         apxs_path = apxs if os.path.sep in apxs else _which(apxs)
         if not apxs_path or not os.access(apxs_path, os.X_OK):
             raise HttpdError("apxs not found: %r (install apache2-dev, or pass --apxs)" % apxs)
-        q = {}
-        for var in ("SBINDIR", "TARGET", "LIBEXECDIR", "PROGNAME"):
-            out = _run([apxs_path, "-q", var])
-            q[var] = out.stdout.strip() if out.returncode == 0 else ""
+        q = apxs_query(apxs_path, "SBINDIR", "TARGET", "LIBEXECDIR", "PROGNAME")
         progname = q["PROGNAME"] or q["TARGET"] or "httpd"
         httpd = os.path.join(q["SBINDIR"], progname)
         if not os.access(httpd, os.X_OK):
@@ -107,6 +107,17 @@ class ApacheInstall:
         if not os.path.exists(path):
             return ""
         return "LoadModule %s_module %s" % (name, path)
+
+
+def apxs_query(apxs, *names):
+    """{name: value} of `apxs -q name` for each name ("" for one apxs does not know).
+
+    One query per name: given several, apxs drops the unknown ones silently."""
+    q = {}
+    for name in names:
+        out = _run([str(apxs), "-q", name])
+        q[name] = out.stdout.strip() if out.returncode == 0 else ""
+    return q
 
 
 def _which(name):
@@ -259,6 +270,54 @@ def session_pids(sid):
         except (OSError, IndexError, ValueError):
             continue
     return found
+
+
+def _children_map():
+    kids = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            kids.setdefault(ppid, []).append(int(d))
+    return kids
+
+
+def process_tree(pid):
+    """`pid` and all its descendants, from /proc (parents before their children)."""
+    kids, out, todo = _children_map(), [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += kids.get(p, [])
+    return out
+
+
+def alive(pid):
+    """True while `pid` exists and is neither a zombie nor dead."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def kill_tree(pid, grace=10.0):
+    """SIGTERM `pid` and all its descendants (taken before anyone is orphaned), then SIGKILL
+    what is left after `grace`; returns how many there were."""
+    pids = process_tree(pid)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for p in pids:
+            try:
+                os.kill(p, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(alive(p) for p in pids):
+            time.sleep(0.1)
+    return len(pids)
 
 
 class Server:

@@ -29,6 +29,7 @@ import urllib.request
 from pathlib import Path
 
 from . import httpd, wsgi_config
+from .host import HostError, find_python, python_info
 
 CHECK_TIMEOUT = 30.0        # seconds for the first request to be answered by the app
 
@@ -210,12 +211,9 @@ def _describe(path):
 
 def base_prefix(python):
     """Where the standard library of `python` lives (a virtualenv's base interpreter)."""
-    import subprocess
-    code = "import sys; print(getattr(sys, 'real_prefix', getattr(sys, 'base_prefix', sys.prefix)))"
     try:
-        out = subprocess.run([python, "-c", code], stdout=subprocess.PIPE, universal_newlines=True, timeout=60)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
+        return python_info(python)["base_prefix"] or None
+    except HostError:
         return None
 
 
@@ -266,7 +264,6 @@ def _report_failure(what, tail, server, user, app, home, python):
 
 def main(argv=None):
     a = parse(sys.argv[1:] if argv is None else argv)
-    from conformance.targets import find_python, python_info
     try:
         if not os.path.isfile(a.app):
             raise httpd.HttpdError("no WSGI script %s" % a.app)
@@ -281,7 +278,7 @@ def main(argv=None):
             from .build import build_module
             module = str(build_module(python, apxs=install.apxs))
         prefix = python_info(python)["prefix"]
-    except Exception as e:                       # HttpdError, TargetError, a failed build
+    except Exception as e:                       # HttpdError, HostError, a failed build
         print("gateway serve: %s" % e, file=sys.stderr)
         return 1
     home = wsgi_config.python_home_for(prefix)

@@ -12,16 +12,24 @@ its checks gets ``<prefix>/.build-complete.json``; anything else is removed.
 """
 
 import argparse
+import ast
 import fcntl
 import hashlib
+import html.parser
 import json
 import os
+import re
 import shutil
+import ssl
 import subprocess
 import sys
 import time
 import traceback
+import urllib.parse
+import urllib.request
 from pathlib import Path
+
+from gateway.host import cache_root as _cache_base
 
 # httpd version -> the mod-wsgi-httpd sdist that bundles its sources.
 KNOWN = {"2.4.12": "2.4.12.6", "2.4.69": "2.4.69.1"}
@@ -41,38 +49,127 @@ COMMON_CONFIGURE = [
 # 2.4.12's mod_ssl and ab predate OpenSSL 1.1; they do not build against 3.x.
 EXTRA_CONFIGURE = {"2.4.12": ["--disable-ssl"]}
 
-# Fetch the sdist through pip's own finder and session (its index, proxy and
-# certificate settings) WITHOUT preparing it: `pip download` runs setup.py to
-# get metadata, and old mod-wsgi-httpd setup.py files compile httpd right there
-# (2.4.12.6's fails doing so against OpenSSL 3).
-_PIP_FETCH = r"""
-import hashlib, os, sys
-from pip._internal.commands import create_command
-from pip._vendor.packaging.specifiers import SpecifierSet
-name, version, dest = sys.argv[1:4]
-cmd = create_command("download")
-options, _ = cmd.parse_args(["--no-deps", "--no-binary", ":all:", "-d", dest])
-with cmd.main_context():
-    session = cmd.get_default_session(options)
-    finder = cmd._build_package_finder(options=options, session=session)
-    best = finder.find_best_candidate(name, SpecifierSet("==" + version)).best_candidate
-    if best is None:
-        sys.exit("no sdist of %s==%s on the index" % (name, version))
-    link = best.link
-    print("Downloading", link.url, flush=True)
-    path = os.path.join(dest, link.filename)
-    resp = session.get(link.url, stream=True)
-    resp.raise_for_status()
+# The sdist is fetched from the index's Simple API (PEP 691 JSON or PEP 503 HTML) with the
+# indexes, certificate, proxy and timeout pip is configured with (`pip config list`, which
+# includes the PIP_* variables), and WITHOUT preparing it: `pip download` runs setup.py to
+# get metadata, and old mod-wsgi-httpd setup.py files compile httpd right there (2.4.12.6's
+# fails doing so against OpenSSL 3).
+PYPI_SIMPLE = "https://pypi.org/simple"
+_SIMPLE_ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
+
+
+def _pip_settings():
+    """{option: value} of pip's configuration for `pip download`: environment over the
+    [download] section over [global]."""
+    out = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True,
+                         text=True, env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"))
+    ranked = {}
+    rank = {":env:": 0, "download": 1, "global": 2}
+    for line in out.stdout.splitlines():
+        key, sep, value = line.partition("=")
+        section, _, option = key.rpartition(".")
+        if not sep or section not in rank:
+            continue
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            continue
+        if option not in ranked or rank[section] < ranked[option][0]:
+            ranked[option] = (rank[section], value)
+    return {option: value for option, (_, value) in ranked.items()}
+
+
+def _opener(settings):
+    cert = settings.get("cert")
+    handlers = [urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=cert or None))]
+    if settings.get("proxy"):
+        handlers.append(urllib.request.ProxyHandler({"http": settings["proxy"], "https": settings["proxy"]}))
+    return urllib.request.build_opener(*handlers)
+
+
+class _Links(html.parser.HTMLParser):
+    """The (href, text) of every <a> of a PEP 503 page."""
+
+    def __init__(self):
+        super().__init__()
+        self.links, self._href, self._text = [], None, ""
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self._href, self._text = dict(attrs).get("href"), ""
+
+    def handle_data(self, data):
+        if self._href is not None:
+            self._text += data
+
+    def handle_endtag(self, tag):
+        if tag == "a" and self._href is not None:
+            self.links.append((self._href, self._text.strip()))
+            self._href = None
+
+
+def _project_files(opener, index, project, timeout):
+    """[(filename, url, sha256 or None)] of `project` on the Simple API at `index`."""
+    url = f"{index.rstrip('/')}/{project}/"
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme == "file" and os.path.isdir(urllib.request.url2pathname(parsed.path)):
+        url += "index.html"                              # a local index, as pip reads it
+    req = urllib.request.Request(url, headers={"Accept": _SIMPLE_ACCEPT})
+    with opener.open(req, timeout=timeout) as resp:
+        base, ctype, body = resp.geturl(), resp.headers.get("Content-Type", ""), resp.read()
+    if "json" in ctype:
+        return [(f["filename"], urllib.parse.urljoin(base, f["url"]), f.get("hashes", {}).get("sha256"))
+                for f in json.loads(body)["files"]]
+    page = _Links()
+    page.feed(body.decode("utf-8", "replace"))
+    files = []
+    for href, text in page.links:
+        link = urllib.parse.urljoin(base, href)
+        path, _, fragment = link.partition("#")
+        name = text or urllib.parse.unquote(path.rsplit("/", 1)[-1])
+        algo, _, digest = fragment.partition("=")
+        files.append((name, path, digest if algo == "sha256" else None))
+    return files
+
+
+def _normalise(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def fetch_sdist(name, version, dest, out, settings=None):
+    """Download the sdist `name`-`version`.tar.gz from pip's indexes into `dest`, progress
+    written to the file `out`; returns its path."""
+    settings = _pip_settings() if settings is None else settings
+    indexes = [settings.get("index-url") or PYPI_SIMPLE] + (settings.get("extra-index-url") or "").split()
+    timeout = float(settings.get("timeout") or settings.get("default-timeout") or 15)
+    opener = _opener(settings)
+    for index in indexes:
+        try:
+            files = _project_files(opener, index, _normalise(name), timeout)
+        except (OSError, ValueError, KeyError) as e:
+            out.write(f"{index}: {e}\n")
+            continue
+        for filename, url, sha256 in files:
+            stem, sep, ver = filename[: -len(".tar.gz")].rpartition("-")
+            if filename.endswith(".tar.gz") and sep and _normalise(stem) == _normalise(name) and ver == version:
+                return _download(opener, url, sha256, Path(dest) / filename, out, timeout)
+    raise RuntimeError("no sdist of %s==%s on the index" % (name, version))
+
+
+def _download(opener, url, sha256, path, out, timeout):
+    out.write(f"Downloading {url}\n")
+    out.flush()
     digest = hashlib.sha256()
-    with open(path + ".part", "wb") as f:
-        for chunk in resp.iter_content(1 << 16):
+    with opener.open(url, timeout=timeout) as resp, open(f"{path}.part", "wb") as f:
+        for chunk in iter(lambda: resp.read(1 << 16), b""):
             digest.update(chunk)
             f.write(chunk)
-    if link.hash_name == "sha256" and link.hash != digest.hexdigest():
-        sys.exit("sha256 mismatch for " + link.url)
-    os.replace(path + ".part", path)
-    print("Saved", path)
-"""
+    if sha256 and sha256 != digest.hexdigest():
+        os.unlink(f"{path}.part")
+        raise RuntimeError("sha256 mismatch for " + url)
+    os.replace(f"{path}.part", path)
+    out.write(f"Saved {path}\n")
+    return path
 
 
 class BuildError(RuntimeError):
@@ -84,8 +181,8 @@ class BuildError(RuntimeError):
 
 
 def cache_root():
-    base = os.environ.get("MOD_GATEWAY_CACHE") or str(Path.home() / ".cache" / "mod_gateway")
-    return Path(base) / "httpd"
+    """<cache>/httpd: gateway.host's cache root, this module's corner of it."""
+    return _cache_base() / "httpd"
 
 
 def prefix_for(version):
@@ -166,10 +263,13 @@ class _Build:
                 out.write(f"reusing {self.sdist}\n")
             return
         try:
-            self.sh([sys.executable, "-c", _PIP_FETCH, SDIST, self.sdist_version, self.downloads], logfile)
-        except subprocess.CalledProcessError:
-            # pip's internals moved: plain `pip download` still works for sdists
-            # whose setup.py does not build httpd while preparing metadata.
+            with open(logfile, "a") as out:
+                fetch_sdist(SDIST, self.sdist_version, self.downloads, out)
+        except Exception:
+            with open(logfile, "a") as out:
+                traceback.print_exc(file=out)
+            # Plain `pip download` also looks in find-links, and works for sdists whose
+            # setup.py does not build httpd while preparing metadata.
             self.sh([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
                      f"{SDIST}=={self.sdist_version}", "-d", self.downloads], logfile)
         self.sdist = self._find_sdist()

@@ -38,6 +38,7 @@ from pathlib import Path
 
 from conformance import targets
 from conformance.journal import KNOWN_DEVIATION, FAIL, PASS, SKIP, JournalError
+from gateway.httpd import kill_tree
 
 from . import store
 from .cells import select
@@ -115,54 +116,6 @@ class Prebuilder:
                 self.failed[key] = str(e)
                 raise
             return round(time.monotonic() - t0, 3)
-
-
-# -- processes -------------------------------------------------------------------------
-
-def _children_map():
-    kids = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            kids.setdefault(ppid, []).append(int(d))
-    return kids
-
-
-def process_tree(pid):
-    kids, out, todo = _children_map(), [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo += kids.get(p, [])
-    return out
-
-
-def _alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def kill_tree(pid, grace=10.0):
-    """SIGTERM the cell's process and all its descendants (taken before anyone is
-    orphaned), then SIGKILL what is left after `grace`; returns how many there were."""
-    pids = process_tree(pid)
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for p in pids:
-            try:
-                os.kill(p, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and any(_alive(p) for p in pids):
-            time.sleep(0.1)
-    return len(pids)
 
 
 def _tail(path, lines=40):

@@ -233,11 +233,7 @@ class RunningApp:
         """The daemon group's processes (daemon mode; named (wsgi:app) by display-name)."""
         out = []
         for pid in self.pids():
-            try:
-                with open("/proc/%d/cmdline" % pid, "rb") as f:
-                    cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
-            except OSError:
-                continue
+            cmd = httpd.cmdline(pid)
             if "wsgi:%s" % DAEMON_GROUP in cmd or cmd.startswith("(%s)" % DAEMON_GROUP):
                 out.append(pid)
         return out

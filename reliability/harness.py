@@ -153,15 +153,7 @@ def proc_limit(pid, name):
     return None
 
 
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    st = proc_status(pid).get("State", ["?"])[0]
-    return st not in ("Z", "X")
+alive = httpd.alive      # live and not a zombie (gateway.httpd owns the process facts)
 
 
 # --------------------------------------------------------------------- HTTP

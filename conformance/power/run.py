@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from gateway import build
-from matrix.run import kill_tree
+from gateway.httpd import kill_tree
 from matrix.text import fmt_duration
 from . import SCHEMA, equivalent as EQ, mutants as M, unit as U
 

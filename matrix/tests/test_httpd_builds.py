@@ -141,3 +141,63 @@ def test_cached_build_works(version, prefix):
     assert f"Server version: Apache/{version} " in out.stdout
     info = json.loads((prefix / hb.MARKER).read_text())
     assert info["version"] == version and info["configure_args"]
+
+
+# -- the download: the index's Simple API, never pip's internals nor a prepared sdist ---------
+
+def _local_index(tmp_path, files, sha256=None):
+    """A PEP 503 index (file://) listing `files` ({filename: bytes}) for mod-wsgi-httpd."""
+    import hashlib
+    store = tmp_path / "files"
+    store.mkdir()
+    page = tmp_path / "simple" / "mod-wsgi-httpd"
+    page.mkdir(parents=True)
+    links = []
+    for name, data in files.items():
+        (store / name).write_bytes(data)
+        links.append('<a href="../../files/%s#sha256=%s">%s</a>'
+                     % (name, sha256 or hashlib.sha256(data).hexdigest(), name))
+    (page / "index.html").write_text("<html><body>%s</body></html>" % "\n".join(links))
+    return (tmp_path / "simple").as_uri()
+
+
+def test_fetch_sdist_takes_the_exact_version_from_the_index(tmp_path):
+    index = _local_index(tmp_path, {"mod_wsgi-httpd-2.4.12.60.tar.gz": b"no",
+                                    "mod_wsgi-httpd-2.4.12.6.tar.gz": b"sdist bytes",
+                                    "mod_wsgi_httpd-2.4.12.6-py3-none-any.whl": b"no"})
+    dest, log = tmp_path / "downloads", io.StringIO()
+    dest.mkdir()
+    got = hb.fetch_sdist(hb.SDIST, "2.4.12.6", dest, log, settings={"index-url": index})
+    assert got == dest / "mod_wsgi-httpd-2.4.12.6.tar.gz" and got.read_bytes() == b"sdist bytes"
+    assert sorted(p.name for p in dest.iterdir()) == [got.name]
+    assert "Downloading file://" in log.getvalue() and f"Saved {got}" in log.getvalue()
+
+
+def test_fetch_sdist_refuses_a_wrong_digest_and_a_missing_version(tmp_path):
+    index = _local_index(tmp_path, {"mod_wsgi_httpd-2.4.69.1.tar.gz": b"tampered"}, sha256="0" * 64)
+    dest = tmp_path / "downloads"
+    dest.mkdir()
+    with pytest.raises(RuntimeError, match=r"^sha256 mismatch for file://.*mod_wsgi_httpd-2\.4\.69\.1\.tar\.gz$"):
+        hb.fetch_sdist(hb.SDIST, "2.4.69.1", dest, io.StringIO(), settings={"index-url": index})
+    assert list(dest.iterdir()) == []
+    log = io.StringIO()
+    with pytest.raises(RuntimeError, match=r"^no sdist of mod-wsgi-httpd==2\.4\.69\.2 on the index$"):
+        hb.fetch_sdist(hb.SDIST, "2.4.69.2", dest, log,
+                       settings={"index-url": index, "extra-index-url": (tmp_path / "none").as_uri()})
+    assert (tmp_path / "none").as_uri() in log.getvalue()     # an index that failed is named
+
+
+def test_pip_settings_put_the_environment_first(monkeypatch, tmp_path):
+    monkeypatch.setenv("PIP_INDEX_URL", (tmp_path / "simple").as_uri())
+    assert hb._pip_settings()["index-url"] == (tmp_path / "simple").as_uri()
+
+
+def test_download_step_fetches_from_the_configured_index(cache, monkeypatch, tmp_path):
+    monkeypatch.setitem(hb.KNOWN, "9.9.9", "9.9.9.1")
+    _fake_sdist(tmp_path / "made", "9.9.9", "9.9.9.1")
+    sdist = tmp_path / "made" / "mod_wsgi_httpd-9.9.9.1.tar.gz"
+    monkeypatch.setenv("PIP_INDEX_URL", _local_index(tmp_path, {sdist.name: sdist.read_bytes()}))
+    with pytest.raises(hb.BuildError, match="failed at step 'configure'"):   # the fake's configure
+        hb.build_httpd("9.9.9", log=lambda msg: None)
+    assert (cache / "downloads" / sdist.name).read_bytes() == sdist.read_bytes()
+    assert "Saved" in (cache / "9.9.9.build" / "logs" / "download.log").read_text()

@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 from conformance.journal import PASS, Journal
+from gateway import httpd
 from matrix import run, store, text
 
 from .conftest import make_cell, write_cell
@@ -92,7 +93,7 @@ def test_timeout_kills_the_cell_and_what_it_started_in_other_sessions(tmp_path, 
     assert hung["status"] == "timeout" and hung["message"].startswith("no result after 3")
     grandchild = int(pidfile.read_text())
     time.sleep(0.2)
-    assert not run._alive(grandchild), "the cell's grandchild (own session, like Apache) survived"
+    assert not httpd.alive(grandchild), "the cell's grandchild (own session, like Apache) survived"
     assert {r["status"] for i, r in records.items() if i != hung["cell"]["id"]} == {"pass"}
 
 
@@ -112,7 +113,7 @@ def test_stopping_a_run_kills_running_cells_and_records_nothing_for_them(tmp_pat
     t.join(20)
     assert not t.is_alive()
     assert result[CELLS[0].id] is None                     # no record: the next run redoes it
-    assert not run._alive(int(pidfile.read_text()))
+    assert not httpd.alive(int(pidfile.read_text()))
 
 
 def test_cli_single_cell(tmp_path, fake_conformance, monkeypatch, capsys):
