@@ -106,6 +106,7 @@ def basic(ctx):
         wc.script_alias("/errs", "%s/errors.wsgi" % a),
         wc.script_alias("/nocall", "%s/no_callable.wsgi" % a),
         wc.script_alias("/imperr", "%s/import_error.wsgi" % a),
+        wc.script_alias("/halfimp", "%s/half_import.wsgi" % a),
         wc.script_alias("/missing", "%s/does_not_exist.wsgi" % a),
         wc.script_alias("/dir/", "%s/" % a),
     ]

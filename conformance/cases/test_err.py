@@ -211,6 +211,15 @@ def test_import_error_recovers(server, mode, expect):
     check_log(server, mark.log, NOTHING)
 
 
+@case("ERR-031", "a script that fails at import after defining its callable fails the same way on the next "
+      "request too (the half-run module is not kept): 500 and the profile's log lines both times",
+      expects=PATH_BY_MODE)
+def test_half_import_not_kept(server, mode, expect):
+    for attempt in ("first", "second"):
+        resp = error_path(server, mode, expect, "/halfimp")
+        assert b"half-imported" not in resp.content, "%s request: the half-run module served" % attempt
+
+
 @case("ERR-002", "a script without the callable gives the profile's status and its log line naming it",
       expects=PATH_BY_MODE)
 def test_missing_callable(server, mode, expect):

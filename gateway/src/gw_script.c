@@ -152,9 +152,8 @@ static PyObject *load(gw_interp *ip, gw_reqio *io, server_rec *s, const char *sc
         apr_snprintf(head, sizeof(head), "mod_gateway (pid=%d): Exception occurred processing "
                      "WSGI script '%s'.", (int)getpid(), script);
         gw_log_exception(io, s, head);
-        /* Never cache a half-run module: the next request imports again. */
-        if (PyDict_GetItemString(PyImport_GetModuleDict(), name))
-            PyDict_DelItemString(PyImport_GetModuleDict(), name);
+        /* No half-run module is kept (ERR-031): PyImport_ExecCodeModuleEx takes a module
+         * whose code failed out of sys.modules itself, so the next request imports again. */
         PyErr_Clear();
         return NULL;
     }
