@@ -444,6 +444,17 @@ def sockets(ctx):
     return lines
 
 
+@site("restrict")
+def restrict(ctx):
+    """WSGIRestrictProcess (DMN-028): /allowed is delegated to a group its list names, /refused
+    to one its list leaves out."""
+    probe = "%s/probe.wsgi" % ctx.apps
+    return ([wc.daemon_process("ra", "threads=2"), wc.daemon_process("rb", "threads=2"),
+             wc.script_alias("/allowed", probe), wc.script_alias("/refused", probe)]
+            + _in_location("/allowed", "WSGIRestrictProcess rb ra", wc.process_group("ra"))
+            + _in_location("/refused", "WSGIRestrictProcess ra", wc.process_group("rb")))
+
+
 @site("socket-timeout")
 def socket_timeout(ctx):
     """socket-timeout=2 under Apache's Timeout 12 (DMN-018, DMN-024): which of them ends a stalled
