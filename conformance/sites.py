@@ -30,6 +30,8 @@ SITE_ENV = {}
 
 def site(name, log=(), env=None):
     def register(fn):
+        if name in SITES:       # a second builder would silently take over the first's cases
+            raise ValueError("site %r is defined twice (%s and %s)" % (name, SITES[name].__name__, fn.__name__))
         SITES[name] = fn
         if log:
             SITE_LOG[name] = tuple(log)
@@ -444,8 +446,8 @@ def sockets(ctx):
     return lines
 
 
-@site("restrict")
-def restrict(ctx):
+@site("restrict-process")
+def restrict_process(ctx):
     """WSGIRestrictProcess (DMN-028): /allowed is delegated to a group its list names, /refused
     to one its list leaves out."""
     probe = "%s/probe.wsgi" % ctx.apps
