@@ -424,6 +424,20 @@ def test_import_script_bad_option(env, mode, tmp_path, expect):
     config_error(env, tmp_path, expect, lambda c: ["WSGIImportScript %s/probe.wsgi nonsense" % c.apps])
 
 
+@case("ERR-032", "a WSGIImportScript option with a name it does not take (process=) is a config error with "
+      "the profile's message", site="none", modes=("embedded",), expects=CONFIG_ERROR)
+def test_import_script_unknown_option(env, mode, tmp_path, expect):
+    config_error(env, tmp_path, expect, lambda c: [
+        "WSGIImportScript %s/probe.wsgi process=main application-group=%%{GLOBAL}" % c.apps])
+
+
+@case("ERR-033", "WSGIMapHEADToGET with a value other than On, Off or Auto is a config error with the "
+      "profile's message (3.4: the directive is unknown)", site="none", modes=("embedded",),
+      expects=CONFIG_ERROR)
+def test_map_head_bad_value(env, mode, tmp_path, expect):
+    config_error(env, tmp_path, expect, lambda c: ["WSGIMapHEADToGET Sometimes"])
+
+
 def _py3_only(env):
     if not env.py3:
         pytest.skip("Python 2 has no exception chaining")
