@@ -420,6 +420,7 @@ def daemonopts(ctx):
     groups = {"maxreq": ["processes=1 threads=1 maximum-requests=3"],
               "idle": ["processes=1 threads=1 inactivity-timeout=2"],
               "named": ["threads=1", ("display-name", GROUP)],
+              "nice": ["threads=1 cpu-priority=5"],
               "ident": ["threads=1 umask=0027", ("home", home)]}
     lines = []
     for name, opts in sorted(groups.items()):

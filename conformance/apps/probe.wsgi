@@ -44,6 +44,12 @@ def describe_contract(environ):
     return dict((k, {"class": _class(v), "value": _jsonable(v)}) for k, v in environ.items())
 
 
+def _nice():
+    """This process's nice value, from /proc (os.getpriority is not on Python 2)."""
+    with open("/proc/self/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[16])
+
+
 def sys_facts():
     import locale
     try:
@@ -67,6 +73,7 @@ def sys_facts():
         "interpreter_marker": sys.modules.get("probe_marker_holder") is not None,
         # every interpreter has its own sys.modules, alive as long as the interpreter
         "interpreter_id": id(sys.modules),
+        "nice": _nice(),
     }
     try:
         import mod_wsgi

@@ -418,6 +418,13 @@ def test_restrict_process(server, mode, expect):
                      http(server, "/refused/sys").status_code)
 
 
+@case("DMN-029", "cpu-priority=5 runs the group's daemon at nice 5; a group without it keeps Apache's (0)",
+      site="daemonopts", modes=DAEMON)
+def test_cpu_priority(server, mode):
+    assert fetch_json(server, "/nice/sys")["nice"] == 5
+    assert fetch_json(server, "/named/sys")["nice"] == 0
+
+
 def _daemon_pids(server, prefix=b"(wsgi:ax-"):
     found = set()
     for pid in server.pids():
