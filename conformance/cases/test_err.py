@@ -305,12 +305,15 @@ BAD_HEADERS = ("int-header-name", "int-header-value", "list-header", "three-tupl
 
 @case("ERR-026", "a response header item that is not a pair of strings (an int name or value, a list, a "
       "3-tuple) gives 500 and the profile's log lines; no header of that call is sent",
-      expects={m: {a: PATH for a in BAD_HEADERS} for m in ("embedded", "daemon")})
-def test_bad_header_item(server, mode, expect):
+      expects={m: dict([(a, PATH) for a in BAD_HEADERS] + [(a + "/py2?", PATH) for a in BAD_HEADERS])
+               for m in ("embedded", "daemon")})
+def test_bad_header_item(server, mode, expect, env):
     failed = []
     for action in BAD_HEADERS:      # each judged, so one run names every item that fails
+        # Python 2's own lines where its message differs (4.x names no header part there)
+        key = action + "/py2" if not env.py3 and action + "/py2" in expect[mode] else action
         try:
-            resp = error_path(server, mode, {mode: expect[mode][action]}, "/errs/" + action)
+            resp = error_path(server, mode, {mode: expect[mode][key]}, "/errs/" + action)
             assert "X-Probe-Leak" not in resp.headers, "a header of the refused call was sent"
         except AssertionError as e:
             failed.append("%s: %s" % (action, e))
