@@ -447,8 +447,8 @@ def sockets(ctx):
     return lines
 
 
-@site("restrict-process")
-def restrict_process(ctx):
+@site("rproc")
+def rproc(ctx):
     """WSGIRestrictProcess (DMN-028): /allowed is delegated to a group its list names, /refused
     to one its list leaves out."""
     probe = "%s/probe.wsgi" % ctx.apps

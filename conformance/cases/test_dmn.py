@@ -409,7 +409,7 @@ def test_file_for_a_child_that_left(server, mode, expect):
 
 @case("DMN-028", "WSGIRestrictProcess: a request delegated to a group the list names is served by that "
       "group; one delegated to a group it leaves out gets the profile's status and log line",
-      site="restrict-process", modes=DAEMON, expects=DAEMON_PATH)
+      site="rproc", modes=DAEMON, expects=DAEMON_PATH)
 def test_restrict_process(server, mode, expect):
     got = fetch_json(server, "/allowed/env")["environ"]["mod_wsgi.process_group"]["value"]
     assert got == "ra", "the allowed request ran in group %r" % got
