@@ -420,7 +420,6 @@ def daemonopts(ctx):
     groups = {"maxreq": ["processes=1 threads=1 maximum-requests=3"],
               "idle": ["processes=1 threads=1 inactivity-timeout=2"],
               "named": ["threads=1", ("display-name", GROUP)],
-              "nice": ["threads=1 cpu-priority=5"],
               "ident": ["threads=1 umask=0027", ("home", home)]}
     lines = []
     for name, opts in sorted(groups.items()):
@@ -456,6 +455,16 @@ def rproc(ctx):
              wc.script_alias("/allowed", probe), wc.script_alias("/refused", probe)]
             + _in_location("/allowed", "WSGIRestrictProcess rb ra", wc.process_group("ra"))
             + _in_location("/refused", "WSGIRestrictProcess ra", wc.process_group("rb")))
+
+
+@site("prio")
+def prio(ctx):
+    """cpu-priority= (DMN-029) on a site no case restarts: after daemonopts' graceful restart
+    (DMN-008) the releases answer its groups 503 for a while."""
+    probe = "%s/probe.wsgi" % ctx.apps
+    return [wc.daemon_process("nice", "threads=1 cpu-priority=5"), wc.daemon_process("plain", "threads=1"),
+            wc.script_alias("/nice", probe, process_group="nice"),
+            wc.script_alias("/plain", probe, process_group="plain")]
 
 
 @site("socket-timeout")

@@ -419,10 +419,10 @@ def test_restrict_process(server, mode, expect):
 
 
 @case("DMN-029", "cpu-priority=5 runs the group's daemon at nice 5; a group without it keeps Apache's (0)",
-      site="daemonopts", modes=DAEMON)
+      site="prio", modes=DAEMON)
 def test_cpu_priority(server, mode):
     assert fetch_json(server, "/nice/sys")["nice"] == 5
-    assert fetch_json(server, "/named/sys")["nice"] == 0
+    assert fetch_json(server, "/plain/sys")["nice"] == 0
 
 
 def _daemon_pids(server, prefix=b"(wsgi:ax-"):
