@@ -12,8 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conformance import targets
-from gateway import wsgi_config as wc
+from gateway import host, wsgi_config as wc
 from gateway.wsgi_config import GLOBAL, GROUP
 
 APPS = Path(__file__).parent / "apps"
@@ -236,7 +235,7 @@ def _legacy_virtualenv():
     It is kept apart from the harness's site-packages because tox 4 needs a newer
     virtualenv there; PYTHONPATH puts this copy first only for this one command."""
     import fcntl
-    home = targets.cache_dir() / "tools" / ("virtualenv-" + LEGACY_VIRTUALENV)
+    home = host.cache_root() / "tools" / ("virtualenv-" + LEGACY_VIRTUALENV)
     home.parent.mkdir(parents=True, exist_ok=True)
     with open(str(home) + ".lock", "w") as lock:   # xdist workers install it once
         fcntl.flock(lock, fcntl.LOCK_EX)

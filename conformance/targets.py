@@ -77,9 +77,8 @@ class Target:
         return d
 
 
-# The cache root, the Python finder and the Python probe are gateway.host's; here they
-# raise TargetError, as everything of this module does.
-cache_dir = host.cache_root
+# The cache root (host.cache_root), the Python finder and the Python probe are gateway.host's;
+# here they raise TargetError, as everything of this module does.
 
 
 def find_python(spec):
@@ -149,11 +148,11 @@ def build_mod_wsgi(server_python, apxs, version=None, log=None):
         version = mod_wsgi_version_for(info["version"], httpd.ApacheInstall.from_apxs(apxs).version)
     key = hashlib.sha256(("%s|%s|%s|%s" % (version, info["executable"], info["version"],
                                            os.path.realpath(apxs))).encode()).hexdigest()[:16]
-    dest = cache_dir() / "mod_wsgi" / ("%s-py%s-%s" % (version, info["version"], key))
+    dest = host.cache_root() / "mod_wsgi" / ("%s-py%s-%s" % (version, info["version"], key))
     found = list(dest.glob("mod_wsgi/server/mod_wsgi*.so"))
     if found:
         return found[0]
-    downloads = cache_dir() / "downloads"
+    downloads = host.cache_root() / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
     sdist = _mod_wsgi_sdist(server_python, version, downloads)
     tmp = dest.with_name(dest.name + ".tmp")

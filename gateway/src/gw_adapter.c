@@ -35,9 +35,9 @@ static int is_ctl(unsigned char c)
     return c < 0x20 || c == 0x7f;
 }
 
-/* A native string (or bytes where the profile allows) as latin-1 C text in pool. */
 #define BYTES_EXPECTED "expected byte string object for %s, value of type %.200s found"
 
+/* A native string (or bytes where the profile allows) as latin-1 C text in pool. */
 static const char *text_arg(GwAdapter *self, PyObject *o, const char *what, apr_size_t *lenp)
 {
     PyObject *b;
