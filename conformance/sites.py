@@ -169,6 +169,17 @@ def dying(ctx):
             wc.script_alias("/errs", "%s/errors.wsgi" % ctx.apps, process_group="dyinggroup")]
 
 
+@site("traced")
+def traced(ctx):
+    """ERR-035's own daemon process: one thread, one interpreter (the main one, as C extensions
+    using PyGILState need).  tracemalloc takes PyGILState on every raw allocation, so a thread
+    whose first thread state is another interpreter's, or another thread in another
+    interpreter, would wait forever while it traces, under any module."""
+    return [wc.daemon_process("traced", "processes=1 threads=1"),
+            wc.script_alias("/errs", "%s/errors.wsgi" % ctx.apps, process_group="traced",
+                            application_group=GLOBAL)]
+
+
 @site("identity")
 def identity(ctx):
     """Daemon identity: user/group/supplementary-groups exactly as configured, and the defaults."""

@@ -1,4 +1,7 @@
 # Apps that misbehave on purpose; the action is the first PATH_INFO segment.
+import gc
+import json
+import os
 import sys
 
 PY3 = sys.version_info[0] >= 3
@@ -61,10 +64,57 @@ def exit_mid_body():
     os._exit(3)
 
 
+class traced_growth(object):
+    """Writes {"grown": bytes} to `out` (if given): what Python's traced memory grew by over
+    the block (its exception, still alive then, counts: a few hundred bytes).  Nothing but the
+    block runs while tracing: tracemalloc takes PyGILState on every raw allocation (an import,
+    an open file's lock), which on a thread whose first thread state is another
+    interpreter's waits forever (seen: 4.9.4 embedded)."""
+    def __init__(self, out):
+        self.out = out
+        try:
+            import tracemalloc
+        except ImportError:
+            tracemalloc = None
+        self.tm = tracemalloc if out else None
+
+    def __enter__(self):
+        if self.tm:
+            self.tm.start()
+            gc.collect()
+            self.before = self.tm.get_traced_memory()[0]
+
+    def __exit__(self, *exc_info):
+        if not self.out:
+            return
+        grown = None
+        if self.tm:
+            gc.collect()
+            grown = self.tm.get_traced_memory()[0] - self.before
+            self.tm.stop()
+        with open(self.out + ".tmp", "w") as f:
+            f.write(json.dumps({"grown": grown}))
+        os.rename(self.out + ".tmp", self.out)
+
+
 def application(environ, start_response):
     action = environ.get("PATH_INFO", "/").strip("/") or "raise"
     if action == "raise":
         raise ValueError("probe failure before start_response")
+    if action == "raise-big":
+        raise ValueError("probe big failure " + "x" * 2000)
+    if action == "tracemalloc":
+        # What this process's Python has allocated and still holds (ERR-035); the first call
+        # starts tracing, ?stop=1 ends it.
+        import tracemalloc
+        if "stop=1" in environ.get("QUERY_STRING", ""):
+            tracemalloc.stop()
+        elif not tracemalloc.is_tracing():
+            tracemalloc.start()
+        gc.collect()
+        body = json.dumps({"pid": os.getpid(), "traced": tracemalloc.get_traced_memory()[0]})
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body.encode("ascii")]
     if action == "chain-cause":
         chained_by_cause()
     if action == "chain-context":
@@ -79,8 +129,12 @@ def application(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain"), LEAK])
         return raise_after_empty_item()
     if action == "read-body":
-        # Reads the whole body the client announced; the client sends less and leaves.
-        data = environ["wsgi.input"].read()
+        # Reads the whole body the client announced; the client sends less and leaves.  With
+        # ?out=FILE, writes to FILE how much more memory Python holds after the failed read
+        # than before it (tracemalloc; null on Python 2), and the read's exception goes on.
+        out = environ.get("QUERY_STRING", "").partition("out=")[2]
+        with traced_growth(out):
+            data = environ["wsgi.input"].read()
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [("read %d bytes" % len(data)).encode("ascii")]
     if action == "exit-mid-body":
@@ -114,6 +168,9 @@ def application(environ, start_response):
         # The bad item comes after a good one (LEAK): none of the call's headers may be sent.
         start_response("200 OK", [("Content-Type", "text/plain"), LEAK, BAD_HEADERS[action]])
         return [b"bad header"]
+    if action == "bad-content-length":
+        start_response("200 OK", [("Content-Type", "text/plain"), LEAK, ("Content-Length", "abc")])
+        return [b"bad content length"]
     if action == "content-length":
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "100")])
         return [b"x" * 200]

@@ -68,7 +68,8 @@ def sys_facts():
         "setlocale": current, "lc_ctype": locale.setlocale(locale.LC_CTYPE, None),
         "utf8_mode": getattr(sys.flags, "utf8_mode", 0),
         "environ": dict((k, os.environ.get(k)) for k in
-                        ("LANG", "LC_ALL", "LC_CTYPE", "HOME", "USER", "PYTHONHOME", "PROBE_SETENV")),
+                        ("LANG", "LC_ALL", "LC_CTYPE", "HOME", "USER", "LOGNAME", "USERNAME",
+                         "PYTHONHOME", "PROBE_SETENV")),
         "module_name": __name__, "imported_at": IMPORTED_AT, "now": time.time(),
         "interpreter_marker": sys.modules.get("probe_marker_holder") is not None,
         # every interpreter has its own sys.modules, alive as long as the interpreter

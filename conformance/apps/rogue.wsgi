@@ -15,7 +15,9 @@ socket under /proc/self/fd named like the group's listening one) and:
 /errno?path=P&size=N
                 reads the request body in 8 KiB reads, each right after it sets the thread's
                 errno to EINTR (as C code an app calls may leave it), answers X-Body-SHA256 of
-                what it read and bigfile's N bytes, errno set to EINTR again on return (DMN-023).
+                what it read and bigfile's N bytes, errno set to EINTR again on return (DMN-023);
+/duplex         echoes the request body as it reads it: each 16 KiB read is yielded before the
+                next one (DMN-030).
 Runs on Python 2.7 and 3.6+.
 """
 
@@ -151,5 +153,15 @@ def application(environ, start_response):
         wrapped = environ["wsgi.file_wrapper"](open(path, "rb"), 65536)
         leave_errno_eintr()
         return wrapped
+    if action == "duplex":
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+
+        def echo(stream):
+            while True:
+                c = stream.read(16384)
+                if not c:
+                    return
+                yield c
+        return echo(environ["wsgi.input"])
     start_response("404 Not Found", [("Content-Type", "text/plain")])
     return [b"unknown action"]

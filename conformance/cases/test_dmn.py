@@ -186,7 +186,13 @@ def test_explicit_identity(server, mode):
     assert (facts["uid"], facts["gid"]) == (pw.pw_uid, users)
     # Observed on 6.1.1, 5.0.2, 4.9.4 and Debian's 4.9.4: the primary group is in the list too.
     assert facts["groups"] == want_groups, "os.getgroups() is %s, expected %s" % (facts["groups"], want_groups)
-    assert facts["environ"]["HOME"] == pw.pw_dir
+    # Observed on 6.1.1 and 4.9.4: HOME is the daemon user's; USER, LOGNAME and USERNAME stay
+    # as Apache had them.
+    with open("/proc/%d/environ" % server.proc.pid, "rb") as f:
+        apache = dict(kv.decode("utf-8", "replace").partition("=")[::2] for kv in f.read().split(b"\0") if kv)
+    login = dict((k, facts["environ"][k]) for k in ("HOME", "USER", "LOGNAME", "USERNAME"))
+    assert login == {"HOME": pw.pw_dir, "USER": apache.get("USER"), "LOGNAME": apache.get("LOGNAME"),
+                     "USERNAME": apache.get("USERNAME")}, login
 
 
 @case("DMN-011", "by default the daemon runs as Apache's User/Group with that user's groups and HOME, "
@@ -640,6 +646,24 @@ def test_stale_errno(server, mode):
         "the app read another body than the client sent"
     assert len(r.content) == size, "got %d of %d bytes" % (len(r.content), size)
     assert hashlib.sha256(r.content).hexdigest() == _pattern_sha256(size), "the file arrived altered"
+    check_log(server, mark.log, NOTHING)
+
+
+@case("DMN-030", "a daemon app that echoes a 256 KiB request body as it reads it (16 KiB at a time, each "
+      "yielded before the next read): the client gets 200 and its body back intact, without waiting on a "
+      "timeout, nothing logged", site="rogue", modes=DAEMON)
+def test_duplex_echo(server, mode):
+    # The Apache child must keep relaying the response while it still sends the body: a child
+    # that blocks on either side alone waits for a daemon that waits for it.  256 KiB: the
+    # releases send the whole body before they read any response, so they stall once the
+    # echo fills the socket buffers (observed: 384 KiB times out on 6.1.1, 256 KiB passes).
+    body = os.urandom(256 << 10)
+    mark = Mark(server)
+    r = http(server, "/rogue/duplex", method="POST", data=body,
+             headers={"Content-Type": "application/octet-stream"}, timeout=20)
+    assert r.status_code == 200, (r.status_code, r.text[:300])
+    assert len(r.content) == len(body), "got %d of %d bytes back" % (len(r.content), len(body))
+    assert r.content == body, "the echo arrived altered"
     check_log(server, mark.log, NOTHING)
 
 

@@ -482,11 +482,9 @@ static void daemon_main(gw_daemon_rt *rt, int slot)
     /* Identity before anything else runs. */
     drop_privileges(g, p, &pw);
 
-    if (pw) {
+    /* HOME only: the releases leave USER and LOGNAME as Apache had them (DMN-010). */
+    if (pw)
         setenv("HOME", pw->pw_dir, 1);
-        setenv("USER", pw->pw_name, 1);
-        setenv("LOGNAME", pw->pw_name, 1);
-    }
     /* Without home= the daemon stays in Apache's working directory (4.x+), or goes to its
        user's home directory (3.4). */
     if (g->home) {

@@ -458,6 +458,7 @@ gw_interp *gw_interp_acquire(const char *name, server_rec *s)
 {
     gw_interp *ip = tl_last;
     PyThreadState **slot, *mts, *nts;
+    int made_main;
 
     if (!gw_python_ready)
         return NULL;
@@ -496,7 +497,8 @@ gw_interp *gw_interp_acquire(const char *name, server_rec *s)
         apr_thread_mutex_unlock(create_lock);
         return NULL;
     }
-    if (!*slot)
+    made_main = !*slot;
+    if (made_main)
         *slot = PyThreadState_New(main_interp->interp);
     mts = *slot;
     PyEval_RestoreThread(mts);
@@ -508,6 +510,22 @@ gw_interp *gw_interp_acquire(const char *name, server_rec *s)
         PyEval_SaveThread();
         apr_thread_mutex_unlock(create_lock);
         return NULL;
+    }
+    if (made_main) {
+        /* PyGILState_Ensure() takes a thread's first thread state for the thread's own, and
+         * tracemalloc calls it on every raw allocation (C extensions from their callbacks):
+         * had mts, made only to create this group, stayed first, an app of the group doing
+         * so would wait on the GIL it holds.  The group's thread state comes first instead
+         * (the releases' order: a thread's first Python is its first request's group). */
+        PyThreadState *first;
+        PyThreadState_Clear(mts);
+        PyThreadState_Delete(mts);      /* also unbinds it from PyGILState */
+        *slot = NULL;
+        first = PyThreadState_New(GW_TSTATE_INTERP(nts));
+        PyThreadState_Swap(first);
+        PyThreadState_Clear(nts);
+        PyThreadState_Delete(nts);
+        nts = first;
     }
     apr_thread_mutex_lock(interps_lock);
     ip = new_interp_record(name, GW_TSTATE_INTERP(nts));
