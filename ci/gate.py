@@ -45,7 +45,7 @@ from conformance.journal import PASS, FAIL
 from matrix import axes, httpd_builds, publish, store
 from matrix.cells import matches
 from matrix.run import Prebuilder, run_cells, _raise_interrupt
-from matrix.text import headline
+from gateway.text import headline
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,7 +1,8 @@
 """Facts about this machine that every layer asks for, answered in one place.
 
-`cache_root` is where builds and downloads are kept; `find_python` finds a server Python
-by version; `python_info` asks a Python (2.7 or 3.x) about itself.  Apache installs (the
+`cache_root` is where builds and downloads are kept; `pyenv_roots` where pyenv keeps its
+Pythons; `find_python` finds a server Python by version; `python_info` asks a Python (2.7 or
+3.x) about itself.  Apache installs (the
 apxs probe) and processes (the /proc walker) are gateway.httpd's.  This module imports
 nothing of the project: everything else may import it.
 """
@@ -24,14 +25,33 @@ def cache_root():
     return Path(os.environ.get("MOD_GATEWAY_CACHE") or Path.home() / ".cache" / "mod_gateway")
 
 
+def pyenv_roots():
+    """Where pyenv keeps its versions: $PYENV_ROOT when it is set; else what `pyenv root`
+    says, ~/.pyenv and root's (a child user reads that one through ci/provision's ACL)."""
+    if os.environ.get("PYENV_ROOT"):
+        return [os.environ["PYENV_ROOT"]]
+    roots = []
+    if shutil.which("pyenv"):
+        try:
+            roots.append(subprocess.run(["pyenv", "root"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                        universal_newlines=True, timeout=20).stdout.strip())
+        except (OSError, subprocess.SubprocessError):
+            pass
+    roots += [str(Path.home() / ".pyenv"), "/root/.pyenv"]
+    out = []
+    for r in roots:
+        if r and r not in out:
+            out.append(r)
+    return out
+
+
 def find_python(spec):
     """A server Python from a path, or a version ('3.11', 'py3.11', '2.7.18') found under
     pyenv's versions or on PATH."""
     if not spec or os.path.sep in spec:
         return spec
     version = spec[2:] if spec.startswith("py") else spec
-    roots = [os.environ.get("PYENV_ROOT", ""), str(Path.home() / ".pyenv"), "/root/.pyenv"]
-    for root in filter(None, roots):
+    for root in pyenv_roots():
         hits = sorted(glob.glob(os.path.join(root, "versions", version + "*", "bin", "python")))
         exact = [h for h in hits if re.search(r"/%s(\.\d+)?/bin" % re.escape(version), h)]
         if exact:
@@ -53,8 +73,12 @@ except ImportError:
     from distutils import sysconfig
     cv = sysconfig.get_config_var
     inc = sysconfig.get_python_inc()
+import os
 ver = '%d.%d' % sys.version_info[:2]
 abiflags = getattr(sys, 'abiflags', '') or ''
+sonames = [n for n in (cv('INSTSONAME'), cv('LDLIBRARY')) if n and '.so' in n]
+libdirs = [d for d in (cv('LIBDIR'), os.path.join(cv('LIBDIR') or '', cv('MULTIARCH') or '')) if d]
+found = [os.path.join(d, n) for d in libdirs for n in sonames if os.path.exists(os.path.join(d, n))]
 print(json.dumps({
     'executable': sys.executable,
     'version': '%d.%d.%d' % sys.version_info[:3],
@@ -68,6 +92,7 @@ print(json.dumps({
     'ldversion': cv('LDVERSION') or (ver + abiflags),
     'libs': (cv('LIBS') or '') + ' ' + (cv('SYSLIBS') or ''),
     'shared': bool(cv('Py_ENABLE_SHARED')),
+    'libpython': found[0] if found else '',
 }))
 """
 
@@ -75,7 +100,7 @@ print(json.dumps({
 def python_info(python):
     """What `python` says about itself: executable, version ('X.Y.Z'), short ('X.Y'),
     prefix, base_prefix (a virtualenv's base interpreter), include, includepy, libdir,
-    ldlibrary, ldversion, libs, shared."""
+    ldlibrary, ldversion, libs, shared, libpython (the shared library's path, '' if none)."""
     try:
         out = subprocess.run([str(python), "-c", _PY_INFO], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, universal_newlines=True, timeout=60)

@@ -12,10 +12,8 @@ mod_wsgi only with its own Python and the Debian Apache.
 """
 
 import glob
-import json
 import os
 import re
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -23,7 +21,7 @@ from typing import Optional
 
 from conformance import MODES
 from conformance import targets as targets_mod
-from gateway import httpd
+from gateway import host, httpd
 
 from . import httpd_builds
 from .cells import Cell
@@ -33,17 +31,6 @@ DECLARED_PYTHONS = ("2.7",) + tuple("3.%d" % m for m in range(2, 14))
 # Declared Apache builds nobody can obtain on this machine, and why.
 UNOBTAINABLE_APACHES = {"2.2": "Apache 2.2 is not obtainable here"}
 DEBIAN_APXS = "/usr/bin/apxs"
-
-# Runs on every server Python (2.7 and 3.x): version and whether a shared libpython exists.
-_PROBE = r"""
-import json, os, sys, sysconfig
-g = sysconfig.get_config_var
-names = [n for n in (g("INSTSONAME"), g("LDLIBRARY")) if n and ".so" in n]
-dirs = [d for d in (g("LIBDIR"), os.path.join(g("LIBDIR") or "", g("MULTIARCH") or "")) if d]
-found = [os.path.join(d, n) for d in dirs for n in names if os.path.exists(os.path.join(d, n))]
-print(json.dumps({"version": "%d.%d.%d" % sys.version_info[:3], "executable": sys.executable,
-                  "shared": bool(g("Py_ENABLE_SHARED")), "libpython": found[0] if found else ""}))
-"""
 
 
 @dataclass
@@ -124,21 +111,11 @@ def discover_apaches(assume_built=False):
 
 # -- Python ---------------------------------------------------------------------------
 
-def _pyenv_root():
-    root = os.environ.get("PYENV_ROOT")
-    if not root:
-        try:
-            root = subprocess.run(["pyenv", "root"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                  universal_newlines=True, timeout=20).stdout.strip()
-        except (OSError, subprocess.TimeoutExpired):
-            root = ""
-    return root or str(Path.home() / ".pyenv")
-
-
 def candidate_pythons(extra=()):
     """(path, source) in order of preference; pyenv shims are skipped (they only redirect)."""
     out = [(p, "--python") for p in extra]
-    out += [(p, "pyenv") for p in sorted(glob.glob(os.path.join(_pyenv_root(), "versions", "*", "bin", "python")))]
+    out += [(p, "pyenv") for root in host.pyenv_roots()
+            for p in sorted(glob.glob(os.path.join(root, "versions", "*", "bin", "python")))]
     for d in os.environ.get("PATH", "").split(os.pathsep):
         if not d or "shims" in Path(d).parts:
             continue
@@ -157,11 +134,10 @@ def candidate_pythons(extra=()):
 
 
 def probe_python(path):
+    """host.python_info of `path`, or None for an interpreter that cannot say."""
     try:
-        out = subprocess.run([path, "-c", _PROBE], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             universal_newlines=True, timeout=30)
-        return json.loads(out.stdout) if out.returncode == 0 else None
-    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return host.python_info(path)
+    except host.HostError:
         return None
 
 
@@ -184,8 +160,8 @@ def discover_pythons(extra=()):
     for xy in DECLARED_PYTHONS:
         if xy not in by_version:
             by_version[xy] = ServerPython(xy, "declared", unavailable=(
-                "Python %s not found (looked on PATH, under %s/versions; add one with --python)"
-                % (xy, _pyenv_root())))
+                "Python %s not found (looked on PATH, under %s; add one with --python)"
+                % (xy, ", ".join(os.path.join(r, "versions") for r in host.pyenv_roots()))))
     return sorted(by_version.values(), key=lambda p: tuple(int(x) for x in p.version.split(".")))
 
 

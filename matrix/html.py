@@ -23,7 +23,7 @@ from html import escape
 
 from .cells import _version_key
 from .report import STATE_ORDER, cell_state, differential_by_case, summary_grids
-from .text import fmt_duration
+from gateway.text import fmt_duration
 
 MAX_EVIDENCE = 600         # evidence blocks on the page, shared fairly among the failing cells;
                            # failures beyond a cell's share link to the cell's journal (it has all)

@@ -3,7 +3,7 @@
 from collections import defaultdict
 
 from .report import differential_by_case, summary_grids
-from .text import fmt_duration, headline
+from gateway.text import fmt_duration, headline
 
 
 def _md(text):

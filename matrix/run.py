@@ -42,7 +42,7 @@ from gateway.httpd import kill_tree
 
 from . import store
 from .cells import select
-from .text import fmt_duration, headline
+from gateway.text import fmt_duration, headline
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = "reports/matrix"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from gateway import build
 from gateway.httpd import kill_tree
-from matrix.text import fmt_duration
+from gateway.text import fmt_duration
 from . import SCHEMA, equivalent as EQ, mutants as M, unit as U
 
 REPO = Path(__file__).resolve().parents[2]

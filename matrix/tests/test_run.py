@@ -4,8 +4,8 @@ import time
 from pathlib import Path
 
 from conformance.journal import PASS, Journal
-from gateway import httpd
-from matrix import run, store, text
+from gateway import httpd, text
+from matrix import run, store
 
 from .conftest import make_cell, write_cell
 

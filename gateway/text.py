@@ -1,5 +1,5 @@
-"""How the matrix's outputs say a duration and the gist of a message (run's progress lines,
-the report, the gate, the power report): the bottom layer, importing nothing of the matrix."""
+"""How the tools' outputs say a duration and the gist of a message (the matrix's progress
+lines and report, the gate, the power report): bottom layer, importing nothing of the tree."""
 
 import re
 
