@@ -27,7 +27,7 @@ def entries():
 
 def test_slice_is_representative():
     cells = [e.cell.split("/") for e in entries()]
-    assert 12 <= len(cells) <= 16, "the slice must fit the CI budget"
+    assert 12 <= len(cells) <= 17, "the slice must fit the CI budget (about a minute a cell)"
     assert {c[1][2:] for c in cells} == PYTHONS, "every Python at least once"
     assert {c[2] for c in cells} == {"prefork", "worker", "event"}
     assert {c[3] for c in cells} == {"embedded", "daemon"}

@@ -168,6 +168,10 @@ def application(environ, start_response):
         # The bad item comes after a good one (LEAK): none of the call's headers may be sent.
         start_response("200 OK", [("Content-Type", "text/plain"), LEAK, BAD_HEADERS[action]])
         return [b"bad header"]
+    if action == "unauthorized":
+        start_response("401 Unauthorized", [("Content-Type", "text/plain"),
+                                            ("WWW-Authenticate", 'Basic realm="probe"'), ("X-Probe-Auth", "1")])
+        return [b"authorization required"]
     if action == "bad-content-length":
         start_response("200 OK", [("Content-Type", "text/plain"), LEAK, ("Content-Length", "abc")])
         return [b"bad content length"]

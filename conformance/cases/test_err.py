@@ -365,6 +365,17 @@ def test_bad_content_length(server, mode, expect):
     assert "X-Probe-Leak" not in resp.headers, "a header of the refused response was sent"
 
 
+@case("ERR-036", "an app's 401 with WWW-Authenticate reaches the client as the app gave it: status, the "
+      "challenge, its other headers and body, nothing logged")
+def test_unauthorized(server, mode):
+    mark = Mark(server)
+    resp = http(server, "/errs/unauthorized")
+    assert resp.status_code == 401, resp.status_code
+    got = (resp.headers.get("WWW-Authenticate"), resp.headers.get("X-Probe-Auth"), resp.content)
+    assert got == ('Basic realm="probe"', "1", b"authorization required"), (got, dict(resp.headers))
+    check_log(server, mark.log, NOTHING)
+
+
 @case("ERR-011", "no more than Content-Length bytes are sent")
 def test_content_length_truncation(server, mode):
     resp = http(server, "/errs/content-length")
