@@ -118,3 +118,46 @@ def dechunk(body):
             return b"".join(out), False
         i = j + 2 + size + 2
 
+
+def keepalive_exchange(server, path, timeout=10.0):
+    """GET `path` on a keep-alive connection, read until the server closes it, the body
+    ends (chunked: its terminating chunk; else its Content-Length) or `timeout`; then try a
+    second request on it.  Returns (head, body as sent, closed, what the second request got)."""
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+    try:
+        s.sendall(b"GET " + path.encode("ascii") + b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        data, closed, deadline = b"", False, time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            data += chunk
+            head, sep, body = data.partition(b"\r\n\r\n")
+            if not sep:
+                continue
+            lower = head.lower()
+            if b"transfer-encoding: chunked" in lower:
+                if dechunk(body)[1]:
+                    break
+            elif b"content-length:" in lower:
+                cl = int(lower.split(b"content-length:")[1].split(b"\r\n")[0])
+                if len(body) >= cl:
+                    break
+        again = b""
+        try:
+            s.sendall(b"GET /probe/sys HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            s.settimeout(5)
+            again = s.recv(65536)
+        except OSError:
+            pass
+        head, _, body = data.partition(b"\r\n\r\n")
+        return head, body, closed, again
+    finally:
+        s.close()

@@ -84,7 +84,7 @@ def render_site(name, ctx):
     return ctx.common(python_home=name not in OWN_PYTHON_HOME) + SITES[name](ctx)
 
 
-OWN_PYTHON_HOME = {"home"}
+OWN_PYTHON_HOME = {"home", "home-missing-embedded"}
 
 
 def _daemon_group(ctx, name, *options):
@@ -130,6 +130,14 @@ def rootmount(ctx):
 def processes(ctx):
     return [wc.daemon_process("procs", "processes=3 threads=1"),
             wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps, process_group="procs")]
+
+
+@site("onethread")
+def onethread(ctx):
+    # A threaded MPM cut to one thread per child: the embedded interpreter is not multithreaded.
+    return ["<IfModule !mpm_prefork_module>", "    ThreadsPerChild 1", "    MaxRequestWorkers 2",
+            "    MinSpareThreads 1", "    MaxSpareThreads 2", "</IfModule>",
+            wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps)]
 
 
 @site("routing")
@@ -316,6 +324,20 @@ def home_missing(ctx):
     return ["Timeout 8",
             wc.daemon_process("nohome", "threads=1", python_home=ctx.root / "no-such-venv"),
             wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps, process_group="nohome")]
+
+
+# Python cannot start in the children: each logs why (the releases' crit lines or a
+# fatal error, mod_gateway's crit line on 3.8+) and the 3.7-and-older and 4.x/5.x ones die.
+@site("home-missing-embedded", log=(
+    r"\[(?:wsgi|gateway):crit\] .*(?:Initializing Python failed|Python initialisation failed|WSGI0036: Python "
+    r"interpreter configuration failed in embedded mode): (?:init_fs_encoding: )?failed to get the Python codec "
+    r"of the filesystem encoding$",
+    r"\[wsgi:crit\] .*WSGI0001: Python initialisation failed in Apache child process; Python based handlers "
+    r"will not be available\.$",
+    r"AH00052: child pid \d+ exit signal (?:Segmentation fault \(11\)|Aborted \(6\))"))
+def home_missing_embedded(ctx):
+    return ["Timeout 8", wc.python_home(ctx.root / "no-such-home"),
+            wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps)]
 
 
 @site("home-empty")

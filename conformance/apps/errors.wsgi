@@ -24,6 +24,33 @@ BAD_HEADERS = {"int-header-name": (7, "1"), "int-header-value": ("X-Number", 5),
                "three-tuple-header": ("X-Three", "1", "2"), "empty-name-header": ("", "1")}
 
 
+CTL_BODY = b"app body after a refused header\n" * 32
+
+
+class Counted(object):
+    """`n` items yielded 5 ms apart; close() writes {"taken": items handed out} to `out`."""
+    def __init__(self, out, item, n):
+        self.out, self.item, self.n, self.taken = out, item, n, 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        import time
+        if self.taken >= self.n:
+            raise StopIteration
+        if self.taken:
+            time.sleep(0.005)
+        self.taken += 1
+        return self.item
+    next = __next__
+
+    def close(self):
+        with open(self.out + ".tmp", "w") as f:
+            f.write(json.dumps({"taken": self.taken}))
+        os.rename(self.out + ".tmp", self.out)
+
+
 def after_body():
     yield b"first chunk of a body that will not finish\n"
     raise RuntimeError("probe failure after the body started")
@@ -128,6 +155,14 @@ def application(environ, start_response):
     if action == "leak-empty":
         start_response("200 OK", [("Content-Type", "text/plain"), LEAK])
         return raise_after_empty_item()
+    if action == "ctl-header":
+        # A header value with a control character that start_response lets through (only CR
+        # and LF are refused there) and Apache's header filter refuses; then a long body.
+        # With ?out=FILE the body is 200 items yielded 5 ms apart, and close() writes to FILE
+        # how many of them the server took before it stopped asking for more.
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Ctl", "a\x01b")])
+        out = environ.get("QUERY_STRING", "").partition("out=")[2]
+        return Counted(out, CTL_BODY, 200) if out else [CTL_BODY] * 64
     if action == "read-body":
         # Reads the whole body the client announced; the client sends less and leaves.  With
         # ?out=FILE, writes to FILE how much more memory Python holds after the failed read

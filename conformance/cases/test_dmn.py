@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from conformance.catalogue import CASES, case
-from conformance.client import dechunk, fetch_json, get_request, http, raw
+from conformance.client import dechunk, fetch_json, get_request, http, keepalive_exchange, raw
 from conformance.cases.test_err import DAEMON_PATH, LOG, NOTHING, Mark, access_status, check_error_path, check_log
 
 DAEMON = ("daemon",)
@@ -277,7 +277,7 @@ def test_death_mid_response_visible(server, mode, env):
     # The log lines are DMN-014's: this is the same request, judged on the wire.
     spec = env.profile.expectation(CASES["DMN-014"])["daemon"]
     mark = Mark(server)
-    head, body, closed, again = _keepalive_exchange(server, "/errs/exit-mid-body")
+    head, body, closed, again = keepalive_exchange(server, "/errs/exit-mid-body")
     check_error_path(server, mark, spec, "GET", "/errs/exit-mid-body", int(head.split(b" ")[1]))
     assert b"chunked" in head.lower(), "expected a chunked response: %r" % head
     payload, complete = dechunk(body)
@@ -492,51 +492,6 @@ def test_stop_finalises_daemons(server, mode):
         missing, sorted(first | second))
 
 
-def _keepalive_exchange(server, path, timeout=10.0):
-    """GET `path` on a keep-alive connection, read until the server closes it, the body
-    ends (chunked: its terminating chunk; else its Content-Length) or `timeout`; then try a
-    second request on it.  Returns (head, body as sent, closed, what the second request got)."""
-    import socket
-    s = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
-    try:
-        s.sendall(b"GET " + path.encode("ascii") + b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        data, closed, deadline = b"", False, time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                closed = True
-                break
-            if not chunk:
-                closed = True
-                break
-            data += chunk
-            head, sep, body = data.partition(b"\r\n\r\n")
-            if not sep:
-                continue
-            lower = head.lower()
-            if b"transfer-encoding: chunked" in lower:
-                if dechunk(body)[1]:
-                    break
-            elif b"content-length:" in lower:
-                cl = int(lower.split(b"content-length:")[1].split(b"\r\n")[0])
-                if len(body) >= cl:
-                    break
-        again = b""
-        try:
-            s.sendall(b"GET /probe/sys HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            s.settimeout(5)
-            again = s.recv(65536)
-        except OSError:
-            pass
-        head, _, body = data.partition(b"\r\n\r\n")
-        return head, body, closed, again
-    finally:
-        s.close()
-
-
 ROGUE_FIRST = b"partial body before the daemon misbehaves\n"
 
 
@@ -551,7 +506,7 @@ def test_garbage_before_headers(server, mode, expect):
     # bytes reach the client as body (a clean response); mod_gateway's framing refuses them.
     before = fetch_json(server, "/probe/sys")["pid"]
     mark = Mark(server)
-    head, body, closed, again = _keepalive_exchange(server, "/rogue/garbage-head")
+    head, body, closed, again = keepalive_exchange(server, "/rogue/garbage-head")
     assert head.startswith(b"HTTP/1.1 "), head[:200]
     check_error_path(server, mark, expect["daemon"], "GET", "/rogue/garbage-head", int(head.split(b" ")[1]))
     assert b"after the garbage" not in body, "the response written after the garbage reached the client"
@@ -573,7 +528,7 @@ def test_daemon_closes_mid_response(server, mode, expect):
     # to every target; DMN-014/015 cover a daemon that dies.
     before = fetch_json(server, "/probe/sys")["pid"]
     mark = Mark(server)
-    head, body, closed, again = _keepalive_exchange(server, "/rogue/shutdown-mid?cl=1000")
+    head, body, closed, again = keepalive_exchange(server, "/rogue/shutdown-mid?cl=1000")
     assert head.startswith(b"HTTP/1.1 "), head[:200]
     check_error_path(server, mark, expect["daemon"], "GET", "/rogue/shutdown-mid?cl=1000",
                      int(head.split(b" ")[1]))

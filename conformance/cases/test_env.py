@@ -69,6 +69,16 @@ def test_multithread_multiprocess(server, mode, env, expect):
     assert got == want, "multithread/multiprocess %s, expected %s" % (got, want)
 
 
+@case("ENV-054", "ThreadsPerChild 1 on a threaded MPM makes wsgi.multithread False (the MPM's thread "
+      "limit, not its kind, decides); ServerLimit 2 keeps wsgi.multiprocess True", site="onethread",
+      modes=("embedded",))
+def test_one_thread_per_child(server, mode, env):
+    if env.mpm == "prefork":
+        pytest.skip("prefork has no threads to cut (ENV-006 checks its single-threaded children)")
+    e, _ = environ(server)
+    assert [value(e, "wsgi.multithread"), value(e, "wsgi.multiprocess")] == [False, True]
+
+
 @case("ENV-007", "HTTPS and PATH never appear in environ (PATH not even when the config sets it with SetEnv)")
 def test_no_https_path(server, mode):
     env, _ = environ(server, headers={"HTTPS": "on"})

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conformance.catalogue import case
-from conformance.client import dechunk, fetch_json, get_request, http, raw
+from conformance.client import dechunk, fetch_json, get_request, http, keepalive_exchange, raw
 from conformance.sites import SiteContext
 from gateway import httpd
 
@@ -374,6 +374,30 @@ def test_unauthorized(server, mode):
     got = (resp.headers.get("WWW-Authenticate"), resp.headers.get("X-Probe-Auth"), resp.content)
     assert got == ('Basic realm="probe"', "1", b"authorization required"), (got, dict(resp.headers))
     check_log(server, mark.log, NOTHING)
+
+
+@case("ERR-037", "a response header value with a control character other than CR/LF (start_response lets "
+      "it through) is refused by Apache: a 500 without that header or any of the app's body, the profile's "
+      "log lines, the app's output stopped (of 200 items 5 ms apart it is not asked for them all), and the next "
+      "request on the connection answered or the connection closed", expects=PATH_BY_MODE)
+def test_control_char_header_refused(server, mode, expect, env):
+    if env.install.version < (2, 4, 25):
+        pytest.skip("Apache before 2.4.25 passes response headers on unchecked (AH02430 came with 2.4.25)")
+    import json
+    out = server.root / "run" / ("ctl-%d.json" % time.time_ns())
+    path = "/errs/ctl-header?out=%s" % out
+    mark = Mark(server)
+    head, body, closed, again = keepalive_exchange(server, path)
+    check_error_path(server, mark, expect[mode], "GET", path, int(head.split(b" ")[1]))
+    deadline = time.monotonic() + 5
+    while not out.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert out.exists(), "the app's close() was not called within 5 s"
+    taken = json.loads(out.read_text())["taken"]
+    assert taken < 200, "the server took all %d body items after Apache refused the response" % taken
+    assert b"x-ctl" not in head.lower(), head
+    assert b"app body after a refused header" not in body + again, (body + again)[:300]
+    assert closed or again.startswith(b"HTTP/1.1 200 "), "the next request got %r" % again[:200]
 
 
 @case("ERR-011", "no more than Content-Length bytes are sent")

@@ -80,6 +80,14 @@ def test_empty_home(server, mode, expect):
     _bad_home(server, "/probe/env", expect)
 
 
+@case("HOME-008", "a WSGIPythonHome that does not exist (embedded) is reported when Python starts: a warning "
+      "naming the path and why (no such file), then the profile's start-up lines and nothing else; no "
+      "request is needed (none is made: the 4.x and 5.x releases crash their children here)",
+      site="home-missing-embedded", modes=("embedded",), profiles=("5", "6"), expects={"names_home": [str]})
+def test_missing_home_embedded(server, mode, expect):
+    log_has(server, expect["names_home"], since=0)
+
+
 @case("LOC-001", "lang=X sets LANG=X before Python starts and Python's encodings follow it",
       site="locale", modes=("daemon",))
 def test_lang(server, mode, env):
