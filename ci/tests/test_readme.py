@@ -512,7 +512,7 @@ COMMANDS = {
     "ci/gate --cells '*/py2.7/*'": Entry(
         TOO_LONG, "three cells' suites (minutes); its dry run selects the slice's py2.7 cells", gate_selects),
     "ci/gate --no-provision --jobs 2 --out reports/gate -- -x": Entry(
-        TOO_LONG, "the 16 cells (tens of minutes); its dry run takes the options and the pytest args after --",
+        TOO_LONG, "the 17 cells (tens of minutes); its dry run takes the options and the pytest args after --",
         gate_passes_pytest_args),
     "ci/gate --gateway-module /path/to/mod_gateway.so --cells 'apache-system/py3.13/*'": Entry(
         PLACEHOLDER, "/path/to is the reader's module: its dry run selects the py3.13 cells of the system "
