@@ -335,6 +335,7 @@ def parse(argv):
                         "attempt counts and a pass after a failure is reported as flaky (default %(default)s)")
     p.add_argument("--no-provision", action="store_true", help="skip bash ci/provision")
     p.add_argument("--python", action="append", default=[], help="also consider this server Python")
+    p.add_argument("--apxs", action="append", default=[], help="also consider the Apache install of this apxs")
     p.add_argument("--slice", default=str(SLICE), help="the slice file (default ci/gate.json)")
     p.add_argument("pytest_args", nargs="*", help="after --: passed to every cell's session")
     return p.parse_args(argv)
@@ -342,7 +343,10 @@ def parse(argv):
 
 def discover_slice(a, entries, assume_built=False):
     """(the selected entries, {cell id: matrix cell}) on this machine's matrix."""
-    found = axes.discover(a.python, assume_built)
+    try:
+        found = axes.discover(a.python, assume_built, a.apxs)
+    except axes.AxisError as e:
+        raise GateError(str(e))
     resolve_ids(entries, next((ap.version for ap in found.apaches if ap.source == "system"), None))
     chosen = select_entries(entries, a.cells)
     if not chosen:

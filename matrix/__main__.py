@@ -35,6 +35,7 @@ def cmd_list(argv):
     p.add_argument("--json", action="store_true", help="axes and cells as JSON")
     p.add_argument("--cells", nargs="+", default=[], metavar="GLOB")
     p.add_argument("--python", action="append", default=[], help="also consider this server Python")
+    p.add_argument("--apxs", action="append", default=[], help="also consider the Apache install of this apxs")
     p.add_argument("--ci-jobs", type=int, metavar="N",
                    help="print only a JSON list of at most N CI jobs ({name, cells, apache, python}) covering the runnable cells")
     p.add_argument("--assume-built", action="store_true",
@@ -42,7 +43,7 @@ def cmd_list(argv):
     p.add_argument("--record-unavailable", metavar="DIR",
                    help="write the unavailable cells' records into DIR (for a CI merge)")
     a = p.parse_args(argv)
-    found = axes.discover(a.python, a.assume_built)
+    found = axes.discover(a.python, a.assume_built, a.apxs)
     cells = select(found.cells, a.cells)
     runnable = [c.id for c in cells if not c.unavailable]
     if a.record_unavailable:
@@ -86,11 +87,13 @@ def main(argv=None):
         print(USAGE)
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
-    if command == "list":
-        return cmd_list(rest)
-    if command == "run":
-        from . import run
-        return run.main(rest)
+    if command in ("list", "run"):
+        from . import axes, run
+        try:
+            return cmd_list(rest) if command == "list" else run.main(rest)
+        except axes.AxisError as e:      # a given Apache or Python that cannot be used
+            print("matrix %s: %s" % (command, e), file=sys.stderr)
+            return 2
     if command in ("merge", "report"):
         from . import publish
         return publish.main(rest, command)

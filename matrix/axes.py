@@ -2,10 +2,14 @@
 cells they make.  What is declared but missing stays in the matrix as an unavailable
 cell naming what is missing; nothing is dropped silently.
 
-Apache builds: the system one (apxs on PATH), the ones `python -m matrix build-httpd`
-put in the cache (matrix.httpd_builds), 2.4.12/2.4.69 when not built yet, and 2.2.
-Pythons: every interpreter with a shared libpython given with --python, under pyenv's
-versions, or on PATH (first one wins per X.Y, in that order); 2.7 and 3.2-3.13 are declared.
+Apache builds: the system one (apxs on PATH), the installs the user gives (--apxs, then
+MATRIX_APACHES), the ones `python -m matrix build-httpd` put in the cache
+(matrix.httpd_builds), 2.4.12/2.4.69 when not built yet, and 2.2 (first one wins per version,
+in that order).  Pythons: every interpreter with a shared libpython given with --python or
+in MATRIX_PYTHONS, under pyenv's versions, or on PATH (first one wins per X.Y, in that
+order); 2.7 and 3.2-3.13 are declared.  Each axis value's `source` says where it came from.
+MATRIX_APACHES holds apxs paths and MATRIX_PYTHONS interpreters, separated by spaces or
+colons; a given one that cannot be used is an error naming it, never skipped.
 Targets: mod_gateway and the newest real mod_wsgi from PyPI that builds for each Python
 (6.1.1 for 3.10+, 5.0.2 for 3.8/3.9, 4.9.4 before); Debian's packaged
 mod_wsgi only with its own Python and the Debian Apache.
@@ -31,16 +35,28 @@ DECLARED_PYTHONS = ("2.7",) + tuple("3.%d" % m for m in range(2, 14))
 # Declared Apache builds nobody can obtain on this machine, and why.
 UNOBTAINABLE_APACHES = {"2.2": "Apache 2.2 is not obtainable here"}
 DEBIAN_APXS = "/usr/bin/apxs"
+APACHES_ENV, PYTHONS_ENV = "MATRIX_APACHES", "MATRIX_PYTHONS"
+
+
+class AxisError(Exception):
+    """An Apache install or Python the user gave cannot be used; the message names it."""
+
+
+def given(values, option, env_name):
+    """(path, source) for each value of `option`, then each path listed in `env_name`."""
+    listed = [v for v in re.split(r"[\s%s]+" % re.escape(os.pathsep), os.environ.get(env_name, "")) if v]
+    return [(v, option) for v in values] + [(v, env_name) for v in listed]
 
 
 @dataclass
 class ApacheBuild:
     version: str
-    source: str                      # system | built | declared
+    source: str                      # system | --apxs | MATRIX_APACHES | built | to-build | declared
     apxs: Optional[str] = None
     httpd: Optional[str] = None
     mpms: tuple = ()
     unavailable: Optional[str] = None
+    shadowed: list = field(default_factory=list)   # other installs of the same version
 
     @property
     def is_debian(self):
@@ -50,7 +66,7 @@ class ApacheBuild:
 @dataclass
 class ServerPython:
     version: str                     # X.Y
-    source: str                      # --python | pyenv | PATH | declared
+    source: str                      # --python | MATRIX_PYTHONS | pyenv | PATH | debian | declared
     path: Optional[str] = None
     full_version: Optional[str] = None
     libpython: Optional[str] = None
@@ -82,16 +98,41 @@ def _install(apxs, version, source):
                        mpms=tuple(inst.mpms))
 
 
-def discover_apaches(assume_built=False):
-    """Apache builds; `assume_built` counts the buildable ones not built yet as present
-    (a CI list job plans cells that the jobs themselves build Apache for)."""
+def _given_install(apxs, source):
+    try:
+        inst = httpd.ApacheInstall.from_apxs(str(apxs))
+    except httpd.HttpdError as e:
+        raise AxisError("%s %s: %s" % (source, apxs, e))
+    # The harness writes Apache 2.4 configs only (access with Require, mod_unixd, MPM modules).
+    old = None if inst.version >= (2, 4) else (
+        "Apache %s at %s: the harness renders Apache 2.4 configs only" % (inst.version_string, apxs))
+    return ApacheBuild(inst.version_string, source, apxs=inst.apxs, httpd=inst.httpd,
+                       mpms=tuple(inst.mpms), unavailable=old)
+
+
+def _add_first(found, build):
+    """Keep `build` unless an install of its version is there already (it is shadowed)."""
+    for have in found:
+        if have.version == build.version:
+            if build.apxs and os.path.realpath(build.apxs) != os.path.realpath(have.apxs or ""):
+                have.shadowed.append(build.apxs)
+            return
+    found.append(build)
+
+
+def discover_apaches(assume_built=False, extra=()):
+    """Apache builds; `extra`, (apxs, source) pairs the user gave (see given()); `assume_built`
+    counts the buildable ones not built yet as present (a CI list job plans cells that the
+    jobs themselves build Apache for)."""
     found = []
     system = httpd._which("apxs") or httpd._which("apxs2")
     if system:
         found.append(_install(system, "system", "system"))
+    for apxs, source in extra:
+        _add_first(found, _given_install(apxs, source))
     built = httpd_builds.cached_builds()
     for version, prefix in sorted(built.items()):
-        found.append(_install(prefix / "bin" / "apxs", version, "built"))
+        _add_first(found, _install(prefix / "bin" / "apxs", version, "built"))
     have = {a.version for a in found}
     for version in sorted(httpd_builds.KNOWN):
         if version in have:
@@ -104,7 +145,7 @@ def discover_apaches(assume_built=False):
             found.append(ApacheBuild(version, "declared", unavailable=(
                 "not built (run python -m matrix build-httpd %s)" % version)))
     for version, why in sorted(UNOBTAINABLE_APACHES.items()):
-        if version not in have:
+        if not any(h == version or h.startswith(version + ".") for h in have):
             found.append(ApacheBuild(version, "declared", unavailable=why))
     return found
 
@@ -112,8 +153,9 @@ def discover_apaches(assume_built=False):
 # -- Python ---------------------------------------------------------------------------
 
 def candidate_pythons(extra=()):
-    """(path, source) in order of preference; pyenv shims are skipped (they only redirect)."""
-    out = [(p, "--python") for p in extra]
+    """(path, source) in order of preference, `extra` (path, source) pairs first; pyenv shims
+    are skipped (they only redirect)."""
+    out = list(extra)
     out += [(p, "pyenv") for root in host.pyenv_roots()
             for p in sorted(glob.glob(os.path.join(root, "versions", "*", "bin", "python")))]
     for d in os.environ.get("PATH", "").split(os.pathsep):
@@ -142,12 +184,19 @@ def probe_python(path):
 
 
 def discover_pythons(extra=()):
+    """Server Pythons; `extra`: paths given with --python, or (path, source) pairs (given())."""
+    extra = [e if isinstance(e, tuple) else (e, "--python") for e in extra]
+    for path, source in extra:
+        if not os.access(path, os.X_OK):
+            raise AxisError("%s %s: no such interpreter (not an executable file)" % (source, path))
     candidates = candidate_pythons(extra)
     with ThreadPoolExecutor(8) as pool:
         infos = list(pool.map(probe_python, [p for p, _ in candidates]))
     by_version = {}
     for (path, source), info in zip(candidates, infos):
         if not info:
+            if (path, source) in extra:
+                raise AxisError("%s %s: cannot tell its version (it does not run as a Python)" % (source, path))
             continue
         xy = ".".join(info["version"].split(".")[:2])
         if xy in by_version:
@@ -230,6 +279,9 @@ def make_cells(apaches, pythons):
     return sorted(cells, key=lambda c: c.sort_key)
 
 
-def discover(extra_pythons=(), assume_built=False):
-    apaches, pythons = discover_apaches(assume_built), discover_pythons(extra_pythons)
+def discover(extra_pythons=(), assume_built=False, extra_apxs=()):
+    """The axes and cells: `extra_pythons` / `extra_apxs` are what --python / --apxs gave;
+    MATRIX_PYTHONS and MATRIX_APACHES add theirs after them."""
+    apaches = discover_apaches(assume_built, given(extra_apxs, "--apxs", APACHES_ENV))
+    pythons = discover_pythons(given(extra_pythons, "--python", PYTHONS_ENV))
     return Axes(apaches, pythons, make_cells(apaches, pythons))

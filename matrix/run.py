@@ -319,6 +319,7 @@ def parse_args(argv):
     p.add_argument("--rerun-failed", action="store_true", help="rerun only fail/timeout/error cells")
     p.add_argument("--fresh", action="store_true", help="ignore results already on disk")
     p.add_argument("--python", action="append", default=[], help="also consider this server Python")
+    p.add_argument("--apxs", action="append", default=[], help="also consider the Apache install of this apxs")
     p.add_argument("--tests", nargs="+", action="extend", default=[], metavar="PATH",
                    help="run this pytest suite (written against the mod_gateway_pytest plugin) in "
                         "each cell instead of the conformance suite")
@@ -330,7 +331,7 @@ def parse_args(argv):
 def main(argv=None):
     from . import axes, publish
     a = parse_args(sys.argv[1:] if argv is None else argv)
-    found = axes.discover(a.python)
+    found = axes.discover(a.python, extra_apxs=a.apxs)
     if a.cell:
         cells = [c for c in found.cells if c.id == a.cell]
         if not cells:

@@ -80,3 +80,53 @@ def test_list_json_names_unavailable_cells(bare_machine, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["runnable"] == [] and len(doc["cells"]) == 12
     assert all(c["status"].startswith("unavailable: Apache 2.2 is not obtainable here") for c in doc["cells"])
+
+
+# -- installs by path (issue 15): --apxs / MATRIX_APACHES, --python / MATRIX_PYTHONS ------
+
+def test_an_apache_given_by_path_is_used_and_says_where_it_came_from(bare_machine, monkeypatch):
+    system = httpd.ApacheInstall.from_apxs("/usr/bin/apxs")
+    found = {a.version: a for a in axes.discover_apaches(extra=axes.given(["/usr/bin/apxs"], "--apxs", axes.APACHES_ENV))}
+    got = found[system.version_string]
+    assert (got.source, got.apxs, got.unavailable) == ("--apxs", system.apxs, None)
+    assert set(got.mpms) == set(system.mpms)
+    monkeypatch.setenv(axes.APACHES_ENV, "/usr/bin/apxs")
+    monkeypatch.setattr(axes, "debian_python", lambda: (None, "not looked for here"))
+    found = [a for a in axes.discover().apaches if a.version == system.version_string]
+    assert [(a.source, a.shadowed) for a in found] == [(axes.APACHES_ENV, [])]     # listed once
+    monkeypatch.setenv(axes.PYTHONS_ENV, sys.executable)
+    cells = [c for c in axes.discover().cells if c.apache == system.version_string]
+    assert cells and [c for c in cells if not c.unavailable]            # it makes runnable cells
+
+
+def test_a_python_listed_in_the_environment_is_probed(bare_machine, monkeypatch):
+    monkeypatch.setenv(axes.PYTHONS_ENV, "%s:%s" % (sys.executable, sys.executable))
+    me = "%d.%d" % sys.version_info[:2]
+    found = {p.version: p for p in axes.discover().pythons}
+    assert (found[me].source, found[me].path) == (axes.PYTHONS_ENV, sys.executable)
+
+
+@pytest.mark.parametrize("env, argv, named", [
+    (axes.APACHES_ENV, ["--apxs", "/no/such/apxs"], "--apxs /no/such/apxs"),
+    (axes.APACHES_ENV, [], "MATRIX_APACHES /no/such/apxs"),
+    (axes.PYTHONS_ENV, ["--python", "/no/such/python"], "--python /no/such/python: no such interpreter"),
+    (axes.PYTHONS_ENV, [], "MATRIX_PYTHONS /no/such/python: no such interpreter"),
+])
+def test_a_given_install_that_cannot_be_used_is_an_error_naming_it(bare_machine, monkeypatch, capsys,
+                                                                   env, argv, named):
+    if not argv:
+        monkeypatch.setenv(env, "/no/such/" + ("apxs" if env == axes.APACHES_ENV else "python"))
+    assert matrix_main(["list"] + argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("matrix list: " + named), err
+
+
+def test_a_given_apache_22_replaces_the_declared_one_and_says_why_it_cannot_run(bare_machine, monkeypatch):
+    old = httpd.ApacheInstall(apxs="/opt/httpd-2.2.34/bin/apxs", httpd="/opt/httpd-2.2.34/bin/httpd",
+                              version=(2, 2, 34), libexecdir="/opt/httpd-2.2.34/modules",
+                              static_modules=("worker.c",), mpms=("worker",))
+    monkeypatch.setattr(httpd.ApacheInstall, "from_apxs", classmethod(lambda cls, apxs: old))
+    found = {a.version: a for a in axes.discover_apaches(extra=[(old.apxs, "--apxs")])}
+    assert "2.2" not in found
+    assert found["2.2.34"].unavailable == (
+        "Apache 2.2.34 at /opt/httpd-2.2.34/bin/apxs: the harness renders Apache 2.4 configs only")

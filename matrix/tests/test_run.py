@@ -118,7 +118,7 @@ def test_stopping_a_run_kills_running_cells_and_records_nothing_for_them(tmp_pat
 
 def test_cli_single_cell(tmp_path, fake_conformance, monkeypatch, capsys):
     from matrix import axes
-    monkeypatch.setattr(axes, "discover", lambda extra=(): axes.Axes([], [], CELLS))
+    monkeypatch.setattr(axes, "discover", lambda extra=(), assume_built=False, extra_apxs=(): axes.Axes([], [], CELLS))
     assert run.main(["--cell", CELLS[1].id, "--out", str(tmp_path)]) == 0
     assert _calls(fake_conformance) == ["gateway/event/daemon"]
     assert (tmp_path / "report.html").exists() and (tmp_path / "axes.json").exists()
