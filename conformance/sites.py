@@ -75,7 +75,7 @@ class SiteContext:
         when it is outside /usr (python_home=False: the site sets its own) and the grant of
         the apps directory: gateway.wsgi_config.common."""
         return wc.common(self.env.target.kind, self.env.profile.name, self.socket_path, self.apps,
-                         self.env.python_prefix if python_home else None)
+                         self.env.python_prefix if python_home else None, self.env.install.version)
 
 
 def render_site(name, ctx):

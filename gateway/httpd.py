@@ -24,12 +24,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway import wsgi_config as wc
+
 # Debian's envvars sets LANG=C; we start Apache with that and nothing else from
 # the caller's shell (LANG, PYTHONUNBUFFERED, ... would leak into the embedded Python).
 SCRUBBED_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
                 "LANG": "C"}
 
-# Modules the base server needs when they are not compiled in.
+# Modules the base server needs when they are not compiled in (authz_core and unixd exist
+# from 2.4 only: load_module_line skips what an install does not ship).
 BASE_MODULES = ("authz_core", "authz_host", "unixd", "log_config", "mime", "alias",
                 "env", "setenvif", "headers")
 
@@ -193,7 +196,9 @@ def render_config(install, root, port, mpm, module_lines=(), fragments=(), user=
              'PidFile "%s"' % (root / "httpd.pid"),
              'ErrorLog "%s"' % (root / "error.log"),
              "LogLevel %s" % log_level,
-             'DefaultRuntimeDir "%s"' % (root / "run"),
+             # 2.2 has no DefaultRuntimeDir; its accept mutex file goes where 2.4's would.
+             ('DefaultRuntimeDir "%s"' if install.version >= (2, 4) else 'LockFile "%s/accept.lock"')
+             % (root / "run"),
              'DocumentRoot "%s"' % (root / "htdocs"),
              "Timeout 30",
              "KeepAlive On",
@@ -206,7 +211,7 @@ def render_config(install, root, port, mpm, module_lines=(), fragments=(), user=
     elif mpm != install.static_mpm:
         raise HttpdError("Apache %s has the %s MPM compiled in, not %s"
                          % (install.httpd, install.static_mpm, mpm))
-    lines += [MPM_SETTINGS[mpm]]
+    lines += [mpm_settings(mpm, install.version)]
     for name in BASE_MODULES + tuple(extra_modules):
         line = install.load_module_line(name)
         if line:
@@ -216,8 +221,9 @@ def render_config(install, root, port, mpm, module_lines=(), fragments=(), user=
     lines += ['LogFormat "%h %l %u %t \\"%r\\" %>s %b %D" timed',
               'CustomLog "%s" timed' % (root / "access.log"),
               "TypesConfig /dev/null",
-              '<Directory "/">', "    AllowOverride None", "    Require all denied", "</Directory>",
-              '<Directory "%s">' % root, "    Require all granted", "</Directory>"]
+              '<Directory "/">', "    AllowOverride None"] + ["    " + l for l in wc.access(False, install.version)] + [
+              "</Directory>", '<Directory "%s">' % root] + ["    " + l for l in wc.access(True, install.version)] + [
+              "</Directory>"]
     lines += list(module_lines)
     lines += list(fragments)
     return "\n".join(lines) + "\n"
@@ -233,6 +239,12 @@ MPM_SETTINGS = {
              "    ThreadsPerChild 16\n    MaxRequestWorkers 32\n    MinSpareThreads 8\n"
              "    MaxSpareThreads 32\n</IfModule>",
 }
+
+
+def mpm_settings(mpm, version):
+    """The MPM block for this install: 2.2 knows MaxRequestWorkers as MaxClients."""
+    text = MPM_SETTINGS[mpm]
+    return text if version >= (2, 4) else text.replace("MaxRequestWorkers", "MaxClients")
 
 
 def cmdline(pid):

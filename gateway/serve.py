@@ -58,8 +58,9 @@ def parse(argv):
     return p.parse_args(argv)
 
 
-def app_fragments(app, mount, mode, processes, threads, compatibility, python_prefix, run_dir):
-    """The WSGI lines for one app (mod_gateway: WSGICompatibility always), from gateway.wsgi_config."""
+def app_fragments(app, mount, mode, processes, threads, compatibility, python_prefix, run_dir, apache=(2, 4)):
+    """The WSGI lines for one app (mod_gateway: WSGICompatibility always), from gateway.wsgi_config;
+    `apache`: the install's version."""
     app = Path(app).resolve()
     lines = wsgi_config.header(wsgi_config.GATEWAY_KIND, compatibility, Path(run_dir) / "wsgi", python_prefix)
     if mode == "daemon":
@@ -69,7 +70,7 @@ def app_fragments(app, mount, mode, processes, threads, compatibility, python_pr
                                            application_group=wsgi_config.GLOBAL)]
     else:
         lines += [wsgi_config.script_alias(mount, app), wsgi_config.application_group(wsgi_config.GLOBAL)]
-    return lines + wsgi_config.directory_grant(app.parent)
+    return lines + wsgi_config.directory_grant(app.parent, apache)
 
 
 def parse_user(spec):
@@ -285,7 +286,7 @@ def main(argv=None):
     root = Path(tempfile.mkdtemp(prefix="gateway-serve-"))
     server = httpd.Server(install, root, mpm=a.mpm, module_lines=["LoadModule gateway_module %s" % module],
                           fragments=app_fragments(a.app, a.mount, a.mode, a.processes, a.threads,
-                                                  a.compatibility, prefix, root / "run"),
+                                                  a.compatibility, prefix, root / "run", install.version),
                           log_level=a.log_level)
     if user:
         server.user = user

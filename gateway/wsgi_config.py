@@ -122,9 +122,18 @@ def python_path(paths):
     return directive("WSGIPythonPath", path_list(paths))
 
 
-def directory_grant(path):
-    """The <Directory> block that lets Apache serve the scripts under `path`."""
-    return ["<Directory %s>" % quoted(path), "    Require all granted", "</Directory>"]
+def access(granted, apache=(2, 4)):
+    """Apache's access lines for everyone (granted) or no one: `Require all ...` from 2.4,
+    Order/Allow/Deny (mod_authz_host) on 2.2, which has no mod_authz_core."""
+    if tuple(apache[:2]) >= (2, 4):
+        return ["Require all %s" % ("granted" if granted else "denied")]
+    return ["Order allow,deny", "Allow from all"] if granted else ["Order deny,allow", "Deny from all"]
+
+
+def directory_grant(path, apache=(2, 4)):
+    """The <Directory> block that lets Apache serve the scripts under `path` (`apache`: the
+    install's version, which decides how access is spelled)."""
+    return ["<Directory %s>" % quoted(path)] + ["    " + l for l in access(True, apache)] + ["</Directory>"]
 
 
 def header(target_kind, profile, socket_path, python_prefix=None):
@@ -138,9 +147,9 @@ def header(target_kind, profile, socket_path, python_prefix=None):
     return lines
 
 
-def common(target_kind, profile, socket_path, app_dir, python_prefix=None):
+def common(target_kind, profile, socket_path, app_dir, python_prefix=None, apache=(2, 4)):
     """`header` then the <Directory> grant of `app_dir`: what every site starts with."""
-    return header(target_kind, profile, socket_path, python_prefix) + directory_grant(app_dir)
+    return header(target_kind, profile, socket_path, python_prefix) + directory_grant(app_dir, apache)
 
 
 # -- daemon groups, mounts and groups --------------------------------------------------------

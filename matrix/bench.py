@@ -250,7 +250,7 @@ class BenchServer:
             for mount in ("/e", "/d"):
                 frags += ["<Location %s>" % mount, "    " + wsgi_config.application_group(wsgi_config.GLOBAL),
                           "</Location>"]
-            frags += wsgi_config.directory_grant(app_dir)
+            frags += wsgi_config.directory_grant(app_dir, install.version)
         self.server = httpd.Server(install, root, mpm=mpm, module_lines=modules, fragments=frags,
                                    log_level="warn")
 

@@ -167,7 +167,7 @@ def test_module_imports_nothing_of_the_project():
 
 def _env(kind, prefix, profile="5"):
     return SimpleNamespace(target=SimpleNamespace(kind=kind), profile=SimpleNamespace(name=profile),
-                           python_prefix=prefix)
+                           python_prefix=prefix, install=SimpleNamespace(version=(2, 4, 71)))
 
 
 @pytest.mark.parametrize("kind, prefix, first", [
@@ -235,7 +235,7 @@ def test_bench_sets_compatibility_for_the_gateway_only(tmp_path, monkeypatch, ki
     monkeypatch.setattr(httpd, "Server", FakeServer)
     target = Target(name=kind, kind=kind, module="/m.so", symbol="x", version=(0, 1, 0) if kind == "gateway"
                     else (6, 1, 1), libpython="")
-    bench.BenchServer(None, "event", target, PYENV, tmp_path / "b")
+    bench.BenchServer(SimpleNamespace(version=(2, 4, 71)), "event", target, PYENV, tmp_path / "b")
     app = tmp_path / "b" / "app"
     assert seen["fragments"] == compat + [
         'WSGISocketPrefix "%s"' % (tmp_path / "b" / "run" / "wsgi"),
