@@ -220,31 +220,30 @@ def render_config(install, root, port, mpm, module_lines=(), fragments=(), user=
         lines += ["User %s" % user[0], "Group %s" % user[1]]
     lines += ['LogFormat "%h %l %u %t \\"%r\\" %>s %b %D" timed',
               'CustomLog "%s" timed' % (root / "access.log"),
-              "TypesConfig /dev/null",
-              '<Directory "/">', "    AllowOverride None"] + ["    " + l for l in wc.access(False, install.version)] + [
-              "</Directory>", '<Directory "%s">' % root] + ["    " + l for l in wc.access(True, install.version)] + [
-              "</Directory>"]
+              "TypesConfig /dev/null"]
+    lines += wc.directory("/", False, install.version, "AllowOverride None")
+    lines += wc.directory(root, True, install.version)
     lines += list(module_lines)
     lines += list(fragments)
     return "\n".join(lines) + "\n"
 
 
+# {max}: the MaxRequestWorkers directive, which 2.2 calls MaxClients.
 MPM_SETTINGS = {
     "prefork": "<IfModule mpm_prefork_module>\n    StartServers 2\n    MinSpareServers 2\n"
-               "    MaxSpareServers 4\n    MaxRequestWorkers 32\n</IfModule>",
+               "    MaxSpareServers 4\n    {max} 32\n</IfModule>",
     "worker": "<IfModule mpm_worker_module>\n    StartServers 1\n    ServerLimit 2\n"
-              "    ThreadsPerChild 16\n    MaxRequestWorkers 32\n    MinSpareThreads 8\n"
+              "    ThreadsPerChild 16\n    {max} 32\n    MinSpareThreads 8\n"
               "    MaxSpareThreads 32\n</IfModule>",
     "event": "<IfModule mpm_event_module>\n    StartServers 1\n    ServerLimit 2\n"
-             "    ThreadsPerChild 16\n    MaxRequestWorkers 32\n    MinSpareThreads 8\n"
+             "    ThreadsPerChild 16\n    {max} 32\n    MinSpareThreads 8\n"
              "    MaxSpareThreads 32\n</IfModule>",
 }
 
 
 def mpm_settings(mpm, version):
-    """The MPM block for this install: 2.2 knows MaxRequestWorkers as MaxClients."""
-    text = MPM_SETTINGS[mpm]
-    return text if version >= (2, 4) else text.replace("MaxRequestWorkers", "MaxClients")
+    """The MPM block for this install."""
+    return MPM_SETTINGS[mpm].format(max="MaxRequestWorkers" if version >= (2, 4) else "MaxClients")
 
 
 def cmdline(pid):

@@ -130,10 +130,16 @@ def access(granted, apache=(2, 4)):
     return ["Order allow,deny", "Allow from all"] if granted else ["Order deny,allow", "Deny from all"]
 
 
+def directory(path, granted, apache=(2, 4), *lines):
+    """A <Directory> block: `lines`, then access for everyone (granted) or no one."""
+    body = list(lines) + access(granted, apache)
+    return ["<Directory %s>" % quoted(path)] + ["    " + l for l in body] + ["</Directory>"]
+
+
 def directory_grant(path, apache=(2, 4)):
     """The <Directory> block that lets Apache serve the scripts under `path` (`apache`: the
     install's version, which decides how access is spelled)."""
-    return ["<Directory %s>" % quoted(path)] + ["    " + l for l in access(True, apache)] + ["</Directory>"]
+    return directory(path, True, apache)
 
 
 def header(target_kind, profile, socket_path, python_prefix=None):

@@ -89,16 +89,20 @@ class Axes:
 
 # -- Apache ---------------------------------------------------------------------------
 
+def _build(inst, source, unavailable=None):
+    return ApacheBuild(inst.version_string, source, apxs=inst.apxs, httpd=inst.httpd,
+                       mpms=tuple(inst.mpms), unavailable=unavailable)
+
+
 def _install(apxs, version, source):
     try:
-        inst = httpd.ApacheInstall.from_apxs(str(apxs))
+        return _build(httpd.ApacheInstall.from_apxs(str(apxs)), source)
     except httpd.HttpdError as e:
         return ApacheBuild(version, source, apxs=str(apxs), unavailable=str(e))
-    return ApacheBuild(inst.version_string, source, apxs=inst.apxs, httpd=inst.httpd,
-                       mpms=tuple(inst.mpms))
 
 
 def _given_install(apxs, source):
+    """An install the user gave: one that cannot be used is an error, not an unavailable axis value."""
     try:
         inst = httpd.ApacheInstall.from_apxs(str(apxs))
     except httpd.HttpdError as e:
@@ -108,8 +112,7 @@ def _given_install(apxs, source):
     old = None if inst.version >= (2, 4) else (
         "Apache %s at %s: Apache 2.2 cells are not supported yet (mod_gateway does not build against 2.2)"
         % (inst.version_string, apxs))
-    return ApacheBuild(inst.version_string, source, apxs=inst.apxs, httpd=inst.httpd,
-                       mpms=tuple(inst.mpms), unavailable=old)
+    return _build(inst, source, old)
 
 
 def _add_first(found, build):

@@ -3,6 +3,7 @@ import gc
 import json
 import os
 import sys
+import time
 
 PY3 = sys.version_info[0] >= 3
 closed = {"n": 0}
@@ -36,7 +37,6 @@ class Counted(object):
         return self
 
     def __next__(self):
-        import time
         if self.taken >= self.n:
             raise StopIteration
         if self.taken:
@@ -157,12 +157,10 @@ def application(environ, start_response):
         return raise_after_empty_item()
     if action == "ctl-header":
         # A header value with a control character that start_response lets through (only CR
-        # and LF are refused there) and Apache's header filter refuses; then a long body.
-        # With ?out=FILE the body is 200 items yielded 5 ms apart, and close() writes to FILE
-        # how many of them the server took before it stopped asking for more.
+        # and LF are refused there) and Apache's header filter refuses; then a body of 200
+        # items 5 ms apart, whose close() writes to ?out=FILE how many the server took.
         start_response("200 OK", [("Content-Type", "text/plain"), ("X-Ctl", "a\x01b")])
-        out = environ.get("QUERY_STRING", "").partition("out=")[2]
-        return Counted(out, CTL_BODY, 200) if out else [CTL_BODY] * 64
+        return Counted(environ.get("QUERY_STRING", "").partition("out=")[2], CTL_BODY, 200)
     if action == "read-body":
         # Reads the whole body the client announced; the client sends less and leaves.  With
         # ?out=FILE, writes to FILE how much more memory Python holds after the failed read

@@ -5,6 +5,7 @@ the status (what the client sees and what Apache's access log records), the erro
 it produces (each named by a pattern for that one line, in order) and that nothing else is
 logged at error level.  The helpers here are shared by the other areas' error paths."""
 
+import json
 import os
 import re
 import time
@@ -383,7 +384,6 @@ def test_unauthorized(server, mode):
 def test_control_char_header_refused(server, mode, expect, env):
     if env.install.version < (2, 4, 25):
         pytest.skip("Apache before 2.4.25 passes response headers on unchecked (AH02430 came with 2.4.25)")
-    import json
     out = server.root / "run" / ("ctl-%d.json" % time.time_ns())
     path = "/errs/ctl-header?out=%s" % out
     mark = Mark(server)
@@ -561,7 +561,6 @@ def test_headers_not_leaked_after_empty(server, mode, expect):
       "after the failed read than before it (tracemalloc: under 16 KiB more in one of three tries)",
       expects=PATH_BY_MODE)
 def test_body_read_fails(server, mode, expect, env, metrics):
-    import json
     import socket
     grown = []
     for i in range(3):  # a table of the interpreter's may double once inside one try
