@@ -35,7 +35,7 @@ class ServerPool:
         ctx = SiteContext(root, self.env, mode)
         ctx.copy_apps()
         server = httpd.Server(self.env.install, root, mpm=self.env.mpm,
-                              module_lines=[self.env.target.load_line()],
+                              module_lines=self.env.target.load_lines(),
                               fragments=render_site(site, ctx), extra_env=site_env(site))
         server.ctx = ctx
         t0 = time.monotonic()

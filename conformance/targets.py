@@ -59,6 +59,9 @@ class Target:
     version: tuple
     libpython: str
     build_s: float = 0.0
+    # A libpython the module needs that the dynamic loader cannot find (a module built
+    # without an rpath, as mod_wsgi's configure build is): loaded first with LoadFile.
+    load_file: str = ""
 
     @property
     def default_profile(self):
@@ -68,8 +71,10 @@ class Target:
             return "3.4"
         return "6" if self.version[0] >= 6 else "5"
 
-    def load_line(self):
-        return "LoadModule %s %s" % (self.symbol, self.module)
+    def load_lines(self):
+        """The config lines that load the module."""
+        return ((['LoadFile "%s"' % self.load_file] if self.load_file else [])
+                + ["LoadModule %s %s" % (self.symbol, self.module)])
 
     def as_dict(self):
         d = asdict(self)
@@ -98,10 +103,29 @@ def python_info(python):
         raise TargetError(str(e)) from None
 
 
-def linked_libpython(module):
+def _ldd_libpython(module):
+    """(soname, path or None when the loader cannot find it) of the libpython `module`
+    links, or None for a module that links none."""
     out = subprocess.run(["ldd", module], stdout=subprocess.PIPE, universal_newlines=True)
-    m = re.search(r"(libpython\S+)\s+=>\s+(\S+)", out.stdout)
-    return m.group(2) if m else ""
+    m = re.search(r"(libpython\S+)\s+=>\s+(not found|\S+)", out.stdout)
+    return (m.group(1), None if m.group(2) == "not found" else m.group(2)) if m else None
+
+
+def linked_libpython(module):
+    found = _ldd_libpython(module)
+    return (found[1] or "") if found else ""
+
+
+def libpython_to_load(module, server_python):
+    """The server Python's libpython when `module` names it but the loader cannot find it."""
+    found = _ldd_libpython(module)
+    if not found or found[1] or not server_python:
+        return ""
+    lib = Path(python_info(server_python)["libdir"], found[0])
+    if not lib.exists():
+        raise TargetError("%s links %s, which neither the loader nor %s has"
+                          % (module, found[0], server_python))
+    return str(lib)
 
 
 def python_for_libpython(libpython):
@@ -225,4 +249,6 @@ def resolve(name, server_python=None, apxs="apxs", mod_wsgi_version=None):
     symbol, detected_kind, version = module_facts(module)
     return Target(name=name, kind=kind or ("gateway" if detected_kind == "gateway" else "module"),
                   module=module, symbol=symbol, version=version,
-                  libpython=linked_libpython(module), build_s=round(time.monotonic() - t0, 3))
+                  libpython=linked_libpython(module) or libpython_to_load(module, server_python),
+                  load_file=libpython_to_load(module, server_python),
+                  build_s=round(time.monotonic() - t0, 3))

@@ -41,6 +41,29 @@ LOG_FAILURE = re.compile(r"\[(?:[\w_]*:)?(?:error|crit|alert|emerg)\]|Segmentati
                          r"exit signal|AH00052|AH00051")
 
 
+# One error-log line: 2.4 writes "[time] [module:level] [pid P:tid T] rest"; 2.2 writes
+# "[time] [level] rest" (no module, no pid: it has no ErrorLogFormat).
+_LOG_LINE_24 = re.compile(r"^\[[^\]]*\] \[(?P<tag>[^\]\s]+)\] \[pid (?P<pid>\d+)(?::tid \d+)?\] (?P<rest>.*)$")
+_LOG_LINE_22 = re.compile(r"^\[[^\]]*\] \[(?P<tag>emerg|alert|crit|error|warn|notice|info|debug)\] "
+                          r"(?P<rest>.*)$")
+_MODULE_TAG = re.compile(r"^\\\[[\w]*:(\w+)\\\]")
+
+
+def parse_log_line(line, version):
+    """(pid or None, "[tag]", rest) of an error-log line of Apache `version`, or None
+    for a line of another shape (a traceback's continuation, a child's stderr)."""
+    m = (_LOG_LINE_24 if version >= (2, 4) else _LOG_LINE_22).match(line)
+    if not m:
+        return None
+    return m.groupdict().get("pid"), "[%s]" % m.group("tag"), m.group("rest")
+
+
+def log_pattern(pattern, version):
+    """A pattern written for 2.4's "[module:level] message" text, for Apache `version`:
+    2.2's lines carry the level alone."""
+    return pattern if version >= (2, 4) else _MODULE_TAG.sub(r"\\[\1\\]", pattern, 1)
+
+
 class HttpdError(Exception):
     """An Apache install or server could not do what was asked; the message says why."""
 

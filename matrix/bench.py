@@ -241,7 +241,7 @@ class BenchServer:
             os.chmod(str(p), 0o755)
         frags, modules = [], []
         if target is not None:
-            modules = [target.load_line()]
+            modules = target.load_lines()
             script = app_dir / "bench.wsgi"
             frags = wsgi_config.header(target.kind, profile_of(target), root / "run" / "wsgi", python_prefix)
             frags += [wsgi_config.daemon_process("bench", DAEMON_OPTIONS),

@@ -301,7 +301,7 @@ def start_app(env, spec, setup, root=None):
             raise AppError("no such WSGI script: %s (give a file, or module:callable)" % spec.app)
     check_readable([script.parent, spec.python_home] + list(spec.python_path))
     ctx = SiteContext(root, env, env.mode)
-    server = httpd.Server(env.install, root, mpm=env.mpm, module_lines=[env.target.load_line()],
+    server = httpd.Server(env.install, root, mpm=env.mpm, module_lines=env.target.load_lines(),
                           fragments=render_app(ctx, spec, script))
     running = RunningApp(server, env, spec, setup)
     try:

@@ -104,7 +104,7 @@ def start_server(env, base, site, mode="daemon", log_level="info", start_timeout
     for p in APPS.iterdir():
         shutil.copy(str(p), str(ctx.apps / p.name))
         os.chmod(str(ctx.apps / p.name), 0o644)
-    srv = RelServer(env.install, root, mpm=env.mpm, module_lines=[env.target.load_line()],
+    srv = RelServer(env.install, root, mpm=env.mpm, module_lines=env.target.load_lines(),
                     fragments=render_site(site, ctx), log_level=log_level, start_timeout=start_timeout)
     srv.ctx = ctx
     srv.mode = mode

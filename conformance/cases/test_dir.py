@@ -158,7 +158,7 @@ def _directive_in_profile(env, mode, tmp_path, expect, line):
         root.mkdir()
         ctx = SiteContext(root, env, mode)
         ctx.copy_apps()
-        srv = httpd.Server(env.install, root, mpm=env.mpm, module_lines=[env.target.load_line()],
+        srv = httpd.Server(env.install, root, mpm=env.mpm, module_lines=env.target.load_lines(),
                            fragments=ctx.common() + [line])
         srv.check()
 
@@ -197,7 +197,7 @@ def test_directives_of_release(env, mode, tmp_path, expect):
     root.mkdir()
     ctx = SiteContext(root, env, mode)
     ctx.copy_apps()
-    httpd.Server(env.install, root, mpm=env.mpm, module_lines=[env.target.load_line()],
+    httpd.Server(env.install, root, mpm=env.mpm, module_lines=env.target.load_lines(),
                  fragments=ctx.common() + known).check()
 
 
@@ -245,7 +245,7 @@ def test_import_script_options(env, mode, tmp_path, expect):
     root.mkdir()
     ctx = SiteContext(root, env, mode)
     ctx.copy_apps()
-    httpd.Server(env.install, root, mpm=env.mpm, module_lines=[env.target.load_line()],
+    httpd.Server(env.install, root, mpm=env.mpm, module_lines=env.target.load_lines(),
                  fragments=ctx.common() + [line(ctx, "application-group=%{GLOBAL}")]).check()
 
 

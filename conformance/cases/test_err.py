@@ -31,8 +31,6 @@ PATH_BY_MODE = {"embedded": PATH, "daemon": PATH}
 DAEMON_PATH = {"daemon": PATH}
 NOTHING = {"lines": []}
 
-# "[time] [module:level] [pid P:tid T] (errno)text: [client a:p] message"
-_LOG_LINE = re.compile(r"^\[[^\]]*\] \[(?P<tag>[^\]\s]+)\] \[pid (?P<pid>\d+)(?::tid \d+)?\] (?P<rest>.*)$")
 _PEER = re.compile(r"\[(?:client|remote) [^\]]*\] ")
 _TB_FRAME = re.compile(r'^  File "(?P<file>[^"]+)", line \d+, in [\w<>.]+$')
 _TB_CARET = re.compile(r"^ +[~^]+ *$")
@@ -52,9 +50,10 @@ def logged(server, since):
     """[(raw line, pid, "[module:level] message", at error level)] since offset `since`."""
     out = []
     for line in server.read_log(since).splitlines():
-        m = _LOG_LINE.match(line)
-        if m:
-            out.append((line, m.group("pid"), "[%s] %s" % (m.group("tag"), _PEER.sub("", m.group("rest"), 1)),
+        parsed = httpd.parse_log_line(line, server.install.version)
+        if parsed:
+            pid, tag, rest = parsed
+            out.append((line, pid, "%s %s" % (tag, _PEER.sub("", rest, 1)),
                         bool(httpd.LOG_FAILURE.search(line))))
         else:
             out.append((line, None, line, bool(httpd.LOG_FAILURE.search(line))))
@@ -85,7 +84,8 @@ def _traceback_body(body, server, sources):
 def _expand(pattern, server):
     apps = re.sub(r"([.^$*+?{}\[\]\\|()])", r"\\\1", str(server.ctx.apps))
     root = re.sub(r"([.^$*+?{}\[\]\\|()])", r"\\\1", str(server.root))
-    return pattern.replace("{apps}", apps).replace("{root}", root).replace("{port}", str(server.port))
+    pattern = pattern.replace("{apps}", apps).replace("{root}", root).replace("{port}", str(server.port))
+    return httpd.log_pattern(pattern, server.install.version)
 
 
 def _match(specs, lines):
@@ -136,7 +136,8 @@ def check_log(server, since, spec, timeout=10.0):
         if any(re.fullmatch(a, body) for a in optional):
             accepted.append(line)
             continue
-        rest = [body[m.end():] for m in (re.match(p, body) for p in spec.get("traceback", [])) if m]
+        rest = [body[m.end():] for m in (re.match(_expand(p, server), body) for p in spec.get("traceback", []))
+                if m]
         if sources is None and rest:
             sources = _app_sources(server)
         if any(_traceback_body(r, server, sources) for r in rest):
@@ -434,7 +435,7 @@ def _config_rejected(env, tmp_path, fragment, mode="embedded"):
     root.mkdir()
     ctx = SiteContext(root, env, mode)
     ctx.copy_apps()
-    srv = httpd.Server(env.install, root, mpm=env.mpm, module_lines=[env.target.load_line()],
+    srv = httpd.Server(env.install, root, mpm=env.mpm, module_lines=env.target.load_lines(),
                        fragments=ctx.common() + fragment(ctx))
     with pytest.raises(httpd.ConfigError) as info:
         srv.check()

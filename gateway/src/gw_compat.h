@@ -7,8 +7,12 @@
 #ifndef GW_COMPAT_H
 #define GW_COMPAT_H
 
-/* Python.h must come first: it sets feature macros the C library honours. */
+/* Python.h must come first: its pyconfig.h sets feature macros the C library honours. */
 #define PY_SSIZE_T_CLEAN 1
+#include <pyconfig.h>
+/* 3.2's configure found the PyArg_ParseTuple format attribute usable where GCC only
+   warns that it does not know it (modsupport.h); no later Python declares it. */
+#undef HAVE_ATTRIBUTE_FORMAT_PARSETUPLE
 #include <Python.h>
 
 #include "httpd.h"
@@ -136,6 +140,15 @@ static inline PyObject *GW_Native_AsLatin1Bytes(PyObject *o, int accept_bytes)
 #define GW_HAVE_PYCONFIG 0
 #endif
 
+/* A C string in the locale's encoding as a wide string for the Python 3 init API
+ * (malloc'd; it must outlive the interpreter).  Py_DecodeLocale exists from 3.5. */
+#if GW_PY_AT_LEAST(3, 5)
+#define GW_DecodeLocale(s) Py_DecodeLocale((s), NULL)
+#elif GW_PY3
+wchar_t *gw_decode_locale(const char *s);
+#define GW_DecodeLocale(s) gw_decode_locale(s)
+#endif
+
 /* Py_IsFinalizing / capsule. */
 #if GW_PY3 || (PY_MINOR_VERSION >= 7)
 #define GW_HAVE_CAPSULE 1
@@ -158,7 +171,33 @@ static inline PyObject *GW_Native_AsLatin1Bytes(PyObject *o, int accept_bytes)
 #define GW_CONN_CLIENT_IP(c) ((c)->remote_ip)
 #define GW_LOG_ID(r)         ((const char *)NULL)
 #define ap_get_server_banner() ap_get_server_version()
+/* RFC 6585 came after 2.2: it answers 431 with the status line of a 500. */
+#define HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE 431
 #endif
+
+#if GW_AP24
+#define GW_UNIXD_CONFIG ap_unixd_config      /* unixd.h */
+#define GW_RUNTIME_DIR_RELATIVE(p, name) ap_runtime_dir_relative((p), (name))
+#else
+#define GW_UNIXD_CONFIG unixd_config
+#define GW_RUNTIME_DIR_RELATIVE(p, name) \
+    ap_server_root_relative((p), apr_pstrcat((p), DEFAULT_REL_RUNTIMEDIR "/", (name), NULL))
+#endif
+
+/* Where Apache is in its life cycle (gw_compat.c).  Each is asked from post_config or
+ * from a pconf cleanup / other-child callback of the parent. */
+/* This post_config pass only checks the config: the first of start-up, or a -t/-S
+ * run.  Ask once per pass. */
+int gw_ap_preflight(server_rec *s);
+/* The MPM is serving (not starting, restarting or stopping). */
+int gw_ap_running(void);
+/* From post_config: lets gw_ap_exiting answer in this generation's pconf cleanups. */
+void gw_ap_watch_exit(apr_pool_t *pconf, server_rec *s);
+/* In a pconf cleanup: Apache is stopping, not restarting. */
+int gw_ap_exiting(void);
+/* ap_add_common_vars as 2.4 does it: no HTTP_* key from a header named with other than
+ * letters, digits and '-'. */
+void gw_add_common_vars(request_rec *r);
 
 #if GW_AP24
 APLOG_USE_MODULE(gateway);

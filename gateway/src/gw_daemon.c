@@ -30,6 +30,7 @@
 static gw_daemon_rt *rts;           /* this generation's groups (parent, children) */
 static int nrts;
 static pid_t parent_pid;
+static server_rec *main_server;    /* this generation's, for the daemons' preload */
 
 /*
  * Daemons of earlier generations still finishing, and the socket paths made.
@@ -280,7 +281,7 @@ static const char *check_python_home(apr_pool_t *p, const char *home)
 
 static void drop_privileges(gw_daemon_group *g, apr_pool_t *p, struct passwd **pwout)
 {
-    uid_t uid = g->uid != (uid_t)-1 ? g->uid : ap_unixd_config.user_id;
+    uid_t uid = g->uid != (uid_t)-1 ? g->uid : GW_UNIXD_CONFIG.user_id;
     gid_t gid;
     const char *uname = NULL;
     struct passwd *pw = getpwuid(uid);
@@ -290,11 +291,11 @@ static void drop_privileges(gw_daemon_group *g, apr_pool_t *p, struct passwd **p
     else if (g->user && pw)
         gid = pw->pw_gid;
     else
-        gid = ap_unixd_config.group_id;
+        gid = GW_UNIXD_CONFIG.group_id;
     if (g->user && *g->user != '#')
         uname = g->user;
-    else if (!g->user && ap_unixd_config.user_name && *ap_unixd_config.user_name != '#')
-        uname = ap_unixd_config.user_name;
+    else if (!g->user && GW_UNIXD_CONFIG.user_name && *GW_UNIXD_CONFIG.user_name != '#')
+        uname = GW_UNIXD_CONFIG.user_name;
     else if (pw)
         uname = apr_pstrdup(p, pw->pw_name);
 
@@ -402,7 +403,7 @@ static void preload_one(gw_daemon_group *g, const char *script, const char *grou
 static void preload_aliases(gw_daemon_group *g)
 {
     server_rec *s;
-    for (s = ap_server_conf; s; s = s->next) {
+    for (s = main_server; s; s = s->next) {
         gw_server_config *sc = ap_get_module_config(s->module_config, &gateway_module);
         int i;
         if (!sc || !sc->aliases)
@@ -626,13 +627,8 @@ static void daemon_maintenance(int reason, void *data, apr_wait_t status)
     rt->pids[ds->slot] = 0;
     if (reason == APR_OC_REASON_DEATH)
         log_daemon_exit(rt, ds->slot, ds->proc.pid, status);
-    {
-        int mpm_state = AP_MPMQ_STOPPING;
-        if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_RUN_MPM ||
-            ap_mpm_query(AP_MPMQ_MPM_STATE, &mpm_state) != APR_SUCCESS ||
-            mpm_state != AP_MPMQ_RUNNING)
-            return;
-    }
+    if (!gw_ap_running())
+        return;
     start_daemon(rt, ds->slot, rt->pconf);
 }
 
@@ -720,7 +716,7 @@ static int make_socket(gw_daemon_rt *rt, apr_pool_t *p)
             owner = pw->pw_uid;
     }
     else if (geteuid() == 0) {
-        owner = ap_unixd_config.user_id;
+        owner = GW_UNIXD_CONFIG.user_id;
     }
     if (owner != (uid_t)-1 && geteuid() == 0 && chown(tmp, owner, (gid_t)-1) != 0)
         ap_log_error(APLOG_MARK, APLOG_WARNING, errno, g->server, "mod_gateway: cannot chown "
@@ -792,7 +788,7 @@ static apr_status_t generation_cleanup(void *data)
     }
     rts = NULL;
     nrts = 0;
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING)
+    if (gw_ap_exiting())
         stop_everything();
     return APR_SUCCESS;
 }
@@ -847,10 +843,10 @@ static int daemon_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     int i, j;
     (void)plog; (void)ptemp;
 
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG ||
-        ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_NORMAL)
+    if (gw_ap_preflight(s))
         return OK;
     parent_pid = getpid();
+    main_server = s;
     {
         void *d = NULL;
         apr_pool_userdata_get(&d, PERSIST_KEY, s->process->pool);
@@ -861,11 +857,12 @@ static int daemon_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
         ps = d;
     }
     apr_pool_cleanup_register(pconf, NULL, generation_cleanup, apr_pool_cleanup_null);
+    gw_ap_watch_exit(pconf, s);
 
     nrts = groups->nelts;
     rts = nrts ? apr_pcalloc(pconf, nrts * sizeof(*rts)) : NULL;
     prefix = gw_global->socket_prefix ? ap_server_root_relative(pconf, gw_global->socket_prefix)
-                                      : ap_runtime_dir_relative(pconf, "wsgi");
+                                      : GW_RUNTIME_DIR_RELATIVE(pconf, "wsgi");
     for (i = 0; i < nrts; i++) {
         gw_daemon_rt *rt = &rts[i];
         gw_daemon_group *g = APR_ARRAY_IDX(groups, i, gw_daemon_group *);

@@ -41,7 +41,7 @@ apr_table_t *gw_environ_table(request_rec *r, const gw_request_config *rc)
     apr_table_t *t = r->subprocess_env;
     const char *v;
 
-    ap_add_common_vars(r);
+    gw_add_common_vars(r);
     ap_add_cgi_vars(r);
 
     if (rc->pass_authorization > 0) {

@@ -304,7 +304,7 @@ static int init_python(server_rec *s)
 #if GW_PY3
     static wchar_t *wargv[2];
     static wchar_t *whome, *wprog;
-    wargv[0] = Py_DecodeLocale("mod_wsgi", NULL);
+    wargv[0] = GW_DecodeLocale("mod_wsgi");
 #else
     static char *argv[] = { "mod_wsgi", NULL };
     static char *chome, *cprog;
@@ -313,11 +313,11 @@ static int init_python(server_rec *s)
         check_home(s, home);
 #if GW_PY3
         if (is_pyvenv(home)) {
-            wprog = Py_DecodeLocale(apr_pstrcat(interp_pool, home, "/bin/python", NULL), NULL);
+            wprog = GW_DecodeLocale(apr_pstrcat(interp_pool, home, "/bin/python", NULL));
             Py_SetProgramName(wprog);
         }
         else {
-            whome = Py_DecodeLocale(home, NULL);
+            whome = GW_DecodeLocale(home);
             Py_SetPythonHome(whome);
         }
 #else

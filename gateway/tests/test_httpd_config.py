@@ -70,3 +70,27 @@ def test_access_and_the_scripts_grant_follow_the_generation(version, granted, de
         ['<Directory "/srv/apps">'] + ["    " + l for l in granted] + ["</Directory>"])
     assert wc.common("mod_wsgi", "5", "/r/run/wsgi", "/srv/apps", None, version)[-len(granted) - 2:] == \
         wc.directory_grant("/srv/apps", version)
+
+
+# Lines as each generation writes them (2.2.34 and 2.4.71 on this machine).
+LINE_22 = "[Fri Dec 04 03:19:24 2026] [error] [client 127.0.0.1] mod_gateway (pid=12975): Target WSGI script"
+LINE_24 = ("[Fri Dec 04 03:21:00.509302 2026] [gateway:warn] [pid 15258:tid 15259] mod_gateway "
+           "(pid=15258): Daemon process 'g' died")
+
+
+def test_error_log_lines_of_both_generations_parse():
+    assert httpd.parse_log_line(LINE_22, (2, 2, 34)) == (
+        None, "[error]", "[client 127.0.0.1] mod_gateway (pid=12975): Target WSGI script")
+    assert httpd.parse_log_line(LINE_24, (2, 4, 71)) == (
+        "15258", "[gateway:warn]", "mod_gateway (pid=15258): Daemon process 'g' died")
+    # Each generation's parser refuses the other's shape and a traceback's continuation.
+    assert httpd.parse_log_line(LINE_24, (2, 2, 34)) is None
+    assert httpd.parse_log_line(LINE_22, (2, 4, 71)) is None
+    assert httpd.parse_log_line('  File "/x.wsgi", line 3, in app', (2, 2, 34)) is None
+
+
+def test_a_log_pattern_drops_the_module_tag_on_22_only():
+    assert httpd.log_pattern(r"\[wsgi:error\] Target \[x:y\]", (2, 2, 34)) == r"\[error\] Target \[x:y\]"
+    assert httpd.log_pattern(r"\[:error\] x", (2, 2, 34)) == r"\[error\] x"
+    assert httpd.log_pattern(r"\[wsgi:error\] x", (2, 4, 12)) == r"\[wsgi:error\] x"
+    assert httpd.log_pattern(r"Target \[wsgi:error\]", (2, 2, 34)) == r"Target \[wsgi:error\]"
