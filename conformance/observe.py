@@ -28,9 +28,12 @@ VARIES = "<varies>"
 
 
 def observation_name(env):
-    """'mod_wsgi-6.1.1-py3.11', 'mod_wsgi-debian-4.9.4-py3.11': an observation's file name."""
+    """'mod_wsgi-6.1.1-py3.11', 'mod_wsgi-debian-4.9.4-py3.11', 'mod_wsgi-4.7.1-py3.3-apache2.2':
+    an observation's file name (Apache's generation named where it is not 2.4)."""
     name = env.target.kind if env.target.kind in ("gateway", "mod_wsgi-debian") else "mod_wsgi"
-    return "%s-%s-py%d.%d" % (name, env.label.split()[1], env.python_version[0], env.python_version[1])
+    apache = "" if env.install.version >= (2, 4) else "-apache%d.%d" % env.install.version[:2]
+    return "%s-%s-py%d.%d%s" % (name, env.label.split()[1], env.python_version[0], env.python_version[1],
+                                apache)
 
 
 def _normalise(value, server, pids):

@@ -237,6 +237,8 @@ def server(request, env, case, mode):
     pool = _state(request.config).pool
     try:
         srv = pool.get(case.site, mode)
+    except sites.Unsupported as e:
+        pytest.skip(str(e))
     except httpd.HttpdError:
         request.node.conformance_evidence = journal.Evidence.from_server(pool.current, 0)
         pool.stop()

@@ -125,23 +125,38 @@ class Profile:
             out.append("profile %s timing.format is none of %s" % (self.name, ", ".join(TIMING_FORMATS)))
         for py3 in (True, False):
             for mode in ("embedded", "daemon"):
-                try:
-                    self.environ_contract(mode, py3)
-                except (ProfileError, KeyError, ValueError) as e:
-                    out.append("profile %s environ (%s, %s): %s" % (self.name, "py3" if py3 else "py2", mode, e))
+                for apache in ((2, 4), (2, 2)):
+                    try:
+                        self.environ_contract(mode, py3, apache)
+                    except (ProfileError, KeyError, ValueError) as e:
+                        out.append("profile %s environ (%s, %s, Apache %d.%d): %s" % (
+                            self.name, "py3" if py3 else "py2", mode, apache[0], apache[1], e))
         return out
 
-    def environ_contract(self, mode, py3=True):
+    def environ_contract(self, mode, py3=True, apache=(2, 4)):
         """{key: class} of the environ a real release of this profile hands an app in `mode`.
 
         `environ.py3` / `environ.py2` list observations (python -m conformance observe) that
         must agree key for key; or {"from": "py3"|"py2", "classes_as": [obs_a, obs_b], "why"}:
         the other Python's contract with each class that differs between obs_a and obs_b
-        (one release seen on both Pythons) replaced as it is there."""
+        (one release seen on both Pythons) replaced as it is there.  On an Apache before 2.4,
+        `environ.apache2.2` = {"py3"|"py2": [obs_24, obs_22], "why"}: one release seen on both
+        Apaches; the keys it hands on one only are what Apache's generation adds or lacks."""
         spec = self.data.get("environ")
         if not spec:
             raise ProfileError("profile %s has no 'environ' entry" % self.name)
-        return self._contract(spec, "py3" if py3 else "py2", mode)
+        python = "py3" if py3 else "py2"
+        base = self._contract(spec, python, mode)
+        if tuple(apache[:2]) >= (2, 4):
+            return base
+        older = spec.get("apache2.2") or {}
+        if not (older.get("why") and isinstance(older.get(python), list) and len(older[python]) == 2):
+            raise ProfileError("profile %s: no environ.apache2.2.%s observations ([on 2.4, on 2.2]) "
+                               "to tell what Apache 2.2 hands" % (self.name, python))
+        on24, on22 = (_observed_classes(n, mode) for n in older[python])
+        out = dict((k, c) for k, c in base.items() if not (k in on24 and k not in on22))
+        out.update((k, c) for k, c in on22.items() if k not in on24)
+        return out
 
     def _contract(self, spec, python, mode):
         entry = spec.get(python)

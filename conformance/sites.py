@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gateway import host, wsgi_config as wc
+from gateway import host, httpd, wsgi_config as wc
 from gateway.wsgi_config import GLOBAL, GROUP
 
 APPS = Path(__file__).parent / "apps"
@@ -135,7 +135,8 @@ def processes(ctx):
 @site("onethread")
 def onethread(ctx):
     # A threaded MPM cut to one thread per child: the embedded interpreter is not multithreaded.
-    return ["<IfModule !mpm_prefork_module>", "    ThreadsPerChild 1", "    MaxRequestWorkers 2",
+    return ["<IfModule !mpm_prefork_module>", "    ThreadsPerChild 1",
+            "    %s 2" % httpd.max_workers_directive(ctx.env.install.version),
             "    MinSpareThreads 1", "    MaxSpareThreads 2", "</IfModule>",
             wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps)]
 
@@ -276,19 +277,27 @@ def _install_legacy_virtualenv(home):
         tmp.rename(home)
 
 
+class Unsupported(Exception):
+    """The server Python cannot have this site at all (the message names what it lacks)."""
+
+
 def make_venv(server_python, dest):
     """A virtual environment of the server Python with a marker package only it has.
 
     Returns (venv_root, site_packages) or raises RuntimeError naming what is missing."""
     dest = Path(dest)
-    out = subprocess.run([server_python, "-c", "import sys; print(sys.version_info[0])"],
+    out = subprocess.run([server_python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                          stdout=subprocess.PIPE, universal_newlines=True)
-    if out.stdout.strip() == "2":
+    version = tuple(int(x) for x in out.stdout.strip().split("."))
+    if version < (3,):
         # Python 2 has no venv module: virtualenv makes the env, from the harness's Python.
         cmd = _legacy_virtualenv() + ["-p", server_python, "--no-pip", "--no-setuptools",
                                       "--no-wheel", "--no-periodic-update", str(dest)]
-    else:
-        cmd = [server_python, "-m", "venv", "--without-pip", str(dest)]
+    elif version < (3, 3):
+        raise Unsupported("Python %d.%d has no venv module (3.3 added it) and no virtualenv on the "
+                     "registries makes one for it" % version)
+    else:   # 3.3's venv installs no pip and has no --without-pip
+        cmd = [server_python, "-m", "venv"] + (["--without-pip"] if version >= (3, 4) else []) + [str(dest)]
     made = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     if made.returncode != 0:
         raise RuntimeError("cannot make a virtual environment with %s: %s"

@@ -13,8 +13,11 @@ and which libpython it embeds (the server Python).  Names resolve to modules:
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
@@ -37,9 +40,29 @@ def _version_tuple(v):
     return tuple(int(x) for x in v.split(".")) if isinstance(v, str) else tuple(v)
 
 
-def mod_wsgi_version_for(python_xy, apache_version=None):
-    """The newest mod_wsgi release that builds for Python 'X.Y' and Apache 'X.Y.Z'."""
+# Apache 2.2: 4.7.1 is the newest release that builds and loads there (4.9.x does not).
+MOD_WSGI_APACHE_22 = "4.7.1"
+
+
+def no_mod_wsgi_for(python_xy, apache_version):
+    """Why no PyPI release of mod_wsgi can be the reference for this Python and Apache, or
+    None (observed on this image: Apache 2.2.34, Python 3.2.6)."""
     xy = _version_tuple(python_xy)[:2]
+    if (3, 0) <= xy < (3, 3):
+        return ("no mod_wsgi release on PyPI loads with Python %d.%d (4.x calls 3.3's "
+                "PyUnicode_AsUTF8; 3.x is not on PyPI)" % xy)
+    if apache_version and _version_tuple(apache_version) < (2, 4) and xy >= (3, 10):
+        return ("mod_wsgi %s, the newest release that builds for Apache 2.2, does not build for "
+                "Python %d.%d (it includes node.h, gone from 3.10)" % ((MOD_WSGI_APACHE_22,) + xy))
+    return None
+
+
+def mod_wsgi_version_for(python_xy, apache_version=None):
+    """The newest mod_wsgi release that builds for Python 'X.Y' and Apache 'X.Y.Z' (for
+    one where none works, see no_mod_wsgi_for: the release whose profile applies)."""
+    xy = _version_tuple(python_xy)[:2]
+    if apache_version and _version_tuple(apache_version) < (2, 4):
+        return MOD_WSGI_APACHE_22
     release = next(release for first, release in MOD_WSGI_RELEASES if xy >= first)
     if apache_version and release.startswith("6.") and _version_tuple(apache_version) < MOD_WSGI_6_MIN_APACHE:
         release = next(r for first, r in MOD_WSGI_RELEASES if not r.startswith("6.") and xy >= first)
@@ -181,6 +204,9 @@ def build_mod_wsgi(server_python, apxs, version=None, log=None):
     sdist = _mod_wsgi_sdist(server_python, version, downloads)
     tmp = dest.with_name(dest.name + ".tmp")
     env = dict(os.environ, APXS=str(apxs), PIP_DISABLE_PIP_VERSION_CHECK="1")
+    if not _has_pip(server_python):
+        _configure_build(sdist, apxs, server_python, tmp / "mod_wsgi" / "server", version)
+        return _install_build(tmp, dest, version)
     cmd = [server_python, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
            "--no-index", "--target", str(tmp), str(sdist)]
     out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -193,14 +219,43 @@ def build_mod_wsgi(server_python, apxs, version=None, log=None):
     if out.returncode != 0:
         raise TargetError("building mod_wsgi %s for %s failed:\n%s"
                           % (version, server_python, out.stdout[-4000:]))
+    return _install_build(tmp, dest, version)
+
+
+def _install_build(tmp, dest, version):
     if dest.exists():
-        import shutil
-        shutil.rmtree(dest)
+        shutil.rmtree(str(dest))
     tmp.rename(dest)
     found = list(dest.glob("mod_wsgi/server/mod_wsgi*.so"))
     if not found:
         raise TargetError("mod_wsgi %s built but no module found under %s" % (version, dest))
     return found[0]
+
+
+def _has_pip(python):
+    return subprocess.run([python, "-m", "pip", "--version"], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0
+
+
+def _configure_build(sdist, apxs, server_python, out_dir, version):
+    """A Python without pip (3.2, 3.3, a minimal install): the sdist's own apxs build,
+    ./configure --with-apxs --with-python and make, as its README gives it."""
+    work = Path(tempfile.mkdtemp(prefix="mod_wsgi-configure-"))
+    try:
+        with tarfile.open(str(sdist)) as tar:
+            tar.extractall(str(work), **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+        src = next(work.iterdir())
+        for cmd in (["./configure", "--with-apxs=%s" % apxs, "--with-python=%s" % server_python], ["make"]):
+            out = subprocess.run(cmd, cwd=str(src), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 universal_newlines=True)
+            if out.returncode != 0:
+                raise TargetError("building mod_wsgi %s for %s failed (%s; it has no pip, so the "
+                                  "sdist's configure build was used):\n%s"
+                                  % (version, server_python, " ".join(cmd), out.stdout[-4000:]))
+        out_dir.mkdir(parents=True)
+        shutil.copy2(str(src / "src" / "server" / ".libs" / "mod_wsgi.so"), str(out_dir / "mod_wsgi.so"))
+    finally:
+        shutil.rmtree(str(work), ignore_errors=True)
 
 
 def _mod_wsgi_sdist(server_python, version, downloads):

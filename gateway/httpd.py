@@ -264,9 +264,13 @@ MPM_SETTINGS = {
 }
 
 
+def max_workers_directive(version):
+    return "MaxRequestWorkers" if version >= (2, 4) else "MaxClients"
+
+
 def mpm_settings(mpm, version):
     """The MPM block for this install."""
-    return MPM_SETTINGS[mpm].format(max="MaxRequestWorkers" if version >= (2, 4) else "MaxClients")
+    return MPM_SETTINGS[mpm].format(max=max_workers_directive(version))
 
 
 def cmdline(pid):

@@ -62,8 +62,10 @@ def cmd_list(argv):
         return 0
     print("Apache builds:")
     for ap in found.apaches:
+        where = ("; ".join("%s: %s" % (m, ap.mpm_apxs[m]) for m in ap.mpms) if len(ap.mpm_apxs) > 1
+                 else "%s (MPMs %s)" % (ap.apxs, ", ".join(ap.mpms)))
         print("  %-8s %-8s %s" % (ap.version, ap.source, "unavailable: " + ap.unavailable if ap.unavailable
-                                  else "%s (MPMs %s)" % (ap.apxs, ", ".join(ap.mpms))))
+                                  else where))
     print("Server Pythons:")
     for py in found.pythons:
         print("  py%-6s %-8s %s" % (py.version, py.source, "unavailable: " + py.unavailable if py.unavailable

@@ -57,6 +57,12 @@ class ApacheBuild:
     mpms: tuple = ()
     unavailable: Optional[str] = None
     shadowed: list = field(default_factory=list)   # other installs of the same version
+    # 2.2 compiles one MPM into each build: {mpm: apxs} of the builds of this version
+    # (empty where one install loads every MPM, as 2.4's do).
+    mpm_apxs: dict = field(default_factory=dict)
+
+    def apxs_for(self, mpm):
+        return self.mpm_apxs.get(mpm, self.apxs)
 
     @property
     def is_debian(self):
@@ -91,7 +97,8 @@ class Axes:
 
 def _build(inst, source, unavailable=None):
     return ApacheBuild(inst.version_string, source, apxs=inst.apxs, httpd=inst.httpd,
-                       mpms=tuple(inst.mpms), unavailable=unavailable)
+                       mpms=tuple(inst.mpms), unavailable=unavailable,
+                       mpm_apxs={inst.static_mpm: inst.apxs} if inst.static_mpm else {})
 
 
 def _install(apxs, version, source):
@@ -107,17 +114,18 @@ def _given_install(apxs, source):
         inst = httpd.ApacheInstall.from_apxs(str(apxs))
     except httpd.HttpdError as e:
         raise AxisError("%s %s: %s" % (source, apxs, e))
-    # gateway.httpd renders 2.2's config forms, but no 2.2 cell has been seen to run yet and
-    # mod_gateway does not build against 2.2: its cells stay unavailable until they do.
-    old = None if inst.version >= (2, 4) else (
-        "Apache %s at %s: Apache 2.2 cells are not supported yet (mod_gateway does not build against 2.2)"
-        % (inst.version_string, apxs))
-    return _build(inst, source, old)
+    return _build(inst, source)
 
 
 def _add_first(found, build):
-    """Keep `build` unless an install of its version is there already (it is shadowed)."""
+    """Keep `build` unless an install of its version is there already (it is shadowed);
+    builds of one version with different compiled-in MPMs (2.2) make one axis value."""
     for have in found:
+        if have.version == build.version and have.mpm_apxs and build.mpm_apxs and not (
+                set(have.mpm_apxs) & set(build.mpm_apxs)) and not (have.unavailable or build.unavailable):
+            have.mpm_apxs.update(build.mpm_apxs)
+            have.mpms = tuple(m for m in MPMS if m in have.mpm_apxs)
+            return
         if have.version == build.version:
             if build.apxs and os.path.realpath(build.apxs) != os.path.realpath(have.apxs or ""):
                 have.shadowed.append(build.apxs)
@@ -238,11 +246,13 @@ def _cells_for(apache, python, targets):
     out = []
     for mpm in MPMS:
         no_mpm = None if apache.unavailable or mpm in apache.mpms else (
-            "Apache %s has no mod_mpm_%s" % (apache.version, mpm))
+            "Apache %s has no mod_mpm_%s" % (apache.version, mpm) if not apache.mpm_apxs else
+            "no build of Apache %s with the %s MPM compiled in was given (have: %s)"
+            % (apache.version, mpm, ", ".join(apache.mpms)))
         for mode in MODES:
             for target, mod_wsgi_version, profile, missing in targets:
                 out.append(Cell(apache.version, python.version, mpm, mode, target,
-                                apxs=apache.apxs, python_path=python.path,
+                                apxs=apache.apxs_for(mpm), python_path=python.path,
                                 python_version=python.full_version,
                                 mod_wsgi_version=mod_wsgi_version, profile=profile,
                                 unavailable=_why(apache.unavailable, no_mpm, python.unavailable, missing)))
@@ -271,8 +281,9 @@ def make_cells(apaches, pythons):
             mw = mod_wsgi_version_for(python.version, apache.version)
             profile = profile_for_mod_wsgi(mw)
             # gateway runs under the profile of the mod_wsgi it is compared with.
-            cells += _cells_for(apache, python, [("gateway", None, profile, None),
-                                                 ("mod_wsgi", mw, profile, None)])
+            cells += _cells_for(apache, python, [
+                ("gateway", None, profile, None),
+                ("mod_wsgi", mw, profile, targets_mod.no_mod_wsgi_for(python.version, apache.version))])
         if apache.is_debian:
             py, version = debian_python()
             if py is None:

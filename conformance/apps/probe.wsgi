@@ -264,7 +264,7 @@ def application(environ, start_response):
     if action == "nonascii":
         import tempfile
         d = tempfile.mkdtemp()
-        name = u"caf\u00e9-\u00fc\u00df.txt"
+        name = b"caf\xc3\xa9-\xc3\xbc\xc3\x9f.txt".decode("utf-8")   # no u"" on 3.2
         try:
             p = os.path.join(d, name)
             with open(p, "wb") as f:

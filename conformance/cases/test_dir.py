@@ -1,5 +1,6 @@
 """DIR: the per-directive behaviour of mod_wsgi's configuration directives."""
 
+import re
 import os
 import socket
 import time
@@ -422,6 +423,10 @@ def test_pass_authorization_option(server, mode, env, expect, tmp_path):
                  "even when a WSGIScriptAliasMatch regex matches '*'; the same alias serves its paths",
       site="options-star")
 def test_options_star(server, mode):
+    if server.install.version < (2, 4):
+        # 2.2's core logs its 404 for '*' at error level (2.4 at info, AH00128).
+        server.expected_log.append(r"\[error\] \[client 127\.0\.0\.1\] File does not exist: %s/\*$"
+                                   % re.escape(str(server.root / "htdocs")))
     assert http(server, "/star/env").status_code == 200
     data = raw(server, b"OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
     head, _, body = data.partition(b"\r\n\r\n")

@@ -232,7 +232,7 @@ def test_listener(server, mode):
 @case("ENV-027", "the environ has exactly the keys, each of the class, that the profile's real release hands "
                  "an app (observed: profiles/observed/); a module may add keys only under mod_gateway.")
 def test_environ_contract(server, mode, env):
-    want = env.profile.environ_contract(mode, env.py3)
+    want = env.profile.environ_contract(mode, env.py3, server.install.version)
     got = dict((k, v["class"]) for k, v in contract(server).items()
                if not k.startswith(OWN_NAMESPACE))
     missing = sorted(set(want) - set(got))
@@ -391,7 +391,8 @@ ERRORS_APP = "/dir/wsgi_errors.wsgi"
 def test_wsgi_errors_stream(server, mode, env, expect):
     want = expect["py3" if env.py3 else "py2"]
     script = server.ctx.apps / "wsgi_errors.wsgi"
-    prefix = r"\[(client|remote) 127\.0\.0\.1:\d+\] " + (
+    peer = r"127\.0\.0\.1:\d+" if server.install.version >= (2, 4) else r"127\.0\.0\.1"   # 2.2: no port
+    prefix = r"\[(client|remote) %s\] " % peer + (
         re.escape("[script %s] " % script) if expect["names_script"] else "")
 
     def logged(text, timeout):

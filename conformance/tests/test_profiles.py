@@ -98,3 +98,23 @@ def test_disagreeing_observations_are_an_error(tmp_path, monkeypatch):
     with pytest.raises(ProfileError, match="disagree in daemon mode on .*daemon_restarts"):
         p.environ_contract("daemon")
     assert p.environ_contract("embedded")
+
+
+APACHE_22_ONLY_ON_24 = {"CONTEXT_DOCUMENT_ROOT", "CONTEXT_PREFIX", "REQUEST_SCHEME", "mod_wsgi.request_id"}
+
+
+@pytest.mark.parametrize("name", ["3.4", "5", "6"])
+def test_apache_22_contract_is_the_24_one_without_what_22_lacks(name):
+    p = Profile(name)
+    for mode in ("embedded", "daemon"):
+        for py3 in (True, False):
+            on24, on22 = p.environ_contract(mode, py3), p.environ_contract(mode, py3, (2, 2, 34))
+            assert set(on24) - set(on22) == APACHE_22_ONLY_ON_24 & set(on24)
+            assert not set(on22) - set(on24) and all(on22[k] == on24[k] for k in on22)
+
+
+def test_apache_22_without_its_observations_is_an_error():
+    p = _profile("5", lambda d: d["environ"].pop("apache2.2"))
+    assert p.environ_contract("daemon")
+    with pytest.raises(ProfileError, match="no environ.apache2.2.py3 observations"):
+        p.environ_contract("daemon", True, (2, 2, 34))

@@ -162,6 +162,16 @@ wchar_t *gw_decode_locale(const char *s);
 #define GW_AP24 0
 #endif
 
+/* A daemon names the request's client in its log lines as the releases' daemons do: 2.4's
+ * "[remote ip:port]"; 2.2's ap_log_rerror writes "[client ip]". */
+#if GW_AP24
+#define GW_PEER_TAG      "remote"
+#define GW_PEER_HAS_PORT 1
+#else
+#define GW_PEER_TAG      "client"
+#define GW_PEER_HAS_PORT 0
+#endif
+
 #if GW_AP24
 #define GW_CLIENT_IP(r)      ((r)->useragent_ip)
 #define GW_CONN_CLIENT_IP(c) ((c)->client_ip)

@@ -353,7 +353,7 @@ static void d_log(gw_reqio *io, int level, const char *msg)
 {
     dreq *d = (dreq *)io;
     if (d->remote)
-        ap_log_error(APLOG_MARK, level, 0, d->s, "[remote %s] %s", d->remote, msg);
+        ap_log_error(APLOG_MARK, level, 0, d->s, "[" GW_PEER_TAG " %s] %s", d->remote, msg);
     else
         ap_log_error(APLOG_MARK, level, 0, d->s, "%s", msg);
 }
@@ -464,7 +464,7 @@ static void serve_connection(int fd, unsigned char *buf, apr_pool_t *pool)
     ra = apr_table_get(env, "REMOTE_ADDR");
     rp = apr_table_get(env, "REMOTE_PORT");
     if (ra)
-        d.remote = rp ? apr_pstrcat(pool, ra, ":", rp, NULL) : ra;
+        d.remote = rp && GW_PEER_HAS_PORT ? apr_pstrcat(pool, ra, ":", rp, NULL) : ra;
     if (rq.flags & GW_WIRE_Q_PASSFD)
         d.io.send_file = d_send_file;
 
@@ -477,7 +477,7 @@ static void serve_connection(int fd, unsigned char *buf, apr_pool_t *pool)
     qs = apr_table_get(env, "mod_wsgi.queue_start");
     if (G->queue_timeout > 0 && qs &&
         daemon_start - (apr_time_t)apr_atoi64(qs) > apr_time_from_sec(G->queue_timeout)) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, G->server, "[remote %s] mod_gateway (pid=%d): "
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, G->server, "[" GW_PEER_TAG " %s] mod_gateway (pid=%d): "
                      "Queue timeout expired for WSGI daemon process '%s'.",
                      d.remote ? d.remote : "-", (int)my_pid, G->name);
         send_final(&d, HTTP_GATEWAY_TIME_OUT);

@@ -82,9 +82,8 @@ static apr_ssize_t input_raw(GwInput *self, char *dst, apr_size_t len)
     if (self->eof)
         return 0;
     if (self->failed) {
-        if (input_check_failed(self) < 0)
-            return -1;
-        /* 3.4: the request is as broken as it was; its message carries no detail. */
+        /* Every entry point has called input_check_failed already (5 and 6 leave there).
+         * 3.4: the request is as broken as it was; its message carries no detail. */
         PyErr_SetString(PyExc_IOError, "request data read error");
         return -1;
     }

@@ -130,7 +130,6 @@ void gw_environ_request_done(void);
  */
 PyObject *gw_script_module(gw_interp *ip, gw_reqio *io, server_rec *s, const char *script,
                            int reloading, const char *resource, const char *kind);
-char *gw_script_module_name(apr_pool_t *p, const char *script);
 void gw_preload_import_scripts(server_rec *s, const char *process_group);
 
 /* What gw_execute needs besides the environ table. */

@@ -43,13 +43,6 @@ static void module_name_into(char *buf, const char *script)
     buf[10 + 2 * APR_MD5_DIGESTSIZE] = '\0';
 }
 
-char *gw_script_module_name(apr_pool_t *p, const char *script)
-{
-    char *name = apr_palloc(p, 10 + 2 * APR_MD5_DIGESTSIZE + 1);
-    module_name_into(name, script);
-    return name;
-}
-
 static apr_time_t script_mtime(const char *script)
 {
     struct stat st;

@@ -121,13 +121,44 @@ def test_a_given_install_that_cannot_be_used_is_an_error_naming_it(bare_machine,
     assert err.startswith("matrix list: " + named), err
 
 
-def test_a_given_apache_22_replaces_the_declared_one_and_says_why_it_cannot_run(bare_machine, monkeypatch):
-    old = httpd.ApacheInstall(apxs="/opt/httpd-2.2.34/bin/apxs", httpd="/opt/httpd-2.2.34/bin/httpd",
-                              version=(2, 2, 34), libexecdir="/opt/httpd-2.2.34/modules",
-                              static_modules=("worker.c",), mpms=("worker",))
-    monkeypatch.setattr(httpd.ApacheInstall, "from_apxs", classmethod(lambda cls, apxs: old))
-    found = {a.version: a for a in axes.discover_apaches(extra=[(old.apxs, "--apxs")])}
+def _apache_22(mpm):
+    root = "/opt/httpd-2.2.34-%s" % mpm
+    return httpd.ApacheInstall(apxs=root + "/bin/apxs", httpd=root + "/bin/httpd", version=(2, 2, 34),
+                               libexecdir=root + "/modules", static_modules=("core", mpm, "http_core"),
+                               mpms=(mpm,))
+
+
+def test_given_apache_22_builds_replace_the_declared_one_as_one_axis_value(bare_machine, monkeypatch):
+    builds = {b.apxs: b for b in (_apache_22("prefork"), _apache_22("worker"))}
+    monkeypatch.setattr(httpd.ApacheInstall, "from_apxs", classmethod(lambda cls, apxs: builds[apxs]))
+    found = {a.version: a for a in axes.discover_apaches(extra=[(a, axes.APACHES_ENV) for a in builds])}
     assert "2.2" not in found
-    assert found["2.2.34"].unavailable == (
-        "Apache 2.2.34 at /opt/httpd-2.2.34/bin/apxs: Apache 2.2 cells are not supported yet (mod_gateway "
-        "does not build against 2.2)")
+    got = found["2.2.34"]
+    assert (got.unavailable, got.mpms, got.shadowed) == (None, ("prefork", "worker"), [])
+    assert got.apxs_for("prefork") == "/opt/httpd-2.2.34-prefork/bin/apxs"
+    assert got.apxs_for("worker") == "/opt/httpd-2.2.34-worker/bin/apxs"
+    pythons = [axes.ServerPython(xy, "--python", path="/p%s/bin/python" % xy, full_version=xy + ".0",
+                                 libpython="/p/lib/libpython.so") for xy in ("2.7", "3.2", "3.5", "3.11")]
+    cells = {c.id: c for c in axes.make_cells([got], pythons)}
+    c = cells["apache2.2.34/py3.5/worker/daemon/gateway"]
+    assert (c.apxs, c.unavailable) == ("/opt/httpd-2.2.34-worker/bin/apxs", None)
+    c = cells["apache2.2.34/py3.5/prefork/embedded/mod_wsgi"]
+    assert (c.apxs, c.mod_wsgi_version, c.profile, c.unavailable) == (
+        "/opt/httpd-2.2.34-prefork/bin/apxs", "4.7.1", "5", None)
+    assert cells["apache2.2.34/py2.7/prefork/daemon/mod_wsgi"].mod_wsgi_version == "4.7.1"
+    assert cells["apache2.2.34/py3.5/event/daemon/gateway"].unavailable == (
+        "no build of Apache 2.2.34 with the event MPM compiled in was given (have: prefork, worker)")
+    assert cells["apache2.2.34/py3.2/prefork/daemon/gateway"].unavailable is None
+    assert cells["apache2.2.34/py3.2/prefork/daemon/mod_wsgi"].unavailable.startswith(
+        "no mod_wsgi release on PyPI loads with Python 3.2")
+    assert "does not build for Python 3.11" in cells["apache2.2.34/py3.11/prefork/daemon/mod_wsgi"].unavailable
+    assert cells["apache2.2.34/py3.11/prefork/daemon/gateway"].unavailable is None
+
+
+def test_two_builds_of_one_version_and_mpm_keep_the_first(bare_machine, monkeypatch):
+    first, second = _apache_22("prefork"), _apache_22("prefork")
+    second.apxs = "/elsewhere/bin/apxs"
+    builds = {first.apxs: first, second.apxs: second}
+    monkeypatch.setattr(httpd.ApacheInstall, "from_apxs", classmethod(lambda cls, apxs: builds[apxs]))
+    found = {a.version: a for a in axes.discover_apaches(extra=[(a, "--apxs") for a in builds])}
+    assert (found["2.2.34"].apxs, found["2.2.34"].shadowed) == (first.apxs, [second.apxs])
