@@ -194,7 +194,8 @@ def pytest_runtest_setup(item):
         return
     mode = item.callspec.params.get("mode", "both") if hasattr(item, "callspec") else "both"
     item.user_properties += [("case_id", meta.id), ("mode", mode), ("requirement", meta.requirement)]
-    applies = verdict_mod.applicability(env.profile, env.label, meta, mode, env.install.version_string)
+    applies = verdict_mod.applicability(env.profile, env.label, meta, mode, env.install.version_string,
+                                        ".".join(str(v) for v in env.python_version))
     if applies.not_applicable:
         item.user_properties.append(("not_applicable", applies.not_applicable))
         pytest.skip(applies.skip_reason)

@@ -22,7 +22,7 @@ OWN_NAMESPACE = "mod_gateway."
 
 
 # A known deviation other than a plain reason (Profile.deviation).
-DEVIATION_SHAPE = {"reason": str, "strict?": bool, "apache?": [str]}
+DEVIATION_SHAPE = {"reason": str, "strict?": bool, "apache?": [str], "python?": [str]}
 
 
 class ProfileError(Exception):
@@ -180,18 +180,22 @@ class Profile:
         na = self.data.get("not_applicable", {})
         return na.get("%s/%s" % (case_id, mode)) or na.get(case_id)
 
-    def deviation(self, target_label, case_id, mode, apache=None):
+    def deviation(self, target_label, case_id, mode, apache=None, python=None):
         """(reason, strict) where the target is known to deviate here, or None.
 
-        A deviation is a plain reason (it must fail: strict) or {"reason", "strict?", "apache?"}:
-        strict false for one that shows only intermittently; apache, the Apache versions
-        it was observed on -- under any other Apache (`apache`, "2.4.12") the case is judged
-        as written, so a version nobody has looked at is not excused in advance."""
+        A deviation is a plain reason (it must fail: strict) or {"reason", "strict?", "apache?",
+        "python?"}: strict false for one that shows only intermittently; apache, the Apache
+        versions it was observed on -- under any other Apache (`apache`, "2.4.12") the case is
+        judged as written, so a version nobody has looked at is not excused in advance; python,
+        likewise the server Pythons ("3" or "3.3": `python` "3.3.7" is either)."""
         for prefixes, cases in self.data.get("known_deviations", {}).items():
             if any(target_label.startswith(p.strip()) for p in prefixes.split(",")):
                 d = cases.get("%s/%s" % (case_id, mode)) or cases.get(case_id)
                 if isinstance(d, dict):
                     if "apache" in d and apache not in d["apache"]:
+                        continue
+                    if "python" in d and not any(python == v or (python or "").startswith(v + ".")
+                                                 for v in d["python"]):
                         continue
                     return d["reason"], d.get("strict", True)
                 if d:

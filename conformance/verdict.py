@@ -35,16 +35,17 @@ class Applicability:
         return NOT_APPLICABLE_PREFIX + self.not_applicable if self.not_applicable else None
 
 
-def applicability(profile, label, case, mode, apache=None):
+def applicability(profile, label, case, mode, apache=None, python=None):
     """`profile`: a conformance.profiles.Profile; `label`: 'gateway 0.1.0' (Env.label);
     `case`: the case's catalogue entry (id, profiles); `mode`: embedded or daemon;
-    `apache`: the server's version ('2.4.12'), which a deviation may be limited to."""
+    `apache`, `python`: the server's versions ('2.4.12', '3.3.7'), which a deviation may be
+    limited to."""
     if profile.name not in case.profiles:
         return Applicability(not_applicable="case not in profile %s" % profile.name)
     reason = profile.not_applicable(case.id, mode)
     if reason:
         return Applicability(not_applicable=reason)
-    deviation = profile.deviation(label, case.id, mode, apache)
+    deviation = profile.deviation(label, case.id, mode, apache, python)
     if deviation:
         reason, strict = deviation
         return Applicability(deviation="known deviation of %s: %s" % (label, reason), strict=bool(strict))

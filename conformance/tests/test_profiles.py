@@ -59,7 +59,7 @@ def test_a_deviation_seen_on_some_apaches_excuses_only_those():
         {"DMN-018": {"reason": "x", "apache": "2.4.12"}}))
     assert bad.problems(CASES) == [
         "profile 5 known_deviations[mod_wsgi 5][DMN-018]: {'reason': 'x', 'apache': '2.4.12'} is none of str, "
-        '{"reason": "str", "strict?": "bool", "apache?": ["str"]}']
+        '{"reason": "str", "strict?": "bool", "apache?": ["str"], "python?": ["str"]}']
 
 
 def test_timing_block_is_checked():
@@ -118,3 +118,13 @@ def test_apache_22_without_its_observations_is_an_error():
     assert p.environ_contract("daemon")
     with pytest.raises(ProfileError, match="no environ.apache2.2.py3 observations"):
         p.environ_contract("daemon", True, (2, 2, 34))
+
+
+def test_a_deviation_seen_on_some_pythons_excuses_only_those():
+    p = Profile("5")
+    for python in ("3.3.7", "3.11.7"):
+        reason, strict = p.deviation("mod_wsgi 4.7.1", "ENV-030", "embedded", "2.2.34", python)
+        assert strict and "empty error-level line" in reason
+    for python in ("2.7.18", None):
+        assert p.deviation("mod_wsgi 4.7.1", "ENV-030", "embedded", "2.2.34", python) is None
+    assert p.deviation("mod_wsgi 4.9.4", "ENV-030", "embedded", "2.4.71", "3.11.7") is None

@@ -18,7 +18,7 @@ class FakeProfile:
     def not_applicable(self, case_id, mode):
         return self._na.get((case_id, mode))
 
-    def deviation(self, label, case_id, mode, apache=None):
+    def deviation(self, label, case_id, mode, apache=None, python=None):
         return self._dev.get((label, case_id, mode))
 
 
