@@ -3,6 +3,7 @@
 import re
 import time
 
+from gateway import httpd
 from conformance.catalogue import case
 from conformance.client import burst, environ, fetch_json, http
 from conformance.cases.test_err import DAEMON_PATH, error_path
@@ -157,11 +158,17 @@ def test_preload(server, mode):
                        "not preloaded" % -ahead)
 
 
-# "[time] [module:error] [pid P(:tid T)] text": no client, no errno, the writer's own pid.
-_IMPORT_LINE = re.compile(r"^\[[^\]]+\] \[(?:wsgi|gateway|):error\] \[pid (\d+)(?::tid \d+)?\] "
-                          r"preload-import-line pid=(\d+)$")
-# 2.2 writes "[time] [error] text": no module and no writer's pid to compare.
-_IMPORT_LINE_22 = re.compile(r"^\[[^\]]+\] \[error\] ()preload-import-line pid=(\d+)$")
+# The text alone at error level: no client, no errno prefix.
+_IMPORT_TEXT = re.compile(r"^preload-import-line pid=(\d+)$")
+
+
+def _import_line(line, version):
+    """The pid the app wrote, where `line` is its import line as written by that process
+    (the writer's pid where the log records one: 2.2's does not), else None."""
+    parsed = httpd.parse_log_line(line, version)
+    text = parsed and _IMPORT_TEXT.match(parsed[2])
+    ok = text and re.fullmatch(r"\[(?:wsgi|gateway|):error\]" if version >= (2, 4) else r"\[error\]", parsed[1])
+    return text.group(1) if ok and parsed[0] in (None, text.group(1)) else None
 
 
 @case("MODE-016", "what a preloaded script writes to sys.stderr at import, outside any request, reaches the "
@@ -170,8 +177,7 @@ def test_import_output(server, mode):
     fetch_json(server, "/preload")
     lines = [l for l in server.read_log(0).splitlines() if "preload-import-line" in l]
     assert lines, "the line written at import is not in the error log"
-    shape = _IMPORT_LINE if server.install.version >= (2, 4) else _IMPORT_LINE_22
-    bad = [l for l in lines if not (shape.match(l) and shape.match(l).group(1) in ("", shape.match(l).group(2)))]
+    pids = [_import_line(l, server.install.version) for l in lines]
+    bad = [l for l, pid in zip(lines, pids) if pid is None]
     assert not bad, "not logged as written by the importing process: %s" % bad
-    pids = [shape.match(l).group(2) for l in lines]
     assert len(set(pids)) == len(pids), "logged more than once by one process: %s" % lines
