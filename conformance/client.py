@@ -57,6 +57,26 @@ def burst(server, path, n=4):
     return out
 
 
+def read_reply(sock, timeout, done=None):
+    """Read what the server sends on `sock` until it closes the connection (EOF or reset),
+    `timeout` seconds pass or done(data so far) says the reply is complete.  Returns
+    (data, closed): closed when the server ended the connection."""
+    data, deadline = bytearray(), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            break
+        except ConnectionResetError:
+            return bytes(data), True
+        if not chunk:
+            return bytes(data), True
+        data += chunk
+        if done is not None and done(bytes(data)):
+            break
+    return bytes(data), False
+
+
 def raw(server, request_bytes, timeout=10.0, pause=0.4):
     """Send bytes (a list: each part after a pause, as a slow client does), read until the
     server closes (or timeout); returns the bytes received."""
@@ -67,20 +87,10 @@ def raw(server, request_bytes, timeout=10.0, pause=0.4):
         if i:
             time.sleep(pause)
         s.sendall(part)
-    chunks, deadline = [], time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline:
-            c = s.recv(65536)
-            if not c:
-                break
-            chunks.append(c)
-    except socket.timeout:
-        pass
-    except ConnectionResetError:
-        pass
+        data, _ = read_reply(s, timeout)
     finally:
         s.close()
-    data = b"".join(chunks)
     server.exchanges.append({"request": request_bytes.decode("latin-1")[:2000],
                              "response": data[:2000].decode("latin-1")})
     return data
@@ -119,6 +129,20 @@ def dechunk(body):
         i = j + 2 + size + 2
 
 
+def _body_complete(data):
+    """Has the response in `data` ended: its terminating chunk (chunked) or its
+    Content-Length bytes?"""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    lower = head.lower()
+    if b"transfer-encoding: chunked" in lower:
+        return dechunk(body)[1]
+    if b"content-length:" in lower:
+        return len(body) >= int(lower.split(b"content-length:")[1].split(b"\r\n")[0])
+    return False
+
+
 def keepalive_exchange(server, path, timeout=10.0):
     """GET `path` on a keep-alive connection, read until the server closes it, the body
     ends (chunked: its terminating chunk; else its Content-Length) or `timeout`; then try a
@@ -126,30 +150,7 @@ def keepalive_exchange(server, path, timeout=10.0):
     s = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
     try:
         s.sendall(b"GET " + path.encode("ascii") + b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        data, closed, deadline = b"", False, time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                closed = True
-                break
-            if not chunk:
-                closed = True
-                break
-            data += chunk
-            head, sep, body = data.partition(b"\r\n\r\n")
-            if not sep:
-                continue
-            lower = head.lower()
-            if b"transfer-encoding: chunked" in lower:
-                if dechunk(body)[1]:
-                    break
-            elif b"content-length:" in lower:
-                cl = int(lower.split(b"content-length:")[1].split(b"\r\n")[0])
-                if len(body) >= cl:
-                    break
+        data, closed = read_reply(s, timeout, _body_complete)
         again = b""
         try:
             s.sendall(b"GET /probe/sys HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")

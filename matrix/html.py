@@ -22,7 +22,7 @@ from collections import OrderedDict, defaultdict
 from html import escape
 
 from .cells import _version_key
-from .report import STATE_ORDER, cell_state, differential_by_case, summary_grids
+from .report import STATE_ORDER, cell_state, differential_by_case, own_cases, summary_grids
 from gateway.text import fmt_duration
 
 MAX_EVIDENCE = 600         # evidence blocks on the page, shared fairly among the failing cells;
@@ -190,15 +190,6 @@ def _columns(doc):
     return cols, sorted(unavailable.items())
 
 
-def _own_cases(c):
-    """{case id: case} for the cell's own mode (a 'both' journal holds two per case)."""
-    out = {}
-    for case in c["cases"]:
-        if case["id"] not in out or case.get("mode") == c["axes"]["mode"]:
-            out[case["id"]] = case
-    return out
-
-
 def _state_style(state):
     return STYLE[state][:2]
 
@@ -284,7 +275,7 @@ def _case_counts(doc, cols):
     counts = {k: dict.fromkeys(COUNTED, 0) for k in doc["catalogue"]}
     fails = defaultdict(list)
     for i, c in enumerate(cols):
-        for case_id, case in _own_cases(c).items():
+        for case_id, case in own_cases(c).items():
             if case["verdict"] in COUNTED and case_id in counts:
                 counts[case_id][case["verdict"]] += 1
             if case["verdict"] == "fail":
@@ -350,7 +341,7 @@ def _data(doc, cols):
     data = {"cases": [[k, doc["catalogue"][k]["area"]] for k in ids],
             "cells": [dict(c["axes"], id=c["id"], status=c["status"],
                            v="".join(VCHAR.get((own.get(k) or {}).get("verdict"), "-") for k in ids))
-                      for c, own in ((c, _own_cases(c)) for c in cols)]}
+                      for c, own in ((c, own_cases(c)) for c in cols)]}
     return json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
 
 
@@ -403,7 +394,7 @@ def _cells_table(doc, cols, evidence_ids):
     for i, c in enumerate(cols):
         s, t = c["summary"], c["timings"]
         cls = STYLE.get(c["status"], STYLE["no-result"])[0] if c["status"] in ("pass", "fail") else "x"
-        failed = [k for k in _own_cases(c).values() if k["verdict"] == "fail"]
+        failed = [k for k in own_cases(c).values() if k["verdict"] == "fail"]
         fails = " ".join('<a href="%s" title="%s">%s</a>' % (_e(_fail_href(c, k, evidence_ids)),
                                                           _e((k.get("message") or "")[:300]), _e(k["id"]))
                         for k in failed[:MAX_LINKS])

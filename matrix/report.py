@@ -28,7 +28,7 @@ def cell_anchor(cell_id):
     return "cell-" + slug(cell_id)
 
 
-def _verdicts_by_case(cell_entry):
+def own_cases(cell_entry):
     """{case id: case} for the cell's own mode (a 'both' journal holds two per case)."""
     out = {}
     for case in cell_entry["cases"]:
@@ -94,7 +94,7 @@ def differential(cells, catalogue):
         for ref in (by_target.get(t) for t in REFERENCE_TARGETS):
             if not gw or not ref:
                 continue
-            gv, rv = _verdicts_by_case(gw), _verdicts_by_case(ref)
+            gv, rv = own_cases(gw), own_cases(ref)
             for case_id in sorted(set(gv) & set(rv)):
                 a, b = gv[case_id], rv[case_id]
                 oa, ob = OUTCOME.get(a["verdict"]), OUTCOME.get(b["verdict"])

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Optional
 
@@ -185,33 +186,14 @@ class RunningApp:
         """Base URL of the app: http://127.0.0.1:PORT plus the mount (no trailing slash)."""
         return self.server.url + self.spec.mount.rstrip("/")
 
-    @property
-    def port(self):
-        return self.server.port
-
-    @property
-    def target(self):
-        return self.env.target
-
-    @property
-    def mpm(self):
-        return self.env.mpm
-
-    @property
-    def server_python(self):
-        return self.env.server_python
-
-    @property
-    def profile(self):
-        return self.env.profile.name
-
-    @property
-    def config_text(self):
-        return self.server.config_text
-
-    @property
-    def error_log(self):
-        return self.server.error_log
+    # Read through to the server and the Env, which own these.
+    port = property(attrgetter("server.port"))
+    target = property(attrgetter("env.target"))
+    mpm = property(attrgetter("env.mpm"))
+    server_python = property(attrgetter("env.server_python"))
+    profile = property(attrgetter("env.profile.name"))
+    config_text = property(attrgetter("server.config_text"))
+    error_log = property(attrgetter("server.error_log"))
 
     @property
     def label(self):

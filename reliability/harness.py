@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from conformance import targets as targets_mod
+from conformance.client import read_reply
 from conformance.session import Env, Setup
 from conformance.sites import SiteContext, render_site
 from gateway import httpd
@@ -177,7 +178,6 @@ def raw_exchange(port, data, timeout=10.0, shut_write=False, pace=None):
     """Send bytes (optionally paced: [(bytes, delay_after)]), read to EOF; (bytes, seconds)."""
     t0 = time.monotonic()
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    chunks = []
     try:
         if pace:
             for piece, delay in pace:
@@ -187,20 +187,10 @@ def raw_exchange(port, data, timeout=10.0, shut_write=False, pace=None):
             s.sendall(data)
         if shut_write:
             s.shutdown(socket.SHUT_WR)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                c = s.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                break
-            if not c:
-                break
-            chunks.append(c)
+        data, _ = read_reply(s, timeout)
     finally:
         s.close()
-    return b"".join(chunks), time.monotonic() - t0
+    return data, time.monotonic() - t0
 
 
 def statuses(data):

@@ -111,30 +111,32 @@ def test_query_string(server, mode):
     assert value(env, "QUERY_STRING") == ""
 
 
+def url_split(server, path):
+    """(SCRIPT_NAME, PATH_INFO) of a request for `path`."""
+    env, _ = environ(server, path)
+    return value(env, "SCRIPT_NAME"), value(env, "PATH_INFO")
+
+
 @case("ENV-011", "a file mount splits the URL into SCRIPT_NAME (mount) and PATH_INFO (rest)")
 def test_file_mount_split(server, mode):
-    env, _ = environ(server, "/probe/env/extra/path")
-    assert (value(env, "SCRIPT_NAME"), value(env, "PATH_INFO")) == ("/probe", "/env/extra/path")
+    assert url_split(server, "/probe/env/extra/path") == ("/probe", "/env/extra/path")
 
 
 @case("ENV-012", "a request for the mount point itself has PATH_INFO ''")
 def test_mount_point_path_info(server, mode):
-    env, _ = environ(server, "/probe")
-    assert (value(env, "SCRIPT_NAME"), value(env, "PATH_INFO")) == ("/probe", "")
+    assert url_split(server, "/probe") == ("/probe", "")
 
 
 @case("ENV-013", "a root mount has SCRIPT_NAME '' and the whole path in PATH_INFO, '/' for the root "
                  "itself", site="rootmount")
 def test_root_mount(server, mode):
     for path in ("/env/a/b", "/"):
-        env, _ = environ(server, path)
-        assert (value(env, "SCRIPT_NAME"), value(env, "PATH_INFO")) == ("", path), path
+        assert url_split(server, path) == ("", path), path
 
 
 @case("ENV-014", "a directory mount makes each file its own app: SCRIPT_NAME /dir/name, PATH_INFO rest")
 def test_directory_mount(server, mode):
-    env, _ = environ(server, "/dir/probe.wsgi/env/x")
-    assert (value(env, "SCRIPT_NAME"), value(env, "PATH_INFO")) == ("/dir/probe.wsgi", "/env/x")
+    assert url_split(server, "/dir/probe.wsgi/env/x") == ("/dir/probe.wsgi", "/env/x")
 
 
 @case("ENV-015", "repeated slashes collapse in PATH_INFO while REQUEST_URI stays raw")
