@@ -1,4 +1,4 @@
-"""matrix/bench.py's pure parts on synthetic run records: spreads, ratio ranges, the
+"""The benchmark's pure parts (matrix/bench.py, bench_goals.py, bench_report.py) on synthetic run records: spreads, ratio ranges, the
 unresolved flag, goal verdicts, RSS aggregation and the report.  No server, no wrk."""
 
 import json
@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from matrix import bench
+from matrix import bench, bench_goals, bench_report
 
 WRK_OUT = """Running 1s test @ http://127.0.0.1:8080/e/hello
   2 threads and 16 connections
@@ -36,7 +36,7 @@ def row(scenario, mode, target, rpss, p99s=None, children=None, daemons=None, no
     children = children or [40000] * len(rpss)
     runs = [run(i, r, p, c, daemons[i] if daemons else (50000 if mode == "daemon" else None), non2xx)
             for i, (r, p, c) in enumerate(zip(rpss, p99s, children))]
-    return dict(scenario=scenario, mode=mode, target=target, **bench.summarise(runs))
+    return dict(scenario=scenario, mode=mode, target=target, **bench_goals.summarise(runs))
 
 
 def test_parse_wrk():
@@ -49,19 +49,19 @@ def test_parse_wrk():
 def test_defaults_meet_the_bar():
     a = bench.parse_args([])
     assert a.duration >= 10 and a.repeat >= 3
-    assert bench.settings_goal({"duration_s": a.duration, "repeat": a.repeat})["verdict"] == "holds"
-    assert bench.settings_goal({"duration_s": 1.0, "repeat": 2})["verdict"] == "missed"
+    assert bench_goals.settings_goal({"duration_s": a.duration, "repeat": a.repeat})["verdict"] == "holds"
+    assert bench_goals.settings_goal({"duration_s": 1.0, "repeat": 2})["verdict"] == "missed"
 
 
 def test_spread():
-    s = bench.spread([300, 100, None, 200])
+    s = bench_goals.spread([300, 100, None, 200])
     assert s == {"median": 200, "min": 100, "max": 300, "rel_spread": 1.0, "n": 3}
-    assert bench.spread([]) is None and bench.spread([None]) is None
-    assert bench.spread([0, 0])["rel_spread"] is None
+    assert bench_goals.spread([]) is None and bench_goals.spread([None]) is None
+    assert bench_goals.spread([0, 0])["rel_spread"] is None
 
 
 def test_ratio_range_bounds_and_paired():
-    q = bench.ratio_range({0: 110, 1: 100, 2: 105}, {0: 100, 1: 95, 2: 98})
+    q = bench_goals.ratio_range({0: 110, 1: 100, 2: 105}, {0: 100, 1: 95, 2: 98})
     assert q["value"] == round(105 / 98, 3)
     assert (q["low"], q["high"]) == (1.0, round(110 / 95, 3))
     assert q["resolved"]   # low == 1.0: not below it
@@ -70,20 +70,20 @@ def test_ratio_range_bounds_and_paired():
 
 
 def test_ratio_range_unresolved_when_ranges_overlap():
-    q = bench.ratio_range({0: 104, 1: 97, 2: 110}, {0: 100, 1: 101, 2: 99})
+    q = bench_goals.ratio_range({0: 104, 1: 97, 2: 110}, {0: 100, 1: 101, 2: 99})
     assert q["low"] < 1.0 < q["high"] and not q["resolved"]
-    assert bench.fmt_ratio(q) == "%.2f× (%.2f–%.2f, unresolved)" % (q["value"], q["low"], q["high"])
+    assert bench_report.fmt_ratio(q) == "%.2f× (%.2f–%.2f, unresolved)" % (q["value"], q["low"], q["high"])
     # the same ratio judged against a goal threshold it clearly misses is resolved
-    assert bench.ratio_range({0: 104, 1: 97, 2: 110}, {0: 100, 1: 101, 2: 99}, against=1.5)["resolved"]
-    assert "unresolved" not in bench.fmt_ratio(bench.ratio_range({0: 3}, {0: 1}))
+    assert bench_goals.ratio_range({0: 104, 1: 97, 2: 110}, {0: 100, 1: 101, 2: 99}, against=1.5)["resolved"]
+    assert "unresolved" not in bench_report.fmt_ratio(bench_goals.ratio_range({0: 3}, {0: 1}))
 
 
 def test_ratio_range_pairs_only_common_rounds_and_refuses_nothing():
-    q = bench.ratio_range({0: 2.0, 1: 4.0}, {1: 2.0})
+    q = bench_goals.ratio_range({0: 2.0, 1: 4.0}, {1: 2.0})
     assert q["paired"]["n"] == 1 and q["paired"]["median"] == 2.0
-    assert bench.ratio_range({}, {0: 1.0}) is None
-    assert bench.ratio_range({0: 1.0}, {}) is None
-    assert bench.ratio_range({0: 1.0}, {0: 0.0}) is None
+    assert bench_goals.ratio_range({}, {0: 1.0}) is None
+    assert bench_goals.ratio_range({0: 1.0}, {}) is None
+    assert bench_goals.ratio_range({0: 1.0}, {0: 0.0}) is None
 
 
 @pytest.mark.parametrize("low, high, threshold, higher, want", [
@@ -98,16 +98,16 @@ def test_ratio_range_pairs_only_common_rounds_and_refuses_nothing():
     (0.9, 1.1, 1.0, False, "unresolved"),
 ])
 def test_verdict(low, high, threshold, higher, want):
-    assert bench.verdict({"value": (low + high) / 2, "low": low, "high": high}, threshold, higher) == want
+    assert bench_goals.verdict({"value": (low + high) / 2, "low": low, "high": high}, threshold, higher) == want
 
 
 def test_verdict_and_combine_without_data():
-    assert bench.verdict(None, 1.0, True) == "not measured"
-    assert bench.combine([]) == "not measured"
-    assert bench.combine(["holds", "holds"]) == "holds"
-    assert bench.combine(["holds", "not measured"]) == "not measured"
-    assert bench.combine(["holds", "not measured", "unresolved"]) == "unresolved"
-    assert bench.combine(["unresolved", "missed", "holds"]) == "missed"
+    assert bench_goals.verdict(None, 1.0, True) == "not measured"
+    assert bench_goals.combine([]) == "not measured"
+    assert bench_goals.combine(["holds", "holds"]) == "holds"
+    assert bench_goals.combine(["holds", "not measured"]) == "not measured"
+    assert bench_goals.combine(["holds", "not measured", "unresolved"]) == "unresolved"
+    assert bench_goals.combine(["unresolved", "missed", "holds"]) == "missed"
 
 
 def test_process_kind():
@@ -143,14 +143,14 @@ def test_rss_sampler_samples_a_process_tree_in_a_thread():
 def test_summarise_spreads_and_rss():
     runs = [run(0, 100, 2.0, 40000, 60000), {"round": 1, "error": "boom", "rss": {}},
             run(2, 120, 1.0, 42000, 61000, non2xx=3)]
-    s = bench.summarise(runs)
+    s = bench_goals.summarise(runs)
     assert s["rps"] == {"median": 110.0, "min": 100.0, "max": 120.0, "rel_spread": round(20 / 110, 4), "n": 2}
     assert s["p99_ms"]["median"] == 1.5
     assert s["rss"]["children"]["peak_kb"]["max"] == 42000 and s["rss"]["daemons"]["peak_kb"]["min"] == 60000
     assert s["rss"]["children"]["processes"] == 2
     assert (s["runs"], s["failed_runs"], s["non2xx"]) == (2, 1, 3)
     assert [r["round"] for r in s["rounds"]] == [0, 1, 2]
-    assert bench.summarise([{"round": 0, "error": "refused", "rss": {}}])["error"] == "refused"
+    assert bench_goals.summarise([{"round": 0, "error": "refused", "rss": {}}])["error"] == "refused"
 
 
 def test_plan_interleaves_rounds_and_skips_static_where_it_has_no_file():
@@ -179,7 +179,7 @@ def hello_rows(gw_daemon=(300, 310, 305), real_daemon=(100, 101, 99), debian_dae
 
 
 def goals_by_id(rows):
-    return {g["id"]: g for g in bench.evaluate_goals(rows)}
+    return {g["id"]: g for g in bench_goals.evaluate_goals(rows)}
 
 
 def test_goals_on_synthetic_rounds():
@@ -238,15 +238,15 @@ def test_non2xx_answers_do_not_let_a_goal_hold():
 
 
 def test_goals_are_data():
-    ids = [g.id for g in bench.GOALS]
+    ids = [g.id for g in bench_goals.GOALS]
     assert len(ids) == len(set(ids))
-    for g in bench.GOALS:
-        assert g.metric in bench.HIGHER_IS_BETTER and g.against in ("real", "static")
-        assert all(s in bench.SCENARIOS for s in g.scenarios or ()) and set(g.modes) <= set(bench.MODES)
+    for g in bench_goals.GOALS:
+        assert g.metric in bench_goals.HIGHER_IS_BETTER and g.against in ("real", "static")
+        assert all(s in bench_goals.SCENARIOS for s in g.scenarios or ()) and set(g.modes) <= set(bench_goals.MODES)
 
 
 def test_ratios():
-    q = {(r["scenario"], r["mode"]): r for r in bench.build_ratios(hello_rows())}
+    q = {(r["scenario"], r["mode"]): r for r in bench_goals.build_ratios(hello_rows())}
     d = q[("hello-c16", "daemon")]
     assert d["rps"]["best_real"] == "mod_wsgi" and d["p99_ms"]["best_real"] == "mod_wsgi"
     assert d["rps"]["vs_best_real"]["resolved"] and set(d["rps"]["vs"]) == {"mod_wsgi", "mod_wsgi-debian"}
@@ -278,14 +278,14 @@ def synthetic_report(duration=10.0, repeat=3):
 
 
 def test_report_json_and_md(tmp_path, monkeypatch):
-    monkeypatch.setattr(bench, "plot", lambda report, path: None)
+    monkeypatch.setattr(bench_report, "plot", lambda report, path: None)
     report = synthetic_report()
-    bench.write_reports(report, tmp_path)
+    bench_report.write_reports(report, tmp_path)
     data = json.loads((tmp_path / "bench.json").read_text())
     assert data["schema"] == "mod_gateway.bench/2"
     assert data["goals"][0] == {"id": "settings", "goal": "runs of >= 10s, >= 3 interleaved rounds",
                                 "verdict": "holds", "detail": "10s per run, 3 rounds"}
-    assert [g["id"] for g in data["goals"][1:]] == [g.id for g in bench.GOALS]
+    assert [g["id"] for g in data["goals"][1:]] == [g.id for g in bench_goals.GOALS]
     gw = next(r for r in data["results"] if r["target"] == "gateway" and r["mode"] == "daemon")
     assert gw["rss"]["daemons"]["peak_kb"]["median"] == 40000
     md = (tmp_path / "bench.md").read_text()
@@ -302,8 +302,8 @@ def test_report_json_and_md(tmp_path, monkeypatch):
 
 
 def test_md_says_when_the_settings_are_below_the_bar(tmp_path, monkeypatch):
-    monkeypatch.setattr(bench, "plot", lambda report, path: None)
+    monkeypatch.setattr(bench_report, "plot", lambda report, path: None)
     report = synthetic_report(duration=1.0, repeat=2)
     assert report["goals"][0]["verdict"] == "missed"
-    md = bench.render_md(report)
+    md = bench_report.render_md(report)
     assert "**Not evidence:** 1s per run and 2 rounds is below the bar" in md
