@@ -22,6 +22,7 @@ from . import verdict as verdict_mod
 from .catalogue import load_all
 from .server_pool import ServerPool
 from .session import Env, Setup, resolve_setup
+from .venvs import Unsupported
 from gateway import httpd
 
 STATE = "conformance_state"        # the attribute of config holding the Conformance object
@@ -238,7 +239,7 @@ def server(request, env, case, mode):
     pool = _state(request.config).pool
     try:
         srv = pool.get(case.site, mode)
-    except sites.Unsupported as e:
+    except Unsupported as e:
         pytest.skip(str(e))
     except httpd.HttpdError:
         request.node.conformance_evidence = journal.Evidence.from_server(pool.current, 0)

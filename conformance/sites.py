@@ -8,12 +8,12 @@ the lines a site writes only for itself (Location blocks, WSGIRestrict*, ...) st
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from gateway import host, httpd, wsgi_config as wc
+from gateway import httpd, wsgi_config as wc
 from gateway.wsgi_config import GLOBAL, GROUP
+
+from .venvs import make_venv, other_python
 
 APPS = Path(__file__).parent / "apps"
 SITES = {}
@@ -88,8 +88,17 @@ OWN_PYTHON_HOME = {"home", "home-missing-embedded"}
 
 
 def _daemon_group(ctx, name, *options):
-    """A daemon group (threads=4 unless options are given) and WSGIProcessGroup naming it."""
+    """In daemon mode, a daemon group (threads=4 unless options are given) and
+    WSGIProcessGroup naming it, so the site's mounts run there; nothing in embedded mode."""
+    if not ctx.daemon:
+        return []
     return [wc.daemon_process(name, *(options or ("threads=4",))), wc.process_group(name)]
+
+
+def _probe_daemon(ctx, group, options, **settings):
+    """A daemon group of its own (WSGIDaemonProcess options and settings) serving /probe."""
+    return [wc.daemon_process(group, options, **settings),
+            wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps, process_group=group)]
 
 
 def _in_location(path, *lines):
@@ -99,7 +108,7 @@ def _in_location(path, *lines):
 @site("basic")
 def basic(ctx):
     a = ctx.apps
-    lines = _daemon_group(ctx, "main", "threads=4", ("display-name", GROUP)) if ctx.daemon else []
+    lines = _daemon_group(ctx, "main", "threads=4", ("display-name", GROUP))
     lines += [
         "SetEnv PROBE_SETENV from-setenv",
         "SetEnv PATH /probe-setenv-path",
@@ -122,14 +131,12 @@ def basic(ctx):
 
 @site("rootmount")
 def rootmount(ctx):
-    lines = _daemon_group(ctx, "root", "threads=2") if ctx.daemon else []
-    return lines + [wc.script_alias("/", "%s/probe.wsgi" % ctx.apps)]
+    return _daemon_group(ctx, "root", "threads=2") + [wc.script_alias("/", "%s/probe.wsgi" % ctx.apps)]
 
 
 @site("processes")
 def processes(ctx):
-    return [wc.daemon_process("procs", "processes=3 threads=1"),
-            wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps, process_group="procs")]
+    return _probe_daemon(ctx, "procs", "processes=3 threads=1")
 
 
 @site("onethread")
@@ -161,21 +168,18 @@ def restrict(ctx):
 
 @site("queue")
 def queue(ctx):
-    return [wc.daemon_process("q", "processes=1 threads=1"),
-            wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps, process_group="q")]
+    return _probe_daemon(ctx, "q", "processes=1 threads=1")
 
 
 @site("queue-timeout")
 def queue_timeout(ctx):
-    return [wc.daemon_process("qt", "processes=1 threads=1 queue-timeout=1"),
-            wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps, process_group="qt")]
+    return _probe_daemon(ctx, "qt", "processes=1 threads=1 queue-timeout=1")
 
 
 @site("dying")
 def dying(ctx):
-    return [wc.daemon_process("dyinggroup", "processes=1 threads=1"),
-            wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps, process_group="dyinggroup"),
-            wc.script_alias("/errs", "%s/errors.wsgi" % ctx.apps, process_group="dyinggroup")]
+    return (_probe_daemon(ctx, "dyinggroup", "processes=1 threads=1")
+            + [wc.script_alias("/errs", "%s/errors.wsgi" % ctx.apps, process_group="dyinggroup")])
 
 
 @site("traced")
@@ -246,73 +250,6 @@ def locale_env_site(ctx):
             wc.script_alias("/locale", probe, process_group="locenv-locale")]
 
 
-LEGACY_VIRTUALENV = "20.21.1"  # the last virtualenv that still creates Python 2.7 environments
-
-
-def _legacy_virtualenv():
-    """A command running virtualenv 20.21 from its own directory in the cache.
-
-    It is kept apart from the harness's site-packages because tox 4 needs a newer
-    virtualenv there; PYTHONPATH puts this copy first only for this one command."""
-    import fcntl
-    home = host.cache_root() / "tools" / ("virtualenv-" + LEGACY_VIRTUALENV)
-    home.parent.mkdir(parents=True, exist_ok=True)
-    with open(str(home) + ".lock", "w") as lock:   # xdist workers install it once
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        _install_legacy_virtualenv(home)
-    return ["env", "PYTHONPATH=%s" % home, sys.executable, "-m", "virtualenv"]
-
-
-def _install_legacy_virtualenv(home):
-    if not (home / "virtualenv").is_dir():
-        tmp = home.with_name(home.name + ".tmp")
-        shutil.rmtree(str(tmp), ignore_errors=True)
-        got = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                              "--target", str(tmp), "virtualenv==" + LEGACY_VIRTUALENV],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
-        if got.returncode != 0:
-            raise RuntimeError("cannot install virtualenv %s (needed for Python 2.7 venvs): %s"
-                               % (LEGACY_VIRTUALENV, got.stdout.strip()[-500:]))
-        shutil.rmtree(str(home), ignore_errors=True)
-        tmp.rename(home)
-
-
-class Unsupported(Exception):
-    """The server Python cannot have this site at all (the message names what it lacks)."""
-
-
-def make_venv(server_python, dest):
-    """A virtual environment of the server Python with a marker package only it has.
-
-    Returns (venv_root, site_packages) or raises RuntimeError naming what is missing."""
-    dest = Path(dest)
-    out = subprocess.run([server_python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                         stdout=subprocess.PIPE, universal_newlines=True)
-    version = tuple(int(x) for x in out.stdout.strip().split("."))
-    if version < (3,):
-        # Python 2 has no venv module: virtualenv makes the env, from the harness's Python.
-        cmd = _legacy_virtualenv() + ["-p", server_python, "--no-pip", "--no-setuptools",
-                                      "--no-wheel", "--no-periodic-update", str(dest)]
-    elif version < (3, 3):
-        raise Unsupported("Python %d.%d has no venv module (3.3 added it) and no virtualenv on the "
-                     "registries makes one for it" % version)
-    else:   # 3.3's venv installs no pip and has no --without-pip
-        cmd = [server_python, "-m", "venv"] + (["--without-pip"] if version >= (3, 4) else []) + [str(dest)]
-    made = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
-    if made.returncode != 0:
-        raise RuntimeError("cannot make a virtual environment with %s: %s"
-                           % (" ".join(cmd), made.stdout.strip()[-500:]))
-    venv_python = dest / "bin" / "python"
-    sp = subprocess.run([str(venv_python), "-c",
-                         "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                        stdout=subprocess.PIPE, universal_newlines=True).stdout.strip()
-    Path(sp).mkdir(parents=True, exist_ok=True)
-    (Path(sp) / "probe_marker.py").write_text("WHERE = 'venv'\n")
-    for d, dirs, files in os.walk(str(dest)):
-        os.chmod(d, 0o755)
-    return dest, sp
-
-
 @site("home")
 def home(ctx):
     venv, _ = make_venv(ctx.env.server_python, ctx.root / "venv")
@@ -327,12 +264,15 @@ def home(ctx):
     return [wc.python_home(venv), wc.python_path([pathdir]), wc.script_alias("/probe", probe)]
 
 
+def _daemon_home(ctx, group, home):
+    """A one-thread daemon group with python-home=`home` serving /probe.  A short Timeout
+    bounds how long a module that hangs on a home that cannot work can hold the case."""
+    return ["Timeout 8"] + _probe_daemon(ctx, group, "threads=1", python_home=home)
+
+
 @site("home-missing")
 def home_missing(ctx):
-    # A short Timeout bounds how long a module that hangs here can hold the case.
-    return ["Timeout 8",
-            wc.daemon_process("nohome", "threads=1", python_home=ctx.root / "no-such-venv"),
-            wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps, process_group="nohome")]
+    return _daemon_home(ctx, "nohome", ctx.root / "no-such-venv")
 
 
 # Python cannot start in the children: each logs why (the releases' crit lines or a
@@ -358,52 +298,32 @@ def home_empty(ctx):
     lib.mkdir(parents=True, exist_ok=True)
     for d in (empty, empty / "lib", lib):
         d.chmod(0o755)
-    return ["Timeout 8",
-            wc.daemon_process("emptyhome", "threads=1", python_home=empty),
-            wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps, process_group="emptyhome")]
+    return _daemon_home(ctx, "emptyhome", empty)
 
 
 @site("home-mismatch")
 def home_mismatch(ctx):
     other = other_python(ctx.env.python_version)
     venv, _ = make_venv(other, ctx.root / "other-venv")
-    return ["Timeout 8",
-            wc.daemon_process("mismatch", "threads=1", python_home=venv),
-            wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps, process_group="mismatch")]
-
-
-def other_python(version):
-    """A Python of another X.Y than `version`, for a python-home that cannot work."""
-    from .targets import find_python, TargetError
-    for candidate in ("3.12", "3.11", "3.13", "3.10"):
-        if candidate != "%d.%d" % tuple(version[:2]):
-            try:
-                return find_python(candidate)
-            except TargetError:
-                continue
-    raise RuntimeError("no second Python version found to build a mismatched venv from")
+    return _daemon_home(ctx, "mismatch", venv)
 
 
 @site("options-star")
 def options_star(ctx):
     # A Match alias whose regex also matches the '*' of "OPTIONS *" (not a path).
-    lines = _daemon_group(ctx, "star", "threads=2") if ctx.daemon else []
-    return lines + [wc.script_alias_match("^(/star|\\*)", "%s/probe.wsgi" % ctx.apps)]
+    return _daemon_group(ctx, "star", "threads=2") + [wc.script_alias_match("^(/star|\\*)", "%s/probe.wsgi" % ctx.apps)]
 
 
 @site("switch-interval")
 def switch_interval(ctx):
     # 6.x: WSGISwitchInterval for every process; the group's own switch-interval= too.
-    lines = ["WSGISwitchInterval 0.003"]
-    if ctx.daemon:
-        lines += _daemon_group(ctx, "sw", "threads=2 switch-interval=0.004")
-    return lines + [wc.script_alias("/sw", "%s/probe.wsgi" % ctx.apps)]
+    return (["WSGISwitchInterval 0.003"] + _daemon_group(ctx, "sw", "threads=2 switch-interval=0.004")
+            + [wc.script_alias("/sw", "%s/probe.wsgi" % ctx.apps)])
 
 
 @site("switch-group")
 def switch_group(ctx):
-    lines = _daemon_group(ctx, "swg", "threads=2 switch-interval=0.004") if ctx.daemon else []
-    return lines + [wc.script_alias("/sw", "%s/probe.wsgi" % ctx.apps)]
+    return _daemon_group(ctx, "swg", "threads=2 switch-interval=0.004") + [wc.script_alias("/sw", "%s/probe.wsgi" % ctx.apps)]
 
 
 @site("none")
@@ -417,7 +337,7 @@ def directives(ctx):
     probe = "%s/probe.wsgi" % a
     for name in ("reload_on", "reload_off"):
         shutil.copy(str(a / "reload.wsgi"), str(a / (name + ".wsgi")))
-    lines = _daemon_group(ctx, "dirs", "threads=4") if ctx.daemon else []
+    lines = _daemon_group(ctx, "dirs", "threads=4")
     lines += [wc.script_alias_match("^/match/([^/]+)", "%s/$1.wsgi" % a),
               wc.script_alias("/callable", probe)]
     lines += _in_location("/callable", wc.callable_object("alt_application"))
@@ -471,8 +391,7 @@ def daemonopts(ctx):
 
 @site("bigbody")
 def bigbody(ctx):
-    lines = _daemon_group(ctx, "big", "threads=2") if ctx.daemon else []
-    return lines + ["LimitRequestBody 0", wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps)]
+    return _daemon_group(ctx, "big", "threads=2") + ["LimitRequestBody 0", wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps)]
 
 
 @site("sockets")
@@ -603,8 +522,7 @@ def preload_aliases_site(ctx):
 def passauth(ctx):
     """pass-authorization= of WSGIScriptAlias (DIR-022), beside WSGIPassAuthorization."""
     probe = "%s/probe.wsgi" % ctx.apps
-    lines = _daemon_group(ctx, "pauth", "threads=2") if ctx.daemon else []
-    return lines + [
+    return _daemon_group(ctx, "pauth", "threads=2") + [
         wc.script_alias("/opt-on", probe, pass_authorization="On"),
         wc.script_alias("/opt-off", probe, pass_authorization="Off"),
         wc.script_alias("/opt-none", probe),
