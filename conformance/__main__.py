@@ -1,8 +1,9 @@
 """python -m conformance --target T --server-python PY [--apxs A] [--mpm M] [--mode M]
                       [--profile P] [--json FILE] [pytest args]
-python -m conformance --list [--json]
+python -m conformance --list [--json]          (ID file::function requirement profiles modes)
 python -m conformance observe --target T --server-python PY [...]   (see conformance/observe.py)
 
+Cases are selected by ID: `-k ENV-027`, or `--case 'QUE-*'` / `--case 'QUE-001[embedded]'`.
 Runs the suite in one pytest session; exit 0 when every required case passes,
 1 when one fails, 2 when the target or Apache could not be set up."""
 
@@ -15,17 +16,14 @@ HERE = Path(__file__).parent
 
 
 def list_catalogue(as_json):
-    from .catalogue import load_all
+    from .catalogue import listing, load_all
     cases = sorted(load_all().values(), key=lambda c: c.id)
     if as_json:
         print(json.dumps([{"id": c.id, "area": c.area, "requirement": c.requirement,
                            "profiles": list(c.profiles), "modes": list(c.modes), "location": c.location} for c in cases],
                          indent=1))
         return 0
-    for c in cases:
-        print("%-9s %-40s %s\n          %s\n          %s" % (
-            c.id, "profiles " + ",".join(c.profiles), "modes " + ",".join(c.modes), c.requirement,
-            c.location))
+    print("\n".join(listing(cases)))
     print("%d cases" % len(cases))
     return 0
 

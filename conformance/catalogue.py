@@ -3,6 +3,7 @@ the modes it runs in, the site (Apache config) it needs and the log lines it exp
 
 import re
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 
 from . import MODES, PROFILES
 
@@ -56,3 +57,26 @@ def load_all():
         if info.name.startswith("test_"):
             importlib.import_module("conformance.cases." + info.name)
     return CASES
+
+
+# ID[mode], as the gate names a failing case: QUE-001[embedded]
+_WITH_MODE = re.compile(r"^(.+)\[(%s)\]$" % "|".join(MODES))
+
+
+def selects(patterns, case_id, mode):
+    """Does any of `patterns` (--case values: an ID, a glob of IDs such as 'QUE-*', or ID[mode]
+    as the gate prints a failing case; commas separate several) select this case in `mode`?"""
+    for value in patterns:
+        for pattern in filter(None, (p.strip() for p in value.split(","))):
+            m = _WITH_MODE.match(pattern)
+            id_glob, only = (m.group(1), m.group(2)) if m else (pattern, None)
+            if fnmatchcase(case_id, id_glob) and only in (None, mode):
+                return True
+    return False
+
+
+def listing(cases):
+    """--list: a line per case, `ID file::function requirement profiles modes`."""
+    width = max((len(c.location) for c in cases), default=0)
+    return ["%-8s %-*s  %s  profiles %s  modes %s" % (
+        c.id, width, c.location, c.requirement, ",".join(c.profiles), ",".join(c.modes)) for c in cases]

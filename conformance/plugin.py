@@ -19,7 +19,7 @@ from . import journal
 from . import sites
 from . import targets as targets_mod
 from . import verdict as verdict_mod
-from .catalogue import load_all
+from .catalogue import load_all, selects
 from .server_pool import ServerPool
 from .session import Env, Setup, resolve_setup
 from .venvs import Unsupported
@@ -136,6 +136,9 @@ def pytest_addoption(parser):
     g.addoption("--mode", default="both", choices=("embedded", "daemon", "both"))
     g.addoption("--mod-wsgi-version", default=None, help="version of the real mod_wsgi to build")
     g.addoption("--conformance-json", default=None, help="write the journal here")
+    g.addoption("--case", action="append", default=[], metavar="ID",
+                help="run only these cases: an ID, a glob of IDs ('QUE-*') or ID[mode] as the gate "
+                     "names a failing case ('QUE-001[embedded]'); repeatable, or comma-separated")
 
 
 def pytest_configure(config):
@@ -168,11 +171,20 @@ def _mode_of(item):
     return mode if isinstance(mode, str) else None  # None: no mode left after --mode
 
 
+def _unselected(item, patterns):
+    """Not a case in a mode left after --mode, or not one --case names."""
+    mode = _mode_of(item)
+    if mode is None:
+        return True
+    meta = getattr(item.function, "conformance_case", None)
+    return bool(patterns) and not (meta and selects(patterns, meta.id, mode))
+
+
 def pytest_collection_modifyitems(session, config, items):
-    dropped = [i for i in items if _mode_of(i) is None]
+    dropped = [i for i in items if _unselected(i, config.option.case)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = [i for i in items if _mode_of(i) is not None]
+        items[:] = [i for i in items if not _unselected(i, config.option.case)]
 
     def key(item):
         meta = getattr(item.function, "conformance_case", None)
