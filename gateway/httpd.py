@@ -379,6 +379,8 @@ class Server:
         self.proc = None
         self.config_text = ""
         self.startup_output = ""
+        self.forced = ""
+        self.leftover = []
 
     # -- paths -------------------------------------------------------------
     @property
@@ -472,7 +474,10 @@ class Server:
         self.signal(signal.SIGUSR1)
 
     def stop(self, timeout=15):
-        """Stop Apache and confirm that nothing of it is left running."""
+        """Stop Apache and confirm that nothing of it is left running.  What the stop had to
+        force stays on the server for the caller to report: `forced` (what was killed when
+        the parent outlived `timeout` after SIGTERM, "" when it exited) and `leftover`
+        (processes of its session still there once the parent was gone, killed by PID)."""
         if not self.proc:
             return
         if self.proc.poll() is None:
@@ -480,6 +485,8 @@ class Server:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                self.forced = "the parent (pid %d) did not exit within %ss of SIGTERM: killed" % (
+                    self.proc.pid, timeout)
                 self.proc.kill()
                 self.proc.wait(5)
         deadline = time.monotonic() + 5
