@@ -9,7 +9,7 @@ stops it, confirms every process of it is gone and reads its error log.
 The conformance suite, the matrix and the benchmarks all go through here, so
 the rules about privileges, environment scrubbing and teardown live in one place.
 So do the facts about processes read from /proc (session_pids, process_tree,
-alive, kill_tree, cmdline, rss_kb) and the apxs query (apxs_query); the cache
+alive, kill_tree, cmdline, rss_kb, cpu_s) and the apxs query (apxs_query); the cache
 root and the Python probe are gateway.host's.
 """
 
@@ -292,6 +292,17 @@ def rss_kb(pid):
     except OSError:
         pass
     return 0
+
+
+def cpu_s(pid):
+    """CPU seconds (user + system) of `pid` and of every child it has reaped, which for a
+    zombie not yet reaped is its whole tree's (0.0 once it is gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def session_pids(sid):
