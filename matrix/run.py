@@ -323,7 +323,9 @@ class Jobs:
             self.meter.idle_cores()      # the next decision sees only what came after this start
 
     def describe(self):
-        return str(self.fixed) if self.fixed else "auto (%d-%d, most %d)" % (self.cpus, self.most, self.peak)
+        """'3', or 'auto (2-8)', with how many ran at most once cells have started."""
+        text = str(self.fixed) if self.fixed else "auto (%d-%d)" % (self.cpus, self.most)
+        return text + (", at most %d at once" % self.peak if self.peak else "")
 
 def plan(cells, out, rerun_failed=False, fresh=False, tests=None):
     """(to_run, reused, unavailable) for the selected cells; a record is reused only for
@@ -409,7 +411,8 @@ def run_cells(cells, out, jobs=AUTO, workers=1, timeout=DEFAULT_TIMEOUT, pytest_
                  "reused": len(reused), "unavailable": len(unavailable), "host": socket.gethostname(),
                  "argv": sys.argv[1:]})
     store.write_json(out / "runs.json", runs)
-    log("wall time %s for %d cells (%d run)" % (fmt_duration(wall), len(cells), len(to_run)))
+    log("wall time %s for %d cells (%d run; jobs %s)" % (fmt_duration(wall), len(cells), len(to_run),
+                                                          jobs.describe()))
     return {c.id: store.read_record(out, c.id) for c in cells}
 
 

@@ -34,7 +34,7 @@ def test_cells_run_through_the_session_command(tmp_path, fake_conformance, monke
     assert rec["command"][-4:] == ["--json", str(out / "cells" / CELLS[0].id / "journal.json"),
                                    "--junitxml", str(out / "cells" / CELLS[0].id / "junit.xml")]
     assert "--mod-wsgi-version" not in rec["command"]
-    assert 0.05 < rec["cpu_s"] < 30                          # the fake session's own interpreter, at least
+    assert 0 < rec["cpu_s"] < 30                             # the fake session's own interpreter, at least
     assert json.loads((out / "runs.json").read_text())[0]["ran"] == 4
 
 
@@ -172,12 +172,14 @@ def test_auto_jobs_follow_the_idle_cpu():
     meter.idle = 0.4                                         # less than half a core idle: wait
     assert not jobs.may_start(2)
     meter.idle = 2.0
-    assert not jobs.may_start(8) and jobs.describe() == "auto (2-8, most 2)"
+    assert not jobs.may_start(8) and jobs.describe() == "auto (2-8), at most 2 at once"
 
 
 def test_a_number_of_jobs_is_fixed():
     jobs = run.Jobs(3, cpus=2)
     assert jobs.may_start(2) and not jobs.may_start(3) and jobs.describe() == "3"
+    jobs.started(1)
+    assert jobs.describe() == "3, at most 1 at once"
     assert run.parse_args(["--jobs", "auto"]).jobs == run.AUTO and run.parse_args(["-j", "5"]).jobs == 5
 
 
