@@ -163,7 +163,7 @@ def test_auto_jobs_follow_the_idle_cpu():
     now = [0.0]
     meter = _Meter()
     jobs = run.Jobs(run.AUTO, cpus=2, meter=meter, clock=lambda: now[0])
-    assert jobs.most == 8 and jobs.may_start(0) and jobs.may_start(1)   # one per core always
+    assert jobs.most == 12 and jobs.may_start(0) and jobs.may_start(1)  # one per core always
     jobs.started(2)
     meter.idle = 1.5
     assert not jobs.may_start(2)                              # the last start has not settled
@@ -172,7 +172,7 @@ def test_auto_jobs_follow_the_idle_cpu():
     meter.idle = 0.4                                         # less than half a core idle: wait
     assert not jobs.may_start(2)
     meter.idle = 2.0
-    assert not jobs.may_start(8) and jobs.describe() == "auto (2-8), at most 2 at once"
+    assert not jobs.may_start(12) and jobs.describe() == "auto (2-12), at most 2 at once"
 
 
 def test_a_number_of_jobs_is_fixed():
