@@ -9,7 +9,7 @@ stops it, confirms every process of it is gone and reads its error log.
 The conformance suite, the matrix and the benchmarks all go through here, so
 the rules about privileges, environment scrubbing and teardown live in one place.
 So do the facts about processes read from /proc (session_pids, process_tree,
-alive, kill_tree, cmdline, rss_kb) and the apxs query (apxs_query); the cache
+alive, kill_tree, cmdline, rss_kb, cpu_s) and the apxs query (apxs_query); the cache
 root and the Python probe are gateway.host's.
 """
 
@@ -294,6 +294,17 @@ def rss_kb(pid):
     return 0
 
 
+def cpu_s(pid):
+    """CPU seconds (user + system) of `pid` and of every child it has reaped, which for a
+    zombie not yet reaped is its whole tree's (0.0 once it is gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def session_pids(sid):
     """PIDs of the live (not zombie) processes of session `sid`, from /proc."""
     found = []
@@ -379,6 +390,8 @@ class Server:
         self.proc = None
         self.config_text = ""
         self.startup_output = ""
+        self.forced = ""
+        self.leftover = []
 
     # -- paths -------------------------------------------------------------
     @property
@@ -472,7 +485,10 @@ class Server:
         self.signal(signal.SIGUSR1)
 
     def stop(self, timeout=15):
-        """Stop Apache and confirm that nothing of it is left running."""
+        """Stop Apache and confirm that nothing of it is left running.  What the stop had to
+        force stays on the server for the caller to report: `forced` (what was killed when
+        the parent outlived `timeout` after SIGTERM, "" when it exited) and `leftover`
+        (processes of its session still there once the parent was gone, killed by PID)."""
         if not self.proc:
             return
         if self.proc.poll() is None:
@@ -480,6 +496,8 @@ class Server:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                self.forced = "the parent (pid %d) did not exit within %ss of SIGTERM: killed" % (
+                    self.proc.pid, timeout)
                 self.proc.kill()
                 self.proc.wait(5)
         deadline = time.monotonic() + 5

@@ -1,6 +1,6 @@
 """python -m matrix run: one `python -m conformance` session per cell, cells in parallel.
 
-    python -m matrix run [--cells GLOB ...] [--jobs N] [--workers-per-cell N]
+    python -m matrix run [--cells GLOB ...] [--jobs N|auto] [--workers-per-cell N]
                          [--cell-timeout S] [--rerun-failed] [--fresh] [--python PATH ...]
                          [--out reports/matrix] [-- pytest args]
     python -m matrix run --cell ID --out DIR        exactly one cell (CI fan-out)
@@ -12,7 +12,8 @@ in each selected cell instead of the conformance suite: `pytest PATH... --wsgi-t
 current directory, with the same records, report, JUnit files and exit status (default
 --out reports/matrix-tests).
 
-Resumable: a cell whose record is on disk for the same definition is reused;
+Cells start longest first; how many run at once follows the CPU unless --jobs fixes it
+(Jobs).  Resumable: a cell whose record is on disk for the same definition is reused;
 --rerun-failed runs only the cells recorded as fail/timeout/error/setup-error.
 Targets are built before their cell's session (one build per module, cached by
 conformance.targets) so the build's cost is measured apart and parallel cells never
@@ -33,11 +34,14 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from conformance import targets
 from conformance.journal import KNOWN_DEVIATION, FAIL, PASS, SKIP, JournalError
+from gateway.host import cache_root
+from gateway import httpd
 from gateway.httpd import kill_tree
 
 from . import store
@@ -48,10 +52,11 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = "reports/matrix"
 DEFAULT_TESTS_OUT = "reports/matrix-tests"
 DEFAULT_TIMEOUT = 900.0
-# Cells mostly wait (server starts, daemon timeouts, sleeps): on 2 cores, 12 cells took
-# 131 s at 2 jobs, 82 s at 4, 68 s at 6 (CPU ~40% busy), and 68 s at 3 jobs x 2 xdist
-# workers for 60% more CPU; so several jobs per core, one worker per cell.
-DEFAULT_JOBS = 3 * (os.cpu_count() or 2)
+# Cells wait a good part of their time (server starts, daemon timeouts, sleeps), so more
+# cells than cores run at once, one worker per cell (3 jobs x 2 xdist workers cost 60%
+# more CPU for the same wall time).  How many is the CPU's call: see Jobs.
+AUTO = "auto"
+DEFAULT_JOBS = AUTO
 
 
 def now_iso():
@@ -90,6 +95,19 @@ def conformance_command(cell, cdir, workers=1, pytest_args=(), tests=None):
     if workers > 1:
         cmd += ["-n", str(workers)]
     return cmd + list(pytest_args)
+
+
+def session_env():
+    """A session's environment: ours, the repository first on PYTHONPATH, and byte code kept
+    in the cache (PYTHONPYCACHEPREFIX) instead of nowhere.  Under PYTHONDONTWRITEBYTECODE
+    (tox sets it, to keep the tree free of __pycache__) every session redid pytest's
+    assertion rewriting of the suite, about 1 CPU-s of a cell's 8; in the cache's own
+    directory nothing lands in the tree either.  Apache never sees this environment
+    (gateway.httpd.SCRUBBED_ENV)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    if env.pop("PYTHONDONTWRITEBYTECODE", None) and not env.get("PYTHONPYCACHEPREFIX"):
+        env["PYTHONPYCACHEPREFIX"] = str(cache_root() / "pycache")
+    return env
 
 
 class Prebuilder:
@@ -164,7 +182,7 @@ def run_cell(cell, out, workers=1, timeout=DEFAULT_TIMEOUT, pytest_args=(), preb
             return rec
     cmd = conformance_command(cell, cdir, workers, pytest_args, tests)
     rec["command"] = cmd
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    env = session_env()
     with open(cdir / "output.log", "wb") as log:
         if _STOPPING.is_set():
             raise Interrupted(cell.id)
@@ -172,7 +190,7 @@ def run_cell(cell, out, workers=1, timeout=DEFAULT_TIMEOUT, pytest_args=(), preb
                                 start_new_session=True)
         _RUNNING[proc.pid] = cell.id
         try:
-            rc = proc.wait(timeout)
+            rc, rec["cpu_s"] = _wait(proc, timeout)
         except subprocess.TimeoutExpired:
             killed = kill_tree(proc.pid)
             proc.wait()
@@ -196,6 +214,18 @@ def run_cell(cell, out, workers=1, timeout=DEFAULT_TIMEOUT, pytest_args=(), preb
     rec["finished"] = now_iso()
     store.write_record(out, rec)
     return rec
+
+
+def _wait(proc, timeout):
+    """proc.wait(timeout), and the CPU seconds the session used with everything it reaped
+    (Apache, which reaps its children and daemons), read from the zombie before reaping it."""
+    deadline = time.monotonic() + timeout
+    while not os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG):
+        if time.monotonic() > deadline:
+            raise subprocess.TimeoutExpired(proc.args, timeout)
+        time.sleep(0.1)
+    cpu = round(httpd.cpu_s(proc.pid), 2)
+    return proc.wait(), cpu
 
 
 def _status(rc, journal, cdir):
@@ -238,6 +268,67 @@ def describe(rec):
 
 # -- the run ---------------------------------------------------------------------------
 
+class CpuMeter:
+    """The machine's idle CPU, in cores, between readings of /proc/stat (idle + iowait)."""
+
+    def __init__(self, cpus):
+        self.cpus = cpus
+        self.last = self._read()
+
+    @staticmethod
+    def _read():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+        return v[3] + v[4], sum(v)
+
+    def idle_cores(self):
+        """Idle cores on average since the last call."""
+        (idle0, total0), (idle1, total1) = self.last, self._read()
+        self.last = (idle1, total1)
+        return self.cpus * (idle1 - idle0) / max(1, total1 - total0)
+
+
+class Jobs:
+    """How many cells run at once.  A number fixes it.  AUTO follows the CPU: one cell per
+    core always, and one more whenever at least half a core stayed idle since the last
+    start, SETTLE seconds at least (a starting session's own load - interpreter, pytest's
+    collection - needs that long to show), up to 6 per core.  A cell keeps about 0.15 of
+    a core busy on average (7 CPU-s over ~45 s embedded, 16 over ~130 s daemon: mostly the
+    cases' timeouts and sleeps), so 2 cores take a dozen before they are busy; CPU-heavy
+    moments do not get crowded further, and on a machine shared with other work the run
+    yields to it."""
+
+    SETTLE = 3.0
+    PER_CORE = 6
+
+    def __init__(self, jobs=AUTO, cpus=None, meter=None, clock=time.monotonic):
+        self.cpus = cpus or os.cpu_count() or 2
+        self.fixed = None if jobs in (None, AUTO) else max(1, int(jobs))
+        self.most = self.fixed or self.PER_CORE * self.cpus
+        self.meter = meter or (None if self.fixed else CpuMeter(self.cpus))
+        self.clock = clock
+        self.last_start = None
+        self.peak = 0
+
+    def may_start(self, running):
+        if running >= self.most:
+            return False
+        if not self.fixed and running >= self.cpus:
+            if self.clock() - self.last_start < self.SETTLE or self.meter.idle_cores() < 0.5:
+                return False
+        return True
+
+    def started(self, running):
+        self.last_start = self.clock()
+        self.peak = max(self.peak, running)
+        if self.meter:
+            self.meter.idle_cores()      # the next decision sees only what came after this start
+
+    def describe(self):
+        """'3', or 'auto (2-8)', with how many ran at most once cells have started."""
+        text = str(self.fixed) if self.fixed else "auto (%d-%d)" % (self.cpus, self.most)
+        return text + (", at most %d at once" % self.peak if self.peak else "")
+
 def plan(cells, out, rerun_failed=False, fresh=False, tests=None):
     """(to_run, reused, unavailable) for the selected cells; a record is reused only for
     the same cell definition and the same suite (conformance, or the same --tests)."""
@@ -258,49 +349,72 @@ def plan(cells, out, rerun_failed=False, fresh=False, tests=None):
     return to_run, reused, unavailable
 
 
-def run_cells(cells, out, jobs=2, workers=1, timeout=DEFAULT_TIMEOUT, pytest_args=(),
+# A cell's wall time when no earlier record says: on the 2-core machine a daemon cell takes
+# about twice an embedded one (more cases, sites and daemon timeouts); only the ratio counts.
+GUESS_S = {"daemon": 60.0, "embedded": 30.0}
+
+
+def expected_s(cell, rec):
+    """How long `cell` should take: its earlier record's wall time (a pass or fail), else a
+    guess from its kind.  Only the order of cells uses it: longest first, so that the
+    last cells running are short ones and the run does not end on one long cell."""
+    if rec and rec.get("status") in ("pass", "fail") and rec.get("wall_s"):
+        return rec["wall_s"]
+    return GUESS_S[cell.mode]
+
+
+def run_cells(cells, out, jobs=AUTO, workers=1, timeout=DEFAULT_TIMEOUT, pytest_args=(),
               rerun_failed=False, fresh=False, prebuild=None, log=print, tests=None):
-    """Run the selected cells into `out`; returns {cell id: record} of every selected cell."""
+    """Run the selected cells into `out`, longest first, as many at once as `jobs` allows (a
+    number, or AUTO: see Jobs); returns {cell id: record} of every selected cell."""
     out = Path(out).resolve()
     _STOPPING.clear()
     to_run, reused, unavailable = plan(cells, out, rerun_failed, fresh, tests)
+    to_run.sort(key=lambda c: -expected_s(c, store.read_record(out, c.id)))
     for cell in unavailable:
         store.clear_cell(out, cell.id)
         store.write_record(out, {"cell": cell.as_dict(), "status": "unavailable",
                                  "message": cell.unavailable, "wall_s": 0.0, "build_s": 0.0})
-    log("%d cells selected: %d to run, %d reused from %s, %d unavailable (jobs=%d, workers/cell=%d)"
-        % (len(cells), len(to_run), len(reused), out, len(unavailable), jobs, workers))
+    jobs = jobs if isinstance(jobs, Jobs) else Jobs(jobs)
+    log("%d cells selected: %d to run, %d reused from %s, %d unavailable (jobs=%s, workers/cell=%d)"
+        % (len(cells), len(to_run), len(reused), out, len(unavailable), jobs.describe(), workers))
     started, t0, done = now_iso(), time.monotonic(), 0
-    with ThreadPoolExecutor(max(1, jobs)) as pool:
-        futures = {pool.submit(run_cell, c, out, workers, timeout, pytest_args, prebuild, tests): c
-                   for c in to_run}
+    pending, running = deque(to_run), {}
+    with ThreadPoolExecutor(jobs.most) as pool:
         try:
-            for fut in as_completed(futures):
-                try:
-                    rec = fut.result()
-                except Interrupted:
-                    continue
-                done += 1
-                rec["summary"] = _summary(out, rec["cell"]["id"])
-                elapsed = time.monotonic() - t0
-                eta = elapsed / done * (len(to_run) - done)
-                log("[%d/%d] %s: %s elapsed %s ETA %s" % (done, len(to_run), rec["cell"]["id"],
-                                                          describe(rec), fmt_duration(elapsed),
-                                                          fmt_duration(eta)))
+            while pending or running:
+                while pending and jobs.may_start(len(running)):
+                    running[pool.submit(run_cell, pending.popleft(), out, workers, timeout, pytest_args,
+                                        prebuild, tests)] = True
+                    jobs.started(len(running))
+                finished, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    del running[fut]
+                    try:
+                        rec = fut.result()
+                    except Interrupted:
+                        continue
+                    done += 1
+                    rec["summary"] = _summary(out, rec["cell"]["id"])
+                    elapsed = time.monotonic() - t0
+                    eta = elapsed / done * (len(to_run) - done)
+                    log("[%d/%d] %s: %s elapsed %s ETA %s running %d" % (
+                        done, len(to_run), rec["cell"]["id"], describe(rec), fmt_duration(elapsed),
+                        fmt_duration(eta), len(running)))
         except KeyboardInterrupt:
             log("interrupted: stopping the running cells")
-            for f in futures:
-                f.cancel()
+            pending.clear()
             stop_running()
             raise
     wall = round(time.monotonic() - t0, 3)
     runs = store.read_json(out / "runs.json", [])
-    runs.append({"started": started, "wall_s": wall, "jobs": jobs, "workers_per_cell": workers,
+    runs.append({"started": started, "wall_s": wall, "jobs": jobs.describe(), "workers_per_cell": workers,
                  "cell_timeout_s": timeout, "selected": len(cells), "ran": len(to_run),
                  "reused": len(reused), "unavailable": len(unavailable), "host": socket.gethostname(),
                  "argv": sys.argv[1:]})
     store.write_json(out / "runs.json", runs)
-    log("wall time %s for %d cells (%d run)" % (fmt_duration(wall), len(cells), len(to_run)))
+    log("wall time %s for %d cells (%d run; jobs %s)" % (fmt_duration(wall), len(cells), len(to_run),
+                                                          jobs.describe()))
     return {c.id: store.read_record(out, c.id) for c in cells}
 
 
@@ -308,12 +422,23 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _jobs(text):
+    if text == AUTO:
+        return AUTO
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError("at least 1")
+    return n
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m matrix run", description=__doc__.split("\n\n")[0])
     p.add_argument("--cells", nargs="+", action="extend", default=[], metavar="GLOB",
                    help="cell ID globs, segment-wise (default: every cell); env MATRIX_CELLS too")
     p.add_argument("--cell", help="exactly this cell ID")
-    p.add_argument("--jobs", "-j", type=int, default=DEFAULT_JOBS, help="cells at a time (default %(default)s)")
+    p.add_argument("--jobs", "-j", type=_jobs, default=DEFAULT_JOBS,
+                   help="cells at a time: a number, or auto (default: one per core, more while "
+                        "the CPU has room, up to %d per core)" % Jobs.PER_CORE)
     p.add_argument("--workers-per-cell", type=int, default=1, help="pytest-xdist workers inside a cell")
     p.add_argument("--cell-timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per cell")
     p.add_argument("--rerun-failed", action="store_true", help="rerun only fail/timeout/error cells")

@@ -34,6 +34,7 @@ def test_cells_run_through_the_session_command(tmp_path, fake_conformance, monke
     assert rec["command"][-4:] == ["--json", str(out / "cells" / CELLS[0].id / "journal.json"),
                                    "--junitxml", str(out / "cells" / CELLS[0].id / "junit.xml")]
     assert "--mod-wsgi-version" not in rec["command"]
+    assert 0 < rec["cpu_s"] < 30                             # the fake session's own interpreter, at least
     assert json.loads((out / "runs.json").read_text())[0]["ran"] == 4
 
 
@@ -127,6 +128,59 @@ def test_cli_single_cell(tmp_path, fake_conformance, monkeypatch, capsys):
     assert run.main(["--out", str(tmp_path)]) == 0
     assert _calls(fake_conformance) == ["gateway/event/daemon", "gateway/event/embedded", "mod_wsgi/event/embedded"]
     assert "[2/2]" in capsys.readouterr().out
+
+
+def test_cells_run_longest_first_by_their_last_record_else_their_kind(tmp_path, fake_conformance):
+    out = tmp_path / "out"
+    write_cell(out, CELLS[2], "pass")                        # mod_wsgi/embedded: 4.5 s last time
+    rec = store.read_record(out, CELLS[2].id)
+    store.write_record(out, dict(rec, wall_s=300.0))        # ... now the longest of all
+    run.run_cells(CELLS, out, jobs=1, fresh=True, log=lambda *_: None)
+    assert fake_conformance.read_text().split() == [
+        "mod_wsgi/event/embedded", "gateway/event/daemon", "mod_wsgi/event/daemon", "gateway/event/embedded"]
+
+
+def test_sessions_keep_their_byte_code_in_the_cache_not_nowhere(monkeypatch, tmp_path):
+    monkeypatch.setenv("MOD_GATEWAY_CACHE", str(tmp_path))
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.delenv("PYTHONPYCACHEPREFIX", raising=False)
+    env = run.session_env()
+    assert "PYTHONDONTWRITEBYTECODE" not in env and env["PYTHONPYCACHEPREFIX"] == str(tmp_path / "pycache")
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(run.REPO)
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE")
+    assert "PYTHONPYCACHEPREFIX" not in run.session_env()     # byte code where Python puts it
+
+
+class _Meter:
+    def __init__(self):
+        self.idle = 0.0
+
+    def idle_cores(self):
+        return self.idle
+
+
+def test_auto_jobs_follow_the_idle_cpu():
+    now = [0.0]
+    meter = _Meter()
+    jobs = run.Jobs(run.AUTO, cpus=2, meter=meter, clock=lambda: now[0])
+    assert jobs.most == 12 and jobs.may_start(0) and jobs.may_start(1)  # one per core always
+    jobs.started(2)
+    meter.idle = 1.5
+    assert not jobs.may_start(2)                              # the last start has not settled
+    now[0] += run.Jobs.SETTLE
+    assert jobs.may_start(2)
+    meter.idle = 0.4                                         # less than half a core idle: wait
+    assert not jobs.may_start(2)
+    meter.idle = 2.0
+    assert not jobs.may_start(12) and jobs.describe() == "auto (2-12), at most 2 at once"
+
+
+def test_a_number_of_jobs_is_fixed():
+    jobs = run.Jobs(3, cpus=2)
+    assert jobs.may_start(2) and not jobs.may_start(3) and jobs.describe() == "3"
+    jobs.started(1)
+    assert jobs.describe() == "3, at most 1 at once"
+    assert run.parse_args(["--jobs", "auto"]).jobs == run.AUTO and run.parse_args(["-j", "5"]).jobs == 5
 
 
 # -- --tests: a downstream project's own suite in each cell --------------------------------
