@@ -7,7 +7,9 @@
  *   gw_environ_dict()  interpreter side: the table as a dict of native
  *       strings plus the wsgi.* objects and the profile's version/timing keys.
  */
-#include "gw_interp.h"
+#include "gw_environ.h"
+#include "gw_adapter.h"
+#include "gw_profile.h"
 
 #include <unistd.h>
 
@@ -138,10 +140,10 @@ void gw_environ_carriers(request_rec *r, const gw_request_config *rc, apr_table_
 
 /* ----------------------------------------------------------- dict side */
 
-static GW_THREAD_LOCAL long gw_thread_id;
+static __thread long gw_thread_id;
 static long gw_thread_counter;
 /* Requests this thread / this process finished (an app sees those before its own). */
-static GW_THREAD_LOCAL long gw_thread_requests;
+static __thread long gw_thread_requests;
 static long gw_total_requests;
 
 void gw_environ_request_done(void)

@@ -8,6 +8,11 @@
  * GIL for a request is one array lookup and PyEval_RestoreThread().
  */
 #include "gw_interp.h"
+#include "gw_adapter.h"
+#include "gw_config.h"
+#include "gw_input.h"
+#include "gw_log.h"
+#include "gw_profile.h"
 
 #include <unistd.h>
 #include <sys/stat.h>
@@ -15,7 +20,6 @@
 
 gw_python_settings gw_py;
 int gw_python_ready;
-server_rec *gw_main_server;
 
 static apr_pool_t *interp_pool;
 static apr_hash_t *interps;             /* name -> gw_interp* */
@@ -24,14 +28,10 @@ static apr_thread_mutex_t *create_lock;  /* one interpreter made at a time (gw_i
 static int interp_count;
 static gw_interp *main_interp;
 
-static GW_THREAD_LOCAL PyThreadState **tl_states;
-static GW_THREAD_LOCAL int tl_nstates;
-static GW_THREAD_LOCAL gw_interp *tl_last;
+static __thread PyThreadState **tl_states;
+static __thread int tl_nstates;
+static __thread gw_interp *tl_last;
 
-void gw_log_types_ready(void);
-void gw_log_types_done(void);
-void gw_input_types_ready(void);
-void gw_adapter_types_ready(void);
 
 /* ------------------------------------------------------- mod_wsgi module */
 
@@ -211,6 +211,23 @@ error:
 
 /* ------------------------------------------------------ initialisation */
 
+void gw_python_settings_from_global(const char *process_group)
+{
+    gw_py = (gw_python_settings){
+        .process_group = process_group,
+        .python_home = gw_global->python_home,
+        .python_path = gw_global->python_path,
+        .python_eggs = gw_global->python_eggs,
+        .optimize = gw_global->python_optimize,
+        .restrict_stdin = gw_global->restrict_stdin,
+        .restrict_stdout = gw_global->restrict_stdout,
+        .restrict_signal = gw_global->restrict_signal,
+        .dont_write_bytecode = gw_global->dont_write_bytecode,
+        .hash_seed = gw_global->python_hash_seed,
+        .warnings = gw_global->python_warnings,
+    };
+}
+
 static int is_pyvenv(const char *home)
 {
     struct stat st;
@@ -301,36 +318,24 @@ failed:
 static int init_python(server_rec *s)
 {
     const char *home = gw_py.python_home;
+    /* The legacy API keeps the strings it is given: they live as long as the process. */
 #if GW_PY3
-    static wchar_t *wargv[2];
-    static wchar_t *whome, *wprog;
-    wargv[0] = GW_DecodeLocale("mod_wsgi");
+    typedef wchar_t py_char;
+#define PY_STRING(s) GW_DecodeLocale(s)
 #else
-    static char *argv[] = { "mod_wsgi", NULL };
-    static char *chome, *cprog;
+    typedef char py_char;
+#define PY_STRING(s) strdup(s)
 #endif
+    static py_char *argv[2];
+    argv[0] = PY_STRING("mod_wsgi");
     if (home) {
         check_home(s, home);
-#if GW_PY3
-        if (is_pyvenv(home)) {
-            wprog = GW_DecodeLocale(apr_pstrcat(interp_pool, home, "/bin/python", NULL));
-            Py_SetProgramName(wprog);
-        }
-        else {
-            whome = GW_DecodeLocale(home);
-            Py_SetPythonHome(whome);
-        }
-#else
-        if (is_pyvenv(home)) {
-            cprog = strdup(apr_pstrcat(interp_pool, home, "/bin/python", NULL));
-            Py_SetProgramName(cprog);
-        }
-        else {
-            chome = strdup(home);
-            Py_SetPythonHome(chome);
-        }
-#endif
+        if (is_pyvenv(home))
+            Py_SetProgramName(PY_STRING(apr_pstrcat(interp_pool, home, "/bin/python", NULL)));
+        else
+            Py_SetPythonHome(PY_STRING(home));
     }
+#undef PY_STRING
     if (gw_py.hash_seed)
         setenv("PYTHONHASHSEED", gw_py.hash_seed, 1);
 #if GW_PY3
@@ -353,11 +358,7 @@ static int init_python(server_rec *s)
                      "failed.", (int)getpid());
         return -1;
     }
-#if GW_PY3
-    PySys_SetArgvEx(1, wargv, 0);
-#else
     PySys_SetArgvEx(1, argv, 0);
-#endif
     if (gw_py.warnings && gw_py.warnings->nelts) {
         int i;
         PyObject *sysmod = PyImport_ImportModule("sys");

@@ -2,14 +2,16 @@
  * gw_log.c - wsgi.errors, sys.stdout/sys.stderr into Apache's error log,
  * tracebacks, and the restricted stdin/stdout objects.
  */
-#include "gw_interp.h"
+#include "gw_log.h"
+#include "gw_buf.h"
+#include "gw_profile.h"
 #include <structmember.h>
 
 #include <unistd.h>
 
-GW_THREAD_LOCAL gw_reqio *gw_current_io;
+__thread gw_reqio *gw_current_io;
+server_rec *gw_main_server;
 
-extern server_rec *gw_main_server;
 
 void gw_io_logf(gw_reqio *io, int level, const char *fmt, ...)
 {
@@ -106,16 +108,9 @@ static int log_append(GwLog *self, const char *data, apr_size_t n)
     while ((nl = memchr(p, '\n', end - p)) != NULL) {
         if (self->len) {
             apr_size_t part = nl - p;
-            if (self->len + part > self->cap) {
-                apr_size_t cap = (self->len + part) * 2;
-                char *nb = PyMem_Realloc(self->buf, cap);
-                if (!nb) {
-                    PyErr_NoMemory();
-                    return -1;
-                }
-                self->buf = nb;
-                self->cap = cap;
-            }
+            if (self->len + part > self->cap &&
+                gw_buf_grow(&self->buf, &self->cap, (self->len + part) * 2) < 0)
+                return -1;
             memcpy(self->buf + self->len, p, part);
             self->len += part;
             log_emit(self, self->buf, self->len);
@@ -128,16 +123,9 @@ static int log_append(GwLog *self, const char *data, apr_size_t n)
     }
     if (p < end) {
         apr_size_t part = end - p;
-        if (self->len + part > self->cap) {
-            apr_size_t cap = (self->len + part) * 2 + 64;
-            char *nb = PyMem_Realloc(self->buf, cap);
-            if (!nb) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            self->buf = nb;
-            self->cap = cap;
-        }
+        if (self->len + part > self->cap &&
+            gw_buf_grow(&self->buf, &self->cap, (self->len + part) * 2 + 64) < 0)
+            return -1;
         memcpy(self->buf + self->len, p, part);
         self->len += part;
         if (self->len > 8000)
@@ -539,8 +527,6 @@ void gw_log_exception(gw_reqio *io, server_rec *s, const char *headline)
 }
 
 /* Fill the slots C89-style initialisers above cannot name portably. */
-void gw_log_types_ready(void);
-void gw_log_types_done(void);
 void gw_log_types_ready(void)
 {
     GwLog_Type.tp_flags = GW_TPFLAGS_DEFAULT;

@@ -1,7 +1,8 @@
 /*
  * gw_proxy.c - the Apache child's side of daemon mode (gw_daemon_handle):
  * connect to the group's socket, send the request ('Q' + body frames) and
- * relay the response to the client as it is produced, with bounded memory.
+ * relay the response (gw_proxy_relay.c) to the client as it is produced, with
+ * bounded memory; then the outcome: truncation and the profile's errors.
  *
  * One thread, one non-blocking socket: while the request body is still being
  * sent, response bytes that arrive are relayed at once (an app may answer
@@ -10,7 +11,10 @@
  * flushed whenever the daemon has nothing more for the moment, so each chunk
  * the application produces reaches the client without waiting for the next.
  */
+#include "gw_proxy.h"
 #include "gw_daemon.h"
+#include "gw_profile.h"
+#include "gw_proxy_relay.h"
 #include "gw_wire.h"
 
 #include <unistd.h>
@@ -22,338 +26,13 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 
-#define RBUF_SIZE (256 * 1024)
 #define BODY_CHUNK (128 * 1024)
-#define TICK_MS 100
-
-typedef struct {
-    request_rec *r;
-    gw_daemon_group *g;
-    gw_daemon_rt *rt;
-    int fd;
-    apr_bucket_brigade *bb;
-    unsigned char *rbuf;
-    size_t rcap, rstart, rend;
-    uint32_t data_left;
-    int in_data;
-    int headers_done, body_started, unflushed;
-    int finished;                   /* 0, or GW_WIRE_END / _ABORT / _ERROR */
-    int err_status;
-    int protocol_error, client_gone, daemon_closed;
-    int fds[8], nfds;
-    int sendfile;                   /* WSGIEnableSendfile: passed files go out with sendfile() */
-    int connects;                   /* connect() attempts it took (mod_wsgi.daemon_connects) */
-    apr_time_t last_io;
-    apr_interval_time_t timeout;
-} px;
-
-static apr_status_t close_fd_cleanup(void *data)
-{
-    close((int)(intptr_t)data);
-    return APR_SUCCESS;
-}
-
-/* --------------------------------------------------------------- response */
-
-static void set_headers(px *x, const gw_wire_headers *h, const gw_wire_pair *pairs)
-{
-    request_rec *r = x->r;
-    uint32_t i;
-    r->status = (int)h->status;
-    r->status_line = apr_pstrdup(r->pool, h->status_line);
-    for (i = 0; i < h->npairs; i++) {
-        const char *name = pairs[i].key, *value = apr_pstrdup(r->pool, pairs[i].value);
-        if (!strcasecmp(name, "Content-Type")) {
-            ap_set_content_type(r, value);
-        }
-        else if (!strcasecmp(name, "Content-Length")) {
-            apr_off_t v;
-            char *end;
-            if (apr_strtoff(&v, value, &end, 10) == APR_SUCCESS)
-                ap_set_content_length(r, v);
-        }
-        else if (!strcasecmp(name, "WWW-Authenticate")) {
-            apr_table_add(r->err_headers_out, name, value);
-        }
-        else {
-            apr_table_add(r->headers_out, name, value);
-        }
-    }
-}
-
-static int pass(px *x, int flush)
-{
-    conn_rec *c = x->r->connection;
-    apr_status_t rv;
-    if (x->client_gone) {
-        apr_brigade_cleanup(x->bb);
-        return -1;
-    }
-    if (flush)
-        APR_BRIGADE_INSERT_TAIL(x->bb, apr_bucket_flush_create(c->bucket_alloc));
-    if (APR_BRIGADE_EMPTY(x->bb))
-        return 0;
-    rv = ap_pass_brigade(x->r->output_filters, x->bb);
-    apr_brigade_cleanup(x->bb);
-    x->unflushed = !flush;
-    if (rv != APR_SUCCESS || c->aborted) {
-        x->client_gone = 1;
-        return -1;
-    }
-    return 0;
-}
-
-/* Turn the buffered bytes into headers and buckets.  0, or -1 on a protocol error. */
-static int process(px *x)
-{
-    request_rec *r = x->r;
-    conn_rec *c = r->connection;
-    while (!x->finished) {
-        size_t avail = x->rend - x->rstart;
-        gw_wire_frame f;
-        const unsigned char *payload;
-        if (x->in_data) {
-            size_t take = avail < x->data_left ? avail : x->data_left;
-            if (!take)
-                break;
-            APR_BRIGADE_INSERT_TAIL(x->bb, apr_bucket_transient_create(
-                (const char *)x->rbuf + x->rstart, take, c->bucket_alloc));
-            x->rstart += take;
-            x->data_left -= (uint32_t)take;
-            x->body_started = 1;
-            if (!x->data_left)
-                x->in_data = 0;
-            continue;
-        }
-        if (gw_wire_frame_header(x->rbuf + x->rstart, avail, &f) == GW_WIRE_NEED_MORE)
-            break;
-        if (gw_wire_frame_header(x->rbuf + x->rstart, avail, &f) != GW_WIRE_OK)
-            return -1;
-        if (f.type == GW_WIRE_DATA) {
-            if (!x->headers_done)
-                return -1;
-            x->rstart += GW_WIRE_HEADER_SIZE;
-            x->data_left = f.length;
-            x->in_data = f.length > 0;
-            continue;
-        }
-        if (avail < GW_WIRE_HEADER_SIZE + (size_t)f.length) {
-            size_t need = GW_WIRE_HEADER_SIZE + (size_t)f.length;
-            if (need > x->rcap) {
-                unsigned char *nb;
-                /* Buckets may still point at the old buffer: it lives in r->pool. */
-                nb = apr_palloc(r->pool, need);
-                memcpy(nb, x->rbuf + x->rstart, avail);
-                x->rbuf = nb;
-                x->rcap = need;
-                x->rstart = 0;
-                x->rend = avail;
-            }
-            break;
-        }
-        payload = x->rbuf + x->rstart + GW_WIRE_HEADER_SIZE;
-        switch (f.type) {
-        case GW_WIRE_HEADERS: {
-            gw_wire_headers h;
-            size_t maxp = f.length / 10 + 1;
-            gw_wire_pair *pairs;
-            if (x->headers_done)
-                return -1;
-            if (maxp > GW_WIRE_MAX_PAIRS)
-                maxp = GW_WIRE_MAX_PAIRS;
-            pairs = apr_palloc(r->pool, maxp * sizeof(*pairs));
-            if (gw_wire_decode_headers(payload, f.length, &h, pairs, maxp) != GW_WIRE_OK)
-                return -1;
-            set_headers(x, &h, pairs);
-            x->headers_done = 1;
-            break;
-        }
-        case GW_WIRE_FILE: {
-            uint64_t off, len;
-            apr_file_t *file = NULL;
-            apr_os_file_t ofd;
-            int i;
-            if (!x->headers_done || x->nfds == 0 ||
-                gw_wire_decode_file(payload, f.length, &off, &len) != GW_WIRE_OK)
-                return -1;
-            ofd = x->fds[0];
-            for (i = 1; i < x->nfds; i++)
-                x->fds[i - 1] = x->fds[i];
-            x->nfds--;
-            apr_pool_cleanup_register(r->pool, (void *)(intptr_t)ofd, close_fd_cleanup,
-                                      apr_pool_cleanup_null);
-            if (apr_os_file_put(&file, &ofd, APR_FOPEN_READ |
-                                (x->sendfile ? APR_FOPEN_SENDFILE_ENABLED : 0), r->pool)
-                != APR_SUCCESS)
-                return -1;
-            if (len)
-                apr_brigade_insert_file(x->bb, file, (apr_off_t)off, (apr_off_t)len, r->pool);
-            x->body_started = 1;
-            break;
-        }
-        case GW_WIRE_ERROR: {
-            uint32_t st;
-            if (gw_wire_decode_error(payload, f.length, &st) != GW_WIRE_OK)
-                return -1;
-            x->err_status = (int)st;
-            x->finished = GW_WIRE_ERROR;
-            break;
-        }
-        case GW_WIRE_END:
-            if (!x->headers_done)
-                return -1;
-            x->finished = GW_WIRE_END;
-            break;
-        case GW_WIRE_ABORT:
-            x->finished = GW_WIRE_ABORT;
-            break;
-        default:
-            return -1;
-        }
-        x->rstart += GW_WIRE_HEADER_SIZE + (size_t)f.length;
-    }
-    return 0;
-}
-
-/* One read from the daemon: >0 bytes, 0 EOF, -1 error, -2 nothing now. */
-static ssize_t read_some(px *x)
-{
-    struct msghdr mh;
-    struct iovec iov;
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int) * 8)];
-    } ctl;
-    ssize_t n;
-    if (x->rstart == x->rend)
-        x->rstart = x->rend = 0;
-    else if (x->rcap - x->rend < 4096 || x->rcap - x->rstart < GW_WIRE_HEADER_SIZE + 64) {
-        memmove(x->rbuf, x->rbuf + x->rstart, x->rend - x->rstart);
-        x->rend -= x->rstart;
-        x->rstart = 0;
-    }
-    memset(&mh, 0, sizeof(mh));
-    iov.iov_base = x->rbuf + x->rend;
-    iov.iov_len = x->rcap - x->rend;
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = ctl.buf;
-    mh.msg_controllen = sizeof(ctl.buf);
-    do {
-        n = recvmsg(x->fd, &mh, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK ? -2 : -1;
-    if (mh.msg_controllen > 0) {
-        struct cmsghdr *cm;
-        for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-                int k, cnt = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-                for (k = 0; k < cnt; k++) {
-                    int fd;
-                    memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
-                    if (x->nfds < 8)
-                        x->fds[x->nfds++] = fd;
-                    else
-                        close(fd);
-                }
-            }
-        }
-    }
-    if (n > 0) {
-        x->rend += (size_t)n;
-        x->last_io = apr_time_now();
-    }
-    return n;
-}
-
-/* Nothing arrived for a tick: stop when the group failed or the daemon timed out. */
-static int idle_check(px *x, int *timed_out)
-{
-    if (!x->headers_done && x->rend == x->rstart && x->rt->shm->state == GW_GROUP_FAILED)
-        return -1;
-    if (apr_time_now() - x->last_io > x->timeout) {
-        *timed_out = 1;
-        return -1;
-    }
-    return 0;
-}
-
-static int wait_readable(px *x)
-{
-    struct pollfd pf;
-    pf.fd = x->fd;
-    pf.events = POLLIN;
-    return poll(&pf, 1, TICK_MS);
-}
-
-/* Discard the daemon's answer to a request the child gives up on, until the daemon
- * closes (or goes quiet for the socket timeout). */
-static void drain(px *x)
-{
-    char sink[8192];
-    for (;;) {
-        ssize_t n;
-        if (wait_readable(x) == 0) {
-            if (apr_time_now() - x->last_io > x->timeout)
-                return;
-            continue;
-        }
-        n = recv(x->fd, sink, sizeof(sink), 0);
-        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-            return;
-        if (n > 0)
-            x->last_io = apr_time_now();
-    }
-}
-
-/*
- * Read and relay whatever the daemon has: when blocking, until the response is
- * finished; else only what is there now.  0, or -1 when relaying must stop
- * (EOF, error, client gone, group failed, timeout).
- */
-static int pump(px *x, int blocking, int *timed_out)
-{
-    /* Right after the request went out: wait for the answer before reading. */
-    if (blocking && !x->finished) {
-        while (wait_readable(x) == 0)
-            if (idle_check(x, timed_out) < 0)
-                return -1;
-    }
-    for (;;) {
-        ssize_t n;
-        if (x->finished)
-            return 0;
-        n = read_some(x);
-        if (n > 0) {
-            if (process(x) < 0) {
-                x->protocol_error = 1;
-                return -1;
-            }
-            if (pass(x, 0) < 0)
-                return -1;
-            continue;
-        }
-        if (n == 0 || n == -1) {
-            x->daemon_closed = 1;
-            return -1;
-        }
-        /* Nothing more for now: what was passed goes to the client. */
-        if (x->unflushed && pass(x, 1) < 0)
-            return -1;
-        if (!blocking)
-            return 0;
-        while (wait_readable(x) == 0)
-            if (idle_check(x, timed_out) < 0)
-                return -1;
-    }
-}
 
 /* ---------------------------------------------------------------- request */
 
 /* Write all of iov (non-blocking socket), relaying response bytes meanwhile.
  * 0 done, 1 stop sending (response finished or daemon closed), -1 relay failed. */
-static int send_iov(px *x, struct iovec *iov, int n, int *timed_out)
+static int send_iov(gw_px *x, struct iovec *iov, int n, int *timed_out)
 {
     while (n > 0) {
         ssize_t w = writev(x->fd, iov, n);
@@ -366,9 +45,9 @@ static int send_iov(px *x, struct iovec *iov, int n, int *timed_out)
                 return 1;   /* EPIPE/ECONNRESET: read what the daemon said */
             pf.fd = x->fd;
             pf.events = POLLOUT | POLLIN;
-            pr = poll(&pf, 1, TICK_MS);
+            pr = poll(&pf, 1, GW_PX_TICK_MS);
             if (pr > 0 && (pf.revents & (POLLIN | POLLHUP | POLLERR))) {
-                if (pump(x, 0, timed_out) < 0)
+                if (gw_px_pump(x, 0, timed_out) < 0)
                     return x->client_gone ? -1 : 1;
                 if (x->finished)
                     return 1;
@@ -396,7 +75,7 @@ typedef enum {
     CONNECT_GROUP_FAILED            /* the group failed meanwhile: waiting on is pointless */
 } connect_result;
 
-static connect_result connect_group(px *x)
+static connect_result connect_group(gw_px *x)
 {
     struct sockaddr_un sa;
     apr_time_t deadline = apr_time_now() +
@@ -435,7 +114,7 @@ static connect_result connect_group(px *x)
     }
 }
 
-static void abort_client(px *x)
+static void abort_client(gw_px *x)
 {
     request_rec *r = x->r;
     conn_rec *c = r->connection;
@@ -458,7 +137,7 @@ static void abort_client(px *x)
 
 /* The group failed to start (found before, while or after connecting): 503.  The
  * cause itself is logged once, when the group failed (gw_daemon.c). */
-static int answer_unavailable(px *x)
+static int answer_unavailable(gw_px *x)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, "mod_gateway (pid=%d): Daemon process group "
                   "'%s' is not available (it cannot start; the cause was logged when it "
@@ -467,7 +146,7 @@ static int answer_unavailable(px *x)
 }
 
 /* Set x up for r, unless the group cannot take it at all. */
-static int start(px *x, request_rec *r, gw_daemon_group *g, const gw_request_config *rc)
+static int start(gw_px *x, request_rec *r, gw_daemon_group *g, const gw_request_config *rc)
 {
     memset(x, 0, sizeof(*x));
     x->r = r;
@@ -495,7 +174,7 @@ static int start(px *x, request_rec *r, gw_daemon_group *g, const gw_request_con
 }
 
 /* Connect to the group's socket and set up the relaying: OK or 503. */
-static int open_connection(px *x, apr_table_t *env)
+static int open_connection(gw_px *x, apr_table_t *env)
 {
     request_rec *r = x->r;
     /* mod_wsgi.queue_start: the moment the request is handed to the daemon (before
@@ -517,17 +196,17 @@ static int open_connection(px *x, apr_table_t *env)
     case CONNECTED:
         break;
     }
-    apr_pool_cleanup_register(r->pool, (void *)(intptr_t)x->fd, close_fd_cleanup,
+    apr_pool_cleanup_register(r->pool, (void *)(intptr_t)x->fd, gw_px_close_fd,
                               apr_pool_cleanup_null);
     x->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    x->rbuf = apr_palloc(r->pool, RBUF_SIZE);
-    x->rcap = RBUF_SIZE;
+    x->rbuf = apr_palloc(r->pool, GW_PX_RBUF_SIZE);
+    x->rcap = GW_PX_RBUF_SIZE;
     x->last_io = apr_time_now();
     return OK;
 }
 
 /* The 'Q' frame, into *q: OK, or 431 when it is over the wire's limits. */
-static int encode_request(px *x, const gw_request_config *rc, apr_table_t *env,
+static int encode_request(gw_px *x, const gw_request_config *rc, apr_table_t *env,
                           struct iovec *q)
 {
     request_rec *r = x->r;
@@ -590,7 +269,7 @@ static int encode_request(px *x, const gw_request_config *rc, apr_table_t *env,
  * outcome tells; 500 when the daemon does not take the request within socket-timeout
  * or reading the client's body fails.
  */
-static int send_request(px *x, struct iovec q, int *timed_out)
+static int send_request(gw_px *x, struct iovec q, int *timed_out)
 {
     request_rec *r = x->r;
     unsigned char bhdr[GW_WIRE_HEADER_SIZE], zhdr[GW_WIRE_HEADER_SIZE];
@@ -635,7 +314,7 @@ static int send_request(px *x, struct iovec q, int *timed_out)
              * reset a connection the daemon has not accepted yet (AF_UNIX resets an
              * embryonic peer), and the app would never run. */
             shutdown(x->fd, SHUT_WR);
-            drain(x);
+            gw_px_drain(x);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         if (n > 0) {
@@ -657,7 +336,7 @@ static int send_request(px *x, struct iovec q, int *timed_out)
 }
 
 /* Relaying ended with no response headers: why, and what the client gets. */
-static int no_headers(px *x, int timed_out)
+static int no_headers(gw_px *x, int timed_out)
 {
     request_rec *r = x->r;
     if (x->rt->shm->state == GW_GROUP_FAILED)
@@ -687,7 +366,7 @@ static int no_headers(px *x, int timed_out)
 }
 
 /* The handler's status once the relaying is over. */
-static int outcome(px *x, int timed_out)
+static int outcome(gw_px *x, int timed_out)
 {
     request_rec *r = x->r;
     if (x->client_gone) {
@@ -697,7 +376,7 @@ static int outcome(px *x, int timed_out)
         return OK;
     }
     if (x->finished == GW_WIRE_END) {
-        pass(x, 0);
+        gw_px_pass(x, 0);
         return OK;
     }
     if (x->finished == GW_WIRE_ERROR && !x->body_started) {
@@ -727,7 +406,7 @@ static int outcome(px *x, int timed_out)
 int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config *rc,
                      apr_table_t *env)
 {
-    px x;
+    gw_px x;
     struct iovec q;
     int timed_out = 0, status;
 
@@ -737,6 +416,6 @@ int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config
         (status = send_request(&x, q, &timed_out)) != OK)
         return status;
     if (!x.client_gone && !timed_out)
-        pump(&x, 1, &timed_out);
+        gw_px_pump(&x, 1, &timed_out);
     return outcome(&x, timed_out);
 }

@@ -6,7 +6,13 @@
  * re-imported when its mtime differs from the recorded __mtime__ (or its
  * reload_required(path) says so) while WSGIScriptReloading is On.
  */
-#include "gw_interp.h"
+#include "gw_script.h"
+#include "gw_adapter.h"
+#include "gw_config.h"
+#include "gw_environ.h"
+#include "gw_input.h"
+#include "gw_log.h"
+#include "gw_profile.h"
 
 #include <unistd.h>
 #include <sys/stat.h>

@@ -52,6 +52,18 @@ typedef struct {
     const unsigned char *p, *end;
 } cursor;
 
+/* A cursor over a 'Q' or 'H' payload of len bytes, and its decoded form `out` zeroed,
+   unless the payload is over the limit. */
+static int cur_open(cursor *c, const unsigned char *p, size_t len, void *out, size_t out_size)
+{
+    if (len > GW_WIRE_MAX_META)
+        return GW_WIRE_ETOOBIG;
+    c->p = p;
+    c->end = p + len;
+    memset(out, 0, out_size);
+    return GW_WIRE_OK;
+}
+
 static int cur_u32(cursor *c, uint32_t *v)
 {
     if ((size_t)(c->end - c->p) < 4)
@@ -78,6 +90,7 @@ static int cur_str(cursor *c, const char **s, uint32_t *len)
     return GW_WIRE_OK;
 }
 
+/* The pairs that end a 'Q' or 'H' payload: nothing may follow them. */
 static int cur_pairs(cursor *c, gw_wire_pair *pairs, size_t max_pairs, uint32_t *count)
 {
     uint32_t n, i;
@@ -94,48 +107,34 @@ static int cur_pairs(cursor *c, gw_wire_pair *pairs, size_t max_pairs, uint32_t 
             return GW_WIRE_EMALFORMED;
     }
     *count = n;
-    return GW_WIRE_OK;
+    return c->p == c->end ? GW_WIRE_OK : GW_WIRE_EMALFORMED;
 }
 
 int gw_wire_decode_request(const unsigned char *p, size_t len, gw_wire_request *rq,
                            gw_wire_pair *pairs, size_t max_pairs)
 {
     cursor c;
-    int rv;
-    if (len > GW_WIRE_MAX_META)
+    if (cur_open(&c, p, len, rq, sizeof(*rq)) < 0)
         return GW_WIRE_ETOOBIG;
-    c.p = p;
-    c.end = p + len;
-    memset(rq, 0, sizeof(*rq));
     if (cur_u32(&c, &rq->flags) < 0 ||
         cur_str(&c, &rq->script, NULL) < 0 ||
         cur_str(&c, &rq->application_group, NULL) < 0 ||
         cur_str(&c, &rq->callable_object, NULL) < 0 ||
         cur_str(&c, &rq->resource, NULL) < 0)
         return GW_WIRE_EMALFORMED;
-    rv = cur_pairs(&c, pairs, max_pairs, &rq->npairs);
-    if (rv < 0)
-        return rv;
-    return c.p == c.end ? GW_WIRE_OK : GW_WIRE_EMALFORMED;
+    return cur_pairs(&c, pairs, max_pairs, &rq->npairs);
 }
 
 int gw_wire_decode_headers(const unsigned char *p, size_t len, gw_wire_headers *h,
                            gw_wire_pair *pairs, size_t max_pairs)
 {
     cursor c;
-    int rv;
-    if (len > GW_WIRE_MAX_META)
+    if (cur_open(&c, p, len, h, sizeof(*h)) < 0)
         return GW_WIRE_ETOOBIG;
-    c.p = p;
-    c.end = p + len;
-    memset(h, 0, sizeof(*h));
     if (cur_u32(&c, &h->status) < 0 || h->status < 100 || h->status > 999 ||
         cur_str(&c, &h->status_line, NULL) < 0)
         return GW_WIRE_EMALFORMED;
-    rv = cur_pairs(&c, pairs, max_pairs, &h->npairs);
-    if (rv < 0)
-        return rv;
-    return c.p == c.end ? GW_WIRE_OK : GW_WIRE_EMALFORMED;
+    return cur_pairs(&c, pairs, max_pairs, &h->npairs);
 }
 
 int gw_wire_decode_error(const unsigned char *p, size_t len, uint32_t *status)

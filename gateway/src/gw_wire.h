@@ -46,6 +46,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define GW_WIRE_HEADER_SIZE 8
 #define GW_WIRE_MAX_META  (4u << 20)    /* request environ / response headers */
@@ -163,5 +164,20 @@ size_t gw_wire_encode_request(unsigned char *out, uint32_t flags, const char *sc
 size_t gw_wire_headers_size(const char *status_line, const gw_wire_pair *pairs, size_t npairs);
 size_t gw_wire_encode_headers(unsigned char *out, uint32_t status, const char *status_line,
                               const gw_wire_pair *pairs, size_t npairs);
+
+/* Frames go out with writev: after a short write of `written` bytes, drop the iovecs it
+   finished and trim the next. */
+static inline void gw_iov_advance(struct iovec **iov, int *n, size_t written)
+{
+    while (*n > 0 && written >= (*iov)->iov_len) {
+        written -= (*iov)->iov_len;
+        (*iov)++;
+        (*n)--;
+    }
+    if (*n > 0) {
+        (*iov)->iov_base = (char *)(*iov)->iov_base + written;
+        (*iov)->iov_len -= written;
+    }
+}
 
 #endif /* GW_WIRE_H */

@@ -3,8 +3,15 @@
  * (translate_name), the wsgi-script handler, Python start in children, and
  * the embedded-mode implementation of gw_reqio over a request_rec.
  */
+#include "mod_gateway.h"
+#include "gw_config.h"
+#include "gw_daemon.h"
+#include "gw_daemon_config.h"
+#include "gw_environ.h"
 #include "gw_interp.h"
-#include "gw_daemon.h"           /* daemon mode's entry points */
+#include "gw_profile.h"
+#include "gw_proxy.h"
+#include "gw_script.h"
 
 #include <unistd.h>
 
@@ -169,7 +176,7 @@ static int alias_matches(const char *uri, const char *alias)
 
 static int gw_translate_name(request_rec *r)
 {
-    gw_server_config *sc = ap_get_module_config(r->server->module_config, &gateway_module);
+    gw_server_config *sc = gw_server_conf(r->server);
     gw_alias *aliases;
     int i;
 
@@ -394,18 +401,7 @@ static int gw_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     int threaded = 0, forked = 0, max_threads = 0, max_daemons = 0;
     (void)pconf; (void)plog; (void)ptemp; (void)s;
 
-    memset(&gw_py, 0, sizeof(gw_py));
-    gw_py.process_group = "";
-    gw_py.python_home = gw_global->python_home;
-    gw_py.python_path = gw_global->python_path;
-    gw_py.python_eggs = gw_global->python_eggs;
-    gw_py.optimize = gw_global->python_optimize;
-    gw_py.restrict_stdin = gw_global->restrict_stdin;
-    gw_py.restrict_stdout = gw_global->restrict_stdout;
-    gw_py.restrict_signal = gw_global->restrict_signal;
-    gw_py.dont_write_bytecode = gw_global->dont_write_bytecode;
-    gw_py.hash_seed = gw_global->python_hash_seed;
-    gw_py.warnings = gw_global->python_warnings;
+    gw_python_settings_from_global("");
 
     ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded);
     if (threaded != AP_MPMQ_NOT_SUPPORTED) {

@@ -66,54 +66,44 @@ static void same_pairs(const gw_wire_pair *a, const gw_wire_pair *b, uint32_t n)
     }
 }
 
-static void request_roundtrip(const unsigned char *p, size_t len, const gw_wire_request *rq,
-                              const gw_wire_pair *pairs)
+/* A decoded 'Q' (rq) or 'H' (h) payload p, re-encoded and decoded again: the same bytes
+   (the format is canonical) and the same fields. */
+static void roundtrip(const unsigned char *p, size_t len, const gw_wire_request *rq,
+                      const gw_wire_headers *h, const gw_wire_pair *pairs)
 {
-    size_t n = gw_wire_request_size(rq->script, rq->application_group, rq->callable_object,
-                                    rq->resource, pairs, rq->npairs);
+    uint32_t npairs = h ? h->npairs : rq->npairs;
+    size_t n = h ? gw_wire_headers_size(h->status_line, pairs, npairs)
+                 : gw_wire_request_size(rq->script, rq->application_group, rq->callable_object,
+                                        rq->resource, pairs, npairs);
     unsigned char *out = malloc(n);
     gw_wire_frame f;
     gw_wire_request rq2;
-    gw_wire_pair *pairs2 = malloc(sizeof(gw_wire_pair) * (rq->npairs ? rq->npairs : 1));
-    CHECK(out && pairs2, "malloc");
-    CHECK(gw_wire_encode_request(out, rq->flags, rq->script, rq->application_group,
-                                 rq->callable_object, rq->resource, pairs, rq->npairs) == n,
-          "encode_request writes request_size bytes");
-    CHECK(gw_wire_frame_header(out, n, &f) == GW_WIRE_OK && f.type == GW_WIRE_REQUEST &&
-          f.length == n - GW_WIRE_HEADER_SIZE, "encoded request has a valid frame header");
-    CHECK(f.length == len && !memcmp(out + GW_WIRE_HEADER_SIZE, p, len),
-          "request re-encodes to the same bytes (canonical format)");
-    CHECK(gw_wire_decode_request(out + GW_WIRE_HEADER_SIZE, f.length, &rq2, pairs2, rq->npairs) == GW_WIRE_OK,
-          "re-encoded request decodes");
-    CHECK(rq2.flags == rq->flags && rq2.npairs == rq->npairs &&
-          !strcmp(rq2.script, rq->script) && !strcmp(rq2.application_group, rq->application_group) &&
-          !strcmp(rq2.callable_object, rq->callable_object) && !strcmp(rq2.resource, rq->resource),
-          "round trip: same request fields");
-    same_pairs(pairs, pairs2, rq->npairs);
-    free(out);
-    free(pairs2);
-}
-
-static void headers_roundtrip(const unsigned char *p, size_t len, const gw_wire_headers *h,
-                              const gw_wire_pair *pairs)
-{
-    size_t n = gw_wire_headers_size(h->status_line, pairs, h->npairs);
-    unsigned char *out = malloc(n);
-    gw_wire_frame f;
     gw_wire_headers h2;
-    gw_wire_pair *pairs2 = malloc(sizeof(gw_wire_pair) * (h->npairs ? h->npairs : 1));
+    gw_wire_pair *pairs2 = malloc(sizeof(gw_wire_pair) * (npairs ? npairs : 1));
     CHECK(out && pairs2, "malloc");
-    CHECK(gw_wire_encode_headers(out, h->status, h->status_line, pairs, h->npairs) == n,
-          "encode_headers writes headers_size bytes");
-    CHECK(gw_wire_frame_header(out, n, &f) == GW_WIRE_OK && f.type == GW_WIRE_HEADERS &&
-          f.length == n - GW_WIRE_HEADER_SIZE, "encoded headers have a valid frame header");
+    CHECK((h ? gw_wire_encode_headers(out, h->status, h->status_line, pairs, npairs)
+             : gw_wire_encode_request(out, rq->flags, rq->script, rq->application_group,
+                                      rq->callable_object, rq->resource, pairs, npairs)) == n,
+          "encode writes size bytes");
+    CHECK(gw_wire_frame_header(out, n, &f) == GW_WIRE_OK &&
+          f.type == (h ? GW_WIRE_HEADERS : GW_WIRE_REQUEST) && f.length == n - GW_WIRE_HEADER_SIZE,
+          "the encoding has a valid frame header");
     CHECK(f.length == len && !memcmp(out + GW_WIRE_HEADER_SIZE, p, len),
-          "headers re-encode to the same bytes (canonical format)");
-    CHECK(gw_wire_decode_headers(out + GW_WIRE_HEADER_SIZE, f.length, &h2, pairs2, h->npairs) == GW_WIRE_OK,
-          "re-encoded headers decode");
-    CHECK(h2.status == h->status && h2.npairs == h->npairs && !strcmp(h2.status_line, h->status_line),
-          "round trip: same status");
-    same_pairs(pairs, pairs2, h->npairs);
+          "re-encodes to the same bytes (canonical format)");
+    if (h) {
+        CHECK(gw_wire_decode_headers(out + GW_WIRE_HEADER_SIZE, f.length, &h2, pairs2, npairs) == GW_WIRE_OK,
+              "re-encoded headers decode");
+        CHECK(h2.status == h->status && h2.npairs == npairs && !strcmp(h2.status_line, h->status_line),
+              "round trip: same status");
+    } else {
+        CHECK(gw_wire_decode_request(out + GW_WIRE_HEADER_SIZE, f.length, &rq2, pairs2, npairs) == GW_WIRE_OK,
+              "re-encoded request decodes");
+        CHECK(rq2.flags == rq->flags && rq2.npairs == npairs &&
+              !strcmp(rq2.script, rq->script) && !strcmp(rq2.application_group, rq->application_group) &&
+              !strcmp(rq2.callable_object, rq->callable_object) && !strcmp(rq2.resource, rq->resource),
+              "round trip: same request fields");
+    }
+    same_pairs(pairs, pairs2, npairs);
     free(out);
     free(pairs2);
 }
@@ -139,7 +129,7 @@ static void payload(unsigned char sel, const unsigned char *data, size_t size)
             check_str(rq.callable_object, (uint32_t)strlen(rq.callable_object), p, size, "callable_object");
             check_str(rq.resource, (uint32_t)strlen(rq.resource), p, size, "resource");
             check_pairs(pairs, rq.npairs, room, p, size);
-            request_roundtrip(p, size, &rq, pairs);
+            roundtrip(p, size, &rq, NULL, pairs);
         }
     } else if (decoder == 1) {
         gw_wire_headers h;
@@ -149,7 +139,7 @@ static void payload(unsigned char sel, const unsigned char *data, size_t size)
             CHECK(h.status >= 100 && h.status <= 999, "status in 100..999");
             check_str(h.status_line, (uint32_t)strlen(h.status_line), p, size, "status line");
             check_pairs(pairs, h.npairs, room, p, size);
-            headers_roundtrip(p, size, &h, pairs);
+            roundtrip(p, size, NULL, &h, pairs);
         }
     } else if (decoder == 2) {
         uint32_t st;

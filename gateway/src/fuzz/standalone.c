@@ -24,7 +24,7 @@
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 void __sanitizer_set_death_callback(void (*callback)(void));
 
-#define MAX_INPUT 65536
+#define FUZZ_MAX_INPUT 65536
 #define MAX_CORPUS 4096
 
 static unsigned char *corpus[MAX_CORPUS];
@@ -91,8 +91,8 @@ static void add_file(const char *path)
     size_t n;
     if (!f)
         return;
-    buf = malloc(MAX_INPUT);
-    n = fread(buf, 1, MAX_INPUT, f);
+    buf = malloc(FUZZ_MAX_INPUT);
+    n = fread(buf, 1, FUZZ_MAX_INPUT, f);
     fclose(f);
     run_one(buf, n);
     if (ncorpus < MAX_CORPUS) {
@@ -148,7 +148,7 @@ static size_t mutate(unsigned char *buf, size_t n)
             }
             break;
         case 3:                                     /* insert bytes */
-            if (n < MAX_INPUT - 16) {
+            if (n < FUZZ_MAX_INPUT - 16) {
                 size_t m = 1 + (size_t)(rnd() % 8), q;
                 memmove(buf + pos + m, buf + pos, n - pos);
                 for (q = 0; q < m; q++)
@@ -172,8 +172,8 @@ static size_t mutate(unsigned char *buf, size_t n)
             if (ncorpus) {
                 size_t j = (size_t)(rnd() % ncorpus), from = corpus_len[j] ? (size_t)(rnd() % corpus_len[j]) : 0;
                 size_t m = corpus_len[j] - from;
-                if (pos + m > MAX_INPUT)
-                    m = MAX_INPUT - pos;
+                if (pos + m > FUZZ_MAX_INPUT)
+                    m = FUZZ_MAX_INPUT - pos;
                 memcpy(buf + pos, corpus[j] + from, m);
                 n = pos + m;
             }
@@ -192,7 +192,7 @@ int main(int argc, char **argv)
 {
     long max_time = 0, runs = -1, seed = (long)time(NULL), i, done = 0;
     time_t start;
-    unsigned char *buf = malloc(MAX_INPUT);
+    unsigned char *buf = malloc(FUZZ_MAX_INPUT);
     for (i = 1; i < argc; i++) {
         if (!strncmp(argv[i], "-max_total_time=", 16)) max_time = atol(argv[i] + 16);
         else if (!strncmp(argv[i], "-runs=", 6)) runs = atol(argv[i] + 6);
