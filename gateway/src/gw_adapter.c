@@ -17,8 +17,7 @@
 #include <unistd.h>
 
 typedef struct {
-    PyObject_HEAD
-    gw_call *call;
+    PyObject_HEAD gw_call *call;
     gw_reqio *io;
     int expired;
     int status;                     /* 0 until start_response */
@@ -51,9 +50,11 @@ static int send_headers(GwAdapter *self)
 static void client_left(GwAdapter *self, apr_off_t delivered)
 {
     self->client_gone = 1;
-    gw_io_logf(self->io, APLOG_INFO, "mod_gateway (pid=%d): Client closed the connection "
+    gw_io_logf(self->io, APLOG_INFO,
+               "mod_gateway (pid=%d): Client closed the connection "
                "during the response (after %" APR_OFF_T_FMT " bytes); stopping the "
-               "application's output: WSGI script '%s'.", (int)getpid(), delivered,
+               "application's output: WSGI script '%s'.",
+               (int)getpid(), delivered,
                self->call && self->call->script ? self->call->script : "");
 }
 
@@ -76,13 +77,10 @@ static int output(GwAdapter *self, const char *data, apr_size_t len, int flush)
     }
     if (len == 0 && !flush)
         return 0;
-    Py_BEGIN_ALLOW_THREADS
-    if (len)
-        rv = self->io->send_body(self->io, data, len);
+    Py_BEGIN_ALLOW_THREADS if (len) rv = self->io->send_body(self->io, data, len);
     if (rv == 0 && flush && self->io->flush)
         rv = self->io->flush(self->io);
-    Py_END_ALLOW_THREADS
-    self->sent += len;
+    Py_END_ALLOW_THREADS self->sent += len;
     if (rv < 0) {
         client_left(self, self->sent - (apr_off_t)len);
         return 1;
@@ -162,8 +160,8 @@ static PyObject *adapter_start_response(GwAdapter *self, PyObject *args, PyObjec
 
     if (check_live(self) < 0)
         return NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:start_response", kwlist,
-                                     &status, &headers, &exc_info))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:start_response", kwlist, &status, &headers,
+                                     &exc_info))
         return NULL;
     if (exc_info != Py_None) {
         if (!PyTuple_Check(exc_info) || PyTuple_GET_SIZE(exc_info) != 3) {
@@ -198,10 +196,9 @@ static PyObject *adapter_start_response(GwAdapter *self, PyObject *args, PyObjec
     return PyCFunction_New(&write_def, (PyObject *)self);
 }
 
-static PyMethodDef start_response_def = {
-    "start_response", (PyCFunction)(void (*)(void))adapter_start_response,
-    METH_VARARGS | METH_KEYWORDS, NULL
-};
+static PyMethodDef start_response_def = { "start_response",
+                                          (PyCFunction)(void (*)(void))adapter_start_response,
+                                          METH_VARARGS | METH_KEYWORDS, NULL };
 
 static void adapter_dealloc(GwAdapter *self)
 {
@@ -209,17 +206,16 @@ static void adapter_dealloc(GwAdapter *self)
 }
 
 PyTypeObject GwAdapter_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    "mod_wsgi.Adapter",
-    sizeof(GwAdapter), 0,
+    PyVarObject_HEAD_INIT(NULL, 0) "mod_wsgi.Adapter",
+    sizeof(GwAdapter),
+    0,
     (destructor)adapter_dealloc,
 };
 
 /* ------------------------------------------------------------ FileWrapper */
 
 typedef struct {
-    PyObject_HEAD
-    PyObject *filelike;
+    PyObject_HEAD PyObject *filelike;
     Py_ssize_t blksize;
 } GwFileWrapper;
 
@@ -272,10 +268,8 @@ static PyObject *fw_close(GwFileWrapper *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-static PyMethodDef fw_methods[] = {
-    { "close", (PyCFunction)fw_close, METH_NOARGS, NULL },
-    { NULL, NULL, 0, NULL }
-};
+static PyMethodDef fw_methods[] = { { "close", (PyCFunction)fw_close, METH_NOARGS, NULL },
+                                    { NULL, NULL, 0, NULL } };
 
 static PyMemberDef fw_members[] = {
     { "filelike", T_OBJECT, offsetof(GwFileWrapper, filelike), READONLY, NULL },
@@ -284,9 +278,9 @@ static PyMemberDef fw_members[] = {
 };
 
 PyTypeObject GwFileWrapper_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    "mod_wsgi.FileWrapper",
-    sizeof(GwFileWrapper), 0,
+    PyVarObject_HEAD_INIT(NULL, 0) "mod_wsgi.FileWrapper",
+    sizeof(GwFileWrapper),
+    0,
     (destructor)fw_dealloc,
 };
 
@@ -303,10 +297,9 @@ static PyObject *adapter_file_wrapper(GwAdapter *self, PyObject *args, PyObject 
     return PyObject_Call((PyObject *)&GwFileWrapper_Type, args, kwds);
 }
 
-static PyMethodDef file_wrapper_def = {
-    "file_wrapper", (PyCFunction)(void (*)(void))adapter_file_wrapper,
-    METH_VARARGS | METH_KEYWORDS, NULL
-};
+static PyMethodDef file_wrapper_def = { "file_wrapper",
+                                        (PyCFunction)(void (*)(void))adapter_file_wrapper,
+                                        METH_VARARGS | METH_KEYWORDS, NULL };
 
 /* 1 handled, 0 not applicable (iterate instead), -1 error set. */
 static int file_fast_path(GwAdapter *self, GwFileWrapper *fw)
@@ -355,13 +348,10 @@ static int file_fast_path(GwAdapter *self, GwFileWrapper *fw)
     if (send_headers(self) < 0)
         return -1;
     if (length > 0) {
-        Py_BEGIN_ALLOW_THREADS
-        rv = self->io->send_file(self->io, (int)fd, offset, (apr_size_t)length);
-        Py_END_ALLOW_THREADS
-        if (rv < 0)
-            client_left(self, 0);
-        else
-            self->sent = length;
+        Py_BEGIN_ALLOW_THREADS rv =
+            self->io->send_file(self->io, (int)fd, offset, (apr_size_t)length);
+        Py_END_ALLOW_THREADS if (rv < 0) client_left(self, 0);
+        else self->sent = length;
     }
     return 1;
 }
@@ -371,8 +361,8 @@ static int file_fast_path(GwAdapter *self, GwFileWrapper *fw)
 static void log_failure(gw_call *call, const char *what)
 {
     char head[1024];
-    apr_snprintf(head, sizeof(head), "mod_gateway (pid=%d): %s WSGI script '%s'.",
-                 (int)getpid(), what, call->script);
+    apr_snprintf(head, sizeof(head), "mod_gateway (pid=%d): %s WSGI script '%s'.", (int)getpid(),
+                 what, call->script);
     gw_log_exception(call->io, call->server, head);
 }
 
@@ -430,8 +420,8 @@ int gw_adapter_run(gw_call *call)
     }
     start_response = PyCFunction_New(&start_response_def, (PyObject *)self);
     if (start_response)
-        result = PyObject_CallFunctionObjArgs(call->application, call->environ, start_response,
-                                              NULL);
+        result =
+            PyObject_CallFunctionObjArgs(call->application, call->environ, start_response, NULL);
     if (!result) {
         failed = 1;
         goto done;

@@ -109,9 +109,10 @@ static const char *check_spec(cmd_parms *cmd)
     const gw_directive_spec *spec = cmd->info;
     const char *err;
     if (spec && !(spec->profiles & gw_profile()->id))
-        return apr_psprintf(cmd->pool, "Invalid command '%s': not part of mod_wsgi %s "
-                            "behaviour (WSGICompatibility %s)", cmd->cmd->name,
-                            gw_profile()->name, gw_profile()->name);
+        return apr_psprintf(cmd->pool,
+                            "Invalid command '%s': not part of mod_wsgi %s "
+                            "behaviour (WSGICompatibility %s)",
+                            cmd->cmd->name, gw_profile()->name, gw_profile()->name);
     if (spec && spec->server_only && (err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) != NULL)
         return err;
     return NULL;
@@ -145,13 +146,15 @@ static const char *set_string(cmd_parms *cmd, void *mconfig, const char *arg)
 
 static const char *set_ignored_flag(cmd_parms *cmd, void *mconfig, int on)
 {
-    (void)mconfig; (void)on;
+    (void)mconfig;
+    (void)on;
     return check_spec(cmd);
 }
 
 static const char *set_ignored_list(cmd_parms *cmd, void *mconfig, const char *arg)
 {
-    (void)mconfig; (void)arg;
+    (void)mconfig;
+    (void)arg;
     return check_spec(cmd);
 }
 
@@ -177,8 +180,10 @@ static const char *set_switch_interval(cmd_parms *cmd, void *mconfig, const char
         return err;
     v = strtod(arg, &end);
     if (end == arg || *end || !(v > 0))
-        return apr_psprintf(cmd->pool, "WSGISwitchInterval must be a number of seconds above 0, "
-                            "not '%s'.", arg);
+        return apr_psprintf(cmd->pool,
+                            "WSGISwitchInterval must be a number of seconds above 0, "
+                            "not '%s'.",
+                            arg);
     gw_global->switch_interval = v;
     return NULL;
 }
@@ -249,9 +254,8 @@ static const char *set_restrict_process(cmd_parms *cmd, void *mconfig, const cha
 
 /* --------------------------------------------- script alias style options */
 
-const char *gw_parse_script_options(cmd_parms *cmd, const char *args,
-                                    gw_script_options *opts, int allow_groups,
-                                    const char *what)
+const char *gw_parse_script_options(cmd_parms *cmd, const char *args, gw_script_options *opts,
+                                    int allow_groups, const char *what)
 {
     opts->pass_authorization = -1;
     while (*args) {
@@ -263,8 +267,10 @@ const char *gw_parse_script_options(cmd_parms *cmd, const char *args,
         /* The releases' sentence first (what a site's tooling may match), then ours
          * naming the word at fault. */
         if (!val)
-            return apr_psprintf(cmd->pool, "Invalid option to %s definition. ('%s' is not "
-                                "name=value.)", what, word);
+            return apr_psprintf(cmd->pool,
+                                "Invalid option to %s definition. ('%s' is not "
+                                "name=value.)",
+                                what, word);
         key = apr_pstrmemdup(cmd->pool, word, val - word);
         val++;
         if (!strcmp(key, "process-group") && allow_groups) {
@@ -282,12 +288,16 @@ const char *gw_parse_script_options(cmd_parms *cmd, const char *args,
             else if (!strcasecmp(val, "Off"))
                 opts->pass_authorization = 0;
             else    /* every release's text (3.4, 4.9.4, 5.0.2, 6.1.1), an empty value's too */
-                return apr_psprintf(cmd->pool, "Invalid value for authorization flag. "
-                                    "(pass-authorization=%s: On or Off.)", val);
+                return apr_psprintf(cmd->pool,
+                                    "Invalid value for authorization flag. "
+                                    "(pass-authorization=%s: On or Off.)",
+                                    val);
         }
         else {
-            return apr_psprintf(cmd->pool, "Invalid option to %s definition. ('%s' is not one "
-                                "of its options.)", what, key);
+            return apr_psprintf(cmd->pool,
+                                "Invalid option to %s definition. ('%s' is not one "
+                                "of its options.)",
+                                what, key);
         }
     }
     return NULL;
@@ -368,8 +378,10 @@ static const char *add_import_script(cmd_parms *cmd, void *mconfig, const char *
         if (!*word)
             break;
         if (!eq || eq == word)
-            return apr_psprintf(cmd->pool, "Invalid option to WSGI import script definition. "
-                                "('%s' is not name=value.)", word);
+            return apr_psprintf(cmd->pool,
+                                "Invalid option to WSGI import script definition. "
+                                "('%s' is not name=value.)",
+                                word);
         if (!strncmp(word, "application-group=", eq - word + 1)) {
             if (!eq[1])
                 return "Invalid name for WSGI application group.";
@@ -381,9 +393,11 @@ static const char *add_import_script(cmd_parms *cmd, void *mconfig, const char *
             opts.process_group = eq + 1;
         }
         else    /* it takes the two groups only (every release) */
-            return apr_psprintf(cmd->pool, "Invalid option to WSGI import script definition. "
+            return apr_psprintf(cmd->pool,
+                                "Invalid option to WSGI import script definition. "
                                 "('%.*s' is not one of its options: process-group, "
-                                "application-group.)", (int)(eq - word), word);
+                                "application-group.)",
+                                (int)(eq - word), word);
     }
     if (!opts.application_group)
         return "Name of WSGI application group required.";
@@ -400,14 +414,15 @@ static const char *add_import_script(cmd_parms *cmd, void *mconfig, const char *
 
 /* ------------------------------------------------------------ command table */
 
-#define GSPEC(field, prof) \
-    ((void *)&(const gw_directive_spec){ prof, 1, GW_SLOT_GLOBAL, offsetof(gw_global_config, field) })
-#define DSPEC(field, prof) \
+#define GSPEC(field, prof)                                                                         \
+    ((void *)&(const gw_directive_spec){ prof, 1, GW_SLOT_GLOBAL,                                  \
+                                         offsetof(gw_global_config, field) })
+#define DSPEC(field, prof)                                                                         \
     ((void *)&(const gw_directive_spec){ prof, 0, GW_SLOT_DIR, offsetof(gw_dir_config, field) })
-#define XSPEC(prof, server_only) \
+#define XSPEC(prof, server_only)                                                                   \
     ((void *)&(const gw_directive_spec){ prof, server_only, GW_SLOT_NONE, 0 })
 
-#define DIR_ANY (OR_FILEINFO)
+#define DIR_ANY  (OR_FILEINFO)
 #define DIR_CONF (ACCESS_CONF | RSRC_CONF)
 
 const command_rec gw_commands[] = {
@@ -427,22 +442,22 @@ const command_rec gw_commands[] = {
                      "Define a group of WSGI daemon processes."),
     AP_INIT_TAKE1("WSGIProcessGroup", set_string, DSPEC(process_group, GW_PROFILES_ALL), DIR_CONF,
                   "Daemon process group for requests (%{GLOBAL} = embedded)."),
-    AP_INIT_ITERATE("WSGIRestrictProcess", set_restrict_process, XSPEC(GW_PROFILES_ALL, 0), DIR_CONF,
-                    "Daemon process groups selectable here."),
+    AP_INIT_ITERATE("WSGIRestrictProcess", set_restrict_process, XSPEC(GW_PROFILES_ALL, 0),
+                    DIR_CONF, "Daemon process groups selectable here."),
     AP_INIT_TAKE1("WSGISocketPrefix", set_string, GSPEC(socket_prefix, GW_PROFILES_ALL), RSRC_CONF,
                   "Path prefix of daemon process sockets."),
     AP_INIT_TAKE1("WSGIAcceptMutex", set_string, GSPEC(accept_mutex, GW_PROFILES_ALL), RSRC_CONF,
                   "Accept mutex mechanism of daemon processes."),
     AP_INIT_FLAG("WSGISocketRotation", set_flag, GSPEC(socket_rotation, GW_PROFILES_4UP), RSRC_CONF,
                  "Rotate daemon socket names on restart."),
-    AP_INIT_FLAG("WSGIRestrictEmbedded", set_flag, GSPEC(restrict_embedded, GW_PROFILES_ALL), RSRC_CONF,
-                 "Refuse requests in embedded mode."),
+    AP_INIT_FLAG("WSGIRestrictEmbedded", set_flag, GSPEC(restrict_embedded, GW_PROFILES_ALL),
+                 RSRC_CONF, "Refuse requests in embedded mode."),
 
     /* Interpreters. */
     AP_INIT_TAKE1("WSGIApplicationGroup", set_string, DSPEC(application_group, GW_PROFILES_ALL),
                   DIR_CONF, "Application group (sub-interpreter) of requests."),
-    AP_INIT_TAKE1("WSGICallableObject", set_string, DSPEC(callable_object, GW_PROFILES_ALL), DIR_ANY,
-                  "Name of the WSGI callable in the script (default application)."),
+    AP_INIT_TAKE1("WSGICallableObject", set_string, DSPEC(callable_object, GW_PROFILES_ALL),
+                  DIR_ANY, "Name of the WSGI callable in the script (default application)."),
     AP_INIT_TAKE1("WSGIPythonHome", set_string, GSPEC(python_home, GW_PROFILES_ALL), RSRC_CONF,
                   "Python home (prefix) of embedded interpreters; a venv root works."),
     AP_INIT_TAKE1("WSGIPythonPath", set_string, GSPEC(python_path, GW_PROFILES_ALL), RSRC_CONF,
@@ -457,8 +472,8 @@ const command_rec gw_commands[] = {
                   "PYTHONHASHSEED for embedded interpreters."),
     AP_INIT_FLAG("WSGIDontWriteBytecode", set_flag, GSPEC(dont_write_bytecode, GW_PROFILES_ALL),
                  RSRC_CONF, "Do not write .pyc files."),
-    AP_INIT_FLAG("WSGILazyInitialization", set_flag, GSPEC(lazy_initialization,
-                 GW_PROFILE_34 | GW_PROFILE_5), RSRC_CONF,
+    AP_INIT_FLAG("WSGILazyInitialization", set_flag,
+                 GSPEC(lazy_initialization, GW_PROFILE_34 | GW_PROFILE_5), RSRC_CONF,
                  "Initialise Python in children (On) or in the parent (Off)."),
     AP_INIT_FLAG("WSGIRestrictStdin", set_flag, GSPEC(restrict_stdin, GW_PROFILES_ALL), RSRC_CONF,
                  "Make sys.stdin raise on use."),
@@ -466,8 +481,8 @@ const command_rec gw_commands[] = {
                  "Make sys.stdout raise on use."),
     AP_INIT_FLAG("WSGIRestrictSignal", set_flag, GSPEC(restrict_signal, GW_PROFILES_ALL), RSRC_CONF,
                  "Ignore signal.signal() registrations from applications."),
-    AP_INIT_FLAG("WSGICaseSensitivity", set_flag, GSPEC(case_sensitivity, GW_PROFILES_ALL), RSRC_CONF,
-                 "Whether script paths are case sensitive."),
+    AP_INIT_FLAG("WSGICaseSensitivity", set_flag, GSPEC(case_sensitivity, GW_PROFILES_ALL),
+                 RSRC_CONF, "Whether script paths are case sensitive."),
     AP_INIT_FLAG("WSGIDestroyInterpreter", set_flag, GSPEC(destroy_interpreter, GW_PROFILES_4UP),
                  RSRC_CONF, "Finalise Python at process exit."),
     AP_INIT_FLAG("WSGIVerboseDebugging", set_flag, GSPEC(verbose_debugging, GW_PROFILES_ALL),

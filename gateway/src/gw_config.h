@@ -10,9 +10,9 @@
 #include "gw_compat.h"
 
 #define GW_VERSION_STRING "0.1.0"
-#define GW_VERSION_MAJOR 0
-#define GW_VERSION_MINOR 1
-#define GW_VERSION_MICRO 0
+#define GW_VERSION_MAJOR  0
+#define GW_VERSION_MINOR  1
+#define GW_VERSION_MICRO  0
 
 /* --------------------------------------------------------- script aliases */
 
@@ -107,8 +107,7 @@ void gw_config_reset(apr_pool_t *pconf);
 /* The WSGIScriptAlias(Match) list of virtual host s. */
 gw_server_config *gw_server_conf(server_rec *s);
 
-const char *gw_parse_script_options(cmd_parms *cmd, const char *args,
-                                    gw_script_options *opts, int allow_groups,
-                                    const char *what);
+const char *gw_parse_script_options(cmd_parms *cmd, const char *args, gw_script_options *opts,
+                                    int allow_groups, const char *what);
 
 #endif /* GW_CONFIG_H */

@@ -116,16 +116,18 @@ static void log_daemon_exit(gw_daemon_rt *rt, int slot, pid_t pid, apr_wait_t st
             rt->last_reason = strdup(rt->shm->reason);
         }
         else {
-            apr_snprintf(rt->shm->reason, sizeof(rt->shm->reason), "its process died during "
-                         "start-up (status %d)%s%s%s", (int)st,
-                         home ? ", python-home '" : "", home ? home : "", home ? "'" : "");
+            apr_snprintf(rt->shm->reason, sizeof(rt->shm->reason),
+                         "its process died during "
+                         "start-up (status %d)%s%s%s",
+                         (int)st, home ? ", python-home '" : "", home ? home : "", home ? "'" : "");
             if (!rt->last_reason || strcmp(rt->last_reason, rt->shm->reason)) {
                 free(rt->last_reason);
                 rt->last_reason = strdup(rt->shm->reason);
-                ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "mod_gateway (pid=%d): Daemon process "
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                             "mod_gateway (pid=%d): Daemon process "
                              "group '%s' cannot start: %s. Its requests are answered 503 until "
-                             "it starts; retrying with back-off.", (int)getpid(), g->name,
-                             rt->shm->reason);
+                             "it starts; retrying with back-off.",
+                             (int)getpid(), g->name, rt->shm->reason);
             }
         }
         rt->shm->quiet = 1;
@@ -135,14 +137,17 @@ static void log_daemon_exit(gw_daemon_rt *rt, int slot, pid_t pid, apr_wait_t st
     }
     else if (code != 0) {
         rt->shm->restarts++;
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "mod_gateway (pid=%d): Daemon process "
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "mod_gateway (pid=%d): Daemon process "
                      "'%s' (pid %d) died unexpectedly (status %d); restarting it.",
                      (int)getpid(), g->name, (int)pid, (int)st);
     }
     else {
         rt->shm->restarts++;
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "mod_gateway (pid=%d): Daemon process '%s' "
-                     "(pid %d) exited; starting a new one.", (int)getpid(), g->name, (int)pid);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     "mod_gateway (pid=%d): Daemon process '%s' "
+                     "(pid %d) exited; starting a new one.",
+                     (int)getpid(), g->name, (int)pid);
     }
 }
 
@@ -173,8 +178,10 @@ static void start_daemon(gw_daemon_rt *rt, int slot, apr_pool_t *pconf)
     if (pid == 0)
         gw_daemon_main(rt, slot, parent_pid, main_server);
     if (pid < 0) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, rt->g->server, "mod_gateway: cannot fork a "
-                     "daemon process of group '%s'.", rt->g->name);
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, rt->g->server,
+                     "mod_gateway: cannot fork a "
+                     "daemon process of group '%s'.",
+                     rt->g->name);
         return;
     }
     rt->pids[slot] = pid;
@@ -207,7 +214,8 @@ static int make_socket(gw_daemon_rt *rt, apr_pool_t *p)
     uid_t owner = (uid_t)-1;
 
     if (strlen(tmp) >= sizeof(sa.sun_path)) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, g->server, "mod_gateway: socket path '%s' of "
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, g->server,
+                     "mod_gateway: socket path '%s' of "
                      "daemon process group '%s' is too long (WSGISocketPrefix).",
                      rt->socket_path, g->name);
         return -1;
@@ -227,9 +235,10 @@ static int make_socket(gw_daemon_rt *rt, apr_pool_t *p)
     strcpy(sa.sun_path, tmp);
     unlink(tmp);
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, g->server, "mod_gateway: cannot bind the "
-                     "socket '%s' of daemon process group '%s' (WSGISocketPrefix).", tmp,
-                     g->name);
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, g->server,
+                     "mod_gateway: cannot bind the "
+                     "socket '%s' of daemon process group '%s' (WSGISocketPrefix).",
+                     tmp, g->name);
         close(fd);
         return -1;
     }
@@ -250,11 +259,15 @@ static int make_socket(gw_daemon_rt *rt, apr_pool_t *p)
         owner = GW_UNIXD_CONFIG.user_id;
     }
     if (owner != (uid_t)-1 && geteuid() == 0 && chown(tmp, owner, (gid_t)-1) != 0)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, g->server, "mod_gateway: cannot chown "
-                     "socket '%s'.", tmp);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, g->server,
+                     "mod_gateway: cannot chown "
+                     "socket '%s'.",
+                     tmp);
     if (rename(tmp, rt->socket_path) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, g->server, "mod_gateway: cannot rename "
-                     "socket '%s'.", tmp);
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, g->server,
+                     "mod_gateway: cannot rename "
+                     "socket '%s'.",
+                     tmp);
         close(fd);
         unlink(tmp);
         return -1;
@@ -366,13 +379,13 @@ static void wait_until_ready(void)
     }
 }
 
-static int daemon_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                              server_rec *s)
+static int daemon_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     apr_array_header_t *groups = gw_daemon_groups();
     const char *prefix;
     int i, j;
-    (void)plog; (void)ptemp;
+    (void)plog;
+    (void)ptemp;
 
     if (gw_ap_preflight(s))
         return OK;
@@ -404,14 +417,18 @@ static int daemon_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
         rt->socket_path = apr_psprintf(pconf, "%s.%d.%d.sock", prefix, (int)parent_pid, g->id);
         g->socket_path = rt->socket_path;
         if (gw_daemon_state_map(rt) != 0) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s, "mod_gateway: cannot map shared "
-                         "memory for daemon process group '%s'.", g->name);
+            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                         "mod_gateway: cannot map shared "
+                         "memory for daemon process group '%s'.",
+                         g->name);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         rt->listen_fd = make_socket(rt, ptemp);
         if (rt->listen_fd < 0) {
-            apr_snprintf(rt->shm->reason, sizeof(rt->shm->reason), "its socket '%s' could not "
-                         "be created", rt->socket_path);
+            apr_snprintf(rt->shm->reason, sizeof(rt->shm->reason),
+                         "its socket '%s' could not "
+                         "be created",
+                         rt->socket_path);
             rt->shm->state = GW_GROUP_FAILED;
             continue;
         }
@@ -430,8 +447,8 @@ static int daemon_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
             apr_proc_t *proc = apr_pcalloc(pconf, sizeof(*proc));
             proc->pid = o->pid;
             kill(o->pid, SIGUSR1);
-            apr_proc_other_child_register(proc, old_maintenance, (void *)(intptr_t)proc->pid,
-                                          NULL, pconf);
+            apr_proc_other_child_register(proc, old_maintenance, (void *)(intptr_t)proc->pid, NULL,
+                                          pconf);
         }
         for (j = 0; j < nrts && o->socket_path[0]; j++)
             if (!strcmp(o->socket_path, rts[j].socket_path))

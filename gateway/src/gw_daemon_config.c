@@ -124,9 +124,9 @@ static const char *resolve_id(cmd_parms *cmd, const char *name, int is_group, lo
             return NULL;
         }
     }
-    return daemon_error(cmd, apr_psprintf(cmd->pool, "Unable to determine %s for %s '%s'.",
-                                          is_group ? "gid" : "uid", is_group ? "group" : "user",
-                                          name));
+    return daemon_error(cmd,
+                        apr_psprintf(cmd->pool, "Unable to determine %s for %s '%s'.",
+                                     is_group ? "gid" : "uid", is_group ? "group" : "user", name));
 }
 
 const char *gw_add_daemon_process(cmd_parms *cmd, void *mconfig, const char *args)
@@ -142,8 +142,10 @@ const char *gw_add_daemon_process(cmd_parms *cmd, void *mconfig, const char *arg
     if (!*name)
         return daemon_error(cmd, "Name of WSGI daemon process not supplied.");
     if (gw_find_daemon_group(name))
-        return daemon_error(cmd, apr_psprintf(cmd->pool, "Name duplicates previous WSGI daemon "
-                                              "definition ('%s').", name));
+        return daemon_error(cmd, apr_psprintf(cmd->pool,
+                                              "Name duplicates previous WSGI daemon "
+                                              "definition ('%s').",
+                                              name));
 
     g = apr_pcalloc(cmd->pool, sizeof(*g));
     g->name = name;
@@ -178,23 +180,29 @@ const char *gw_add_daemon_process(cmd_parms *cmd, void *mconfig, const char *arg
             break;
         eq = strchr(word, '=');
         if (!eq)
-            return daemon_error(cmd, apr_psprintf(cmd->pool, "Invalid option to WSGI daemon "
-                                                  "process definition: '%s'.", word));
+            return daemon_error(cmd, apr_psprintf(cmd->pool,
+                                                  "Invalid option to WSGI daemon "
+                                                  "process definition: '%s'.",
+                                                  word));
         key = apr_pstrmemdup(cmd->pool, word, eq - word);
         val = eq + 1;
         for (o = gw_daemon_options; o->name; o++)
             if (!strcmp(o->name, key))
                 break;
         if (!o->name || !(o->profiles & gw_profile()->id))
-            return daemon_error(cmd, apr_psprintf(cmd->pool, "Invalid option to WSGI daemon "
-                                                  "process definition: '%s'%s.", key,
-                                                  o->name ? apr_psprintf(cmd->pool,
-                                                  " (not in mod_wsgi %s)", gw_profile()->name)
-                                                  : ""));
+            return daemon_error(
+                cmd, apr_psprintf(cmd->pool,
+                                  "Invalid option to WSGI daemon "
+                                  "process definition: '%s'%s.",
+                                  key,
+                                  o->name ? apr_psprintf(cmd->pool, " (not in mod_wsgi %s)",
+                                                         gw_profile()->name)
+                                          : ""));
         switch (o->kind) {
         case OPT_STR:
             if (!*val)
-                return daemon_error(cmd, apr_psprintf(cmd->pool, "Empty value for option '%s'.", key));
+                return daemon_error(cmd,
+                                    apr_psprintf(cmd->pool, "Empty value for option '%s'.", key));
             *(const char **)((char *)g + o->offset) = val;
             break;
         case OPT_INT:
@@ -202,10 +210,14 @@ const char *gw_add_daemon_process(cmd_parms *cmd, void *mconfig, const char *arg
         case OPT_OCTAL: {
             long v = strtol(val, &end, o->kind == OPT_OCTAL ? 8 : 10);
             if (!*val || *end || v < o->minimum)
-                return daemon_error(cmd, apr_psprintf(cmd->pool, "Invalid value '%s' for option "
-                                                      "'%s'%s.", val, key, o->minimum > 0 ?
-                                                      apr_psprintf(cmd->pool, " (must be >= %ld)",
-                                                                   o->minimum) : ""));
+                return daemon_error(
+                    cmd, apr_psprintf(cmd->pool,
+                                      "Invalid value '%s' for option "
+                                      "'%s'%s.",
+                                      val, key,
+                                      o->minimum > 0
+                                          ? apr_psprintf(cmd->pool, " (must be >= %ld)", o->minimum)
+                                          : ""));
             if (o->kind == OPT_LONG)
                 *(long *)((char *)g + o->offset) = v;
             else
@@ -217,8 +229,10 @@ const char *gw_add_daemon_process(cmd_parms *cmd, void *mconfig, const char *arg
         case OPT_DOUBLE: {
             double v = strtod(val, &end);
             if (!*val || *end || v <= 0)
-                return daemon_error(cmd, apr_psprintf(cmd->pool, "Invalid value '%s' for option "
-                                                      "'%s'.", val, key));
+                return daemon_error(cmd, apr_psprintf(cmd->pool,
+                                                      "Invalid value '%s' for option "
+                                                      "'%s'.",
+                                                      val, key));
             *(double *)((char *)g + o->offset) = v;
             break;
         }
@@ -228,8 +242,10 @@ const char *gw_add_daemon_process(cmd_parms *cmd, void *mconfig, const char *arg
             else if (!strcasecmp(val, "Off"))
                 *(int *)((char *)g + o->offset) = 0;
             else
-                return daemon_error(cmd, apr_psprintf(cmd->pool, "Invalid value '%s' for option "
-                                                      "'%s' (On or Off).", val, key));
+                return daemon_error(cmd, apr_psprintf(cmd->pool,
+                                                      "Invalid value '%s' for option "
+                                                      "'%s' (On or Off).",
+                                                      val, key));
             break;
         }
     }

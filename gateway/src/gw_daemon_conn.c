@@ -22,8 +22,8 @@ void gw_daemon_conn_init(gw_daemon_group *g)
 {
     G = g;
     my_pid = getpid();
-    sock_timeout_s = G->socket_timeout > 0 ? G->socket_timeout
-                     : (int)apr_time_sec(G->server->timeout);
+    sock_timeout_s =
+        G->socket_timeout > 0 ? G->socket_timeout : (int)apr_time_sec(G->server->timeout);
     if (sock_timeout_s <= 0)
         sock_timeout_s = 60;
 }
@@ -147,9 +147,9 @@ static apr_ssize_t d_read(gw_reqio *io, char *buf, apr_size_t len, const char **
 failed:
     d->body_eof = 1;
     *errmsg = errno == EAGAIN || errno == EWOULDBLOCK
-              ? "mod_gateway: timeout reading the request body from the Apache child"
-              : "mod_gateway: the Apache child closed the connection before the request body "
-                "was complete (client disconnected?)";
+                  ? "mod_gateway: timeout reading the request body from the Apache child"
+                  : "mod_gateway: the Apache child closed the connection before the request body "
+                    "was complete (client disconnected?)";
     return -1;
 }
 
@@ -173,15 +173,17 @@ static int d_send_headers(gw_reqio *io, int status, const char *status_line,
     size = gw_wire_headers_size(status_line, pairs, headers->nelts);
     if (headers->nelts > GW_WIRE_MAX_PAIRS || size - GW_WIRE_HEADER_SIZE > GW_WIRE_MAX_META) {
         /* The child's decoder would refuse the frame: say why here, answer 500. */
-        gw_io_logf(io, APLOG_ERR, "mod_gateway (pid=%d): Response headers too large to pass "
+        gw_io_logf(io, APLOG_ERR,
+                   "mod_gateway (pid=%d): Response headers too large to pass "
                    "to the Apache child in daemon process group '%s' (%d headers, %lu bytes; "
-                   "at most %u and %u); answering 500.", (int)my_pid, G->name, headers->nelts,
-                   (unsigned long)size, (unsigned)GW_WIRE_MAX_PAIRS, (unsigned)GW_WIRE_MAX_META);
+                   "at most %u and %u); answering 500.",
+                   (int)my_pid, G->name, headers->nelts, (unsigned long)size,
+                   (unsigned)GW_WIRE_MAX_PAIRS, (unsigned)GW_WIRE_MAX_META);
         return -1;
     }
     d->pending = apr_palloc(io->pool, size);
-    d->pending_len = gw_wire_encode_headers(d->pending, (uint32_t)status, status_line, pairs,
-                                            headers->nelts);
+    d->pending_len =
+        gw_wire_encode_headers(d->pending, (uint32_t)status, status_line, pairs, headers->nelts);
     return 0;
 }
 
@@ -405,7 +407,8 @@ void gw_daemon_connection(int fd, unsigned char *buf, apr_pool_t *pool)
     if (fill(&d, GW_WIRE_HEADER_SIZE) < 0)
         return;             /* the child went away before sending anything */
     if (gw_wire_frame_header(d.buf, d.end, &f) != GW_WIRE_OK || f.type != GW_WIRE_REQUEST) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, G->server, "mod_gateway (pid=%d): malformed "
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, G->server,
+                     "mod_gateway (pid=%d): malformed "
                      "request frame on the socket of daemon process group '%s'.",
                      (int)my_pid, G->name);
         return;
@@ -427,8 +430,8 @@ void gw_daemon_connection(int fd, unsigned char *buf, apr_pool_t *pool)
                 ap_log_error(APLOG_MARK, APLOG_ERR, n < 0 ? errno : 0, G->server,
                              "mod_gateway (pid=%d): Unable to read the request from the "
                              "Apache child (the connection ended after %lu of %lu bytes) in "
-                             "daemon process group '%s'; it is dropped.", (int)my_pid,
-                             (unsigned long)have, (unsigned long)want, G->name);
+                             "daemon process group '%s'; it is dropped.",
+                             (int)my_pid, (unsigned long)have, (unsigned long)want, G->name);
                 return;
             }
             have += (size_t)n;
@@ -439,9 +442,10 @@ void gw_daemon_connection(int fd, unsigned char *buf, apr_pool_t *pool)
         max_pairs = GW_WIRE_MAX_PAIRS;
     pairs = apr_palloc(pool, max_pairs * sizeof(*pairs));
     if (gw_wire_decode_request(meta, f.length, &rq, pairs, max_pairs) != GW_WIRE_OK) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, G->server, "mod_gateway (pid=%d): malformed "
-                     "request on the socket of daemon process group '%s'.", (int)my_pid,
-                     G->name);
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, G->server,
+                     "mod_gateway (pid=%d): malformed "
+                     "request on the socket of daemon process group '%s'.",
+                     (int)my_pid, G->name);
         return;
     }
     env = apr_table_make(pool, rq.npairs + 4);
@@ -465,7 +469,8 @@ void gw_daemon_connection(int fd, unsigned char *buf, apr_pool_t *pool)
     qs = apr_table_get(env, "mod_wsgi.queue_start");
     if (G->queue_timeout > 0 && qs &&
         daemon_start - (apr_time_t)apr_atoi64(qs) > apr_time_from_sec(G->queue_timeout)) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, G->server, "[" GW_PEER_TAG " %s] mod_gateway (pid=%d): "
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, G->server,
+                     "[" GW_PEER_TAG " %s] mod_gateway (pid=%d): "
                      "Queue timeout expired for WSGI daemon process '%s'.",
                      d.remote ? d.remote : "-", (int)my_pid, G->name);
         send_final(&d, HTTP_GATEWAY_TIME_OUT);
@@ -489,4 +494,3 @@ void gw_daemon_connection(int fd, unsigned char *buf, apr_pool_t *pool)
         loaded_ok = 1;
     send_final(&d, status);
 }
-

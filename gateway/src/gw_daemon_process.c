@@ -130,8 +130,8 @@ static const char *check_python_home(apr_pool_t *p, const char *home)
             *v++ = 0;
             while (*k == ' ' || *k == '\t')
                 k++;
-            if (strncmp(k, "version", 7) || (k[7] && k[7] != ' ' && k[7] != '\t' &&
-                                             strncmp(k + 7, "_info", 5)))
+            if (strncmp(k, "version", 7) ||
+                (k[7] && k[7] != ' ' && k[7] != '\t' && strncmp(k + 7, "_info", 5)))
                 continue;
             while (*v == ' ' || *v == '\t')
                 v++;
@@ -141,13 +141,15 @@ static const char *check_python_home(apr_pool_t *p, const char *home)
         fclose(f);
         if (found) {
             size_t wl = strlen(want);
-            if (strncmp(found, want, wl) || (found[wl] != '.' && found[wl] != 0 &&
-                                             found[wl] != '\n' && found[wl] != '\r')) {
+            if (strncmp(found, want, wl) ||
+                (found[wl] != '.' && found[wl] != 0 && found[wl] != '\n' && found[wl] != '\r')) {
                 char *nl = strpbrk((char *)found, "\r\n");
                 if (nl)
                     *nl = 0;
-                return apr_psprintf(p, "python-home '%s' is a virtual environment of Python %s, "
-                                    "but this module runs Python %s", home, found, want);
+                return apr_psprintf(p,
+                                    "python-home '%s' is a virtual environment of Python %s, "
+                                    "but this module runs Python %s",
+                                    home, found, want);
             }
         }
         return NULL;
@@ -156,8 +158,10 @@ static const char *check_python_home(apr_pool_t *p, const char *home)
     {
         const char *lib = apr_psprintf(p, "%s/lib/python%s", home, want);
         if (stat(lib, &st) != 0 || !S_ISDIR(st.st_mode))
-            return apr_psprintf(p, "python-home '%s' has no lib/python%s (not an installation "
-                                "of the Python %s this module runs)", home, want, want);
+            return apr_psprintf(p,
+                                "python-home '%s' has no lib/python%s (not an installation "
+                                "of the Python %s this module runs)",
+                                home, want, want);
     }
     return NULL;
 }
@@ -184,18 +188,21 @@ static void drop_privileges(gw_daemon_group *g, apr_pool_t *p, struct passwd **p
 
     if (geteuid() == 0) {
         if (uid == 0)
-            gw_daemon_startup_fail("daemon process group '%s' would run as root (user %s): refused; "
-                         "set user= or Apache's User", g->name, uname ? uname : "#0");
+            gw_daemon_startup_fail(
+                "daemon process group '%s' would run as root (user %s): refused; "
+                "set user= or Apache's User",
+                g->name, uname ? uname : "#0");
         if (setgid(gid) != 0)
-            gw_daemon_startup_fail("setgid(%ld) failed for daemon process group '%s': %s", (long)gid,
-                         g->name, strerror(errno));
+            gw_daemon_startup_fail("setgid(%ld) failed for daemon process group '%s': %s",
+                                   (long)gid, g->name, strerror(errno));
         if (g->supplementary_groups) {
             gid_t groups[NGROUPS_MAX > 1024 ? 1024 : NGROUPS_MAX];
             int n = 0, i;
             char *list = apr_pstrdup(p, g->supplementary_groups), *last = NULL, *tok;
             /* (one slot kept for the primary group) */
-            for (tok = apr_strtok(list, ",", &last); tok && n < (int)(sizeof(groups) /
-                 sizeof(groups[0])) - 1; tok = apr_strtok(NULL, ",", &last)) {
+            for (tok = apr_strtok(list, ",", &last);
+                 tok && n < (int)(sizeof(groups) / sizeof(groups[0])) - 1;
+                 tok = apr_strtok(NULL, ",", &last)) {
                 struct group *gr;
                 if (*tok == '#') {
                     groups[n++] = (gid_t)atol(tok + 1);
@@ -203,8 +210,10 @@ static void drop_privileges(gw_daemon_group *g, apr_pool_t *p, struct passwd **p
                 }
                 gr = getgrnam(tok);
                 if (!gr)
-                    gw_daemon_startup_fail("unknown group '%s' in supplementary-groups of daemon process "
-                                 "group '%s'", tok, g->name);
+                    gw_daemon_startup_fail(
+                        "unknown group '%s' in supplementary-groups of daemon process "
+                        "group '%s'",
+                        tok, g->name);
                 groups[n++] = gr->gr_gid;
             }
             /* The primary group is listed too, as initgroups() lists it (and the releases). */
@@ -213,21 +222,22 @@ static void drop_privileges(gw_daemon_group *g, apr_pool_t *p, struct passwd **p
             if (i == n)
                 groups[n++] = gid;
             if (setgroups(n, groups) != 0)
-                gw_daemon_startup_fail("setgroups() failed for daemon process group '%s': %s", g->name,
-                             strerror(errno));
+                gw_daemon_startup_fail("setgroups() failed for daemon process group '%s': %s",
+                                       g->name, strerror(errno));
         }
         else if (uname) {
             if (initgroups(uname, gid) != 0)
-                gw_daemon_startup_fail("initgroups(%s, %ld) failed for daemon process group '%s': %s",
-                             uname, (long)gid, g->name, strerror(errno));
+                gw_daemon_startup_fail(
+                    "initgroups(%s, %ld) failed for daemon process group '%s': %s", uname,
+                    (long)gid, g->name, strerror(errno));
         }
         else if (setgroups(1, &gid) != 0) {
             gw_daemon_startup_fail("setgroups() failed for daemon process group '%s': %s", g->name,
-                         strerror(errno));
+                                   strerror(errno));
         }
         if (setuid(uid) != 0)
-            gw_daemon_startup_fail("setuid(%ld) failed for daemon process group '%s': %s", (long)uid,
-                         g->name, strerror(errno));
+            gw_daemon_startup_fail("setuid(%ld) failed for daemon process group '%s': %s",
+                                   (long)uid, g->name, strerror(errno));
     }
     if (geteuid() == 0 || getuid() == 0)
         gw_daemon_startup_fail("daemon process group '%s' would run as root: refused", g->name);
@@ -358,7 +368,7 @@ void gw_daemon_main(gw_daemon_rt *rt, int slot, pid_t parent_pid, server_rec *ma
     if (g->chroot && geteuid() == 0) {
         if (chroot(g->chroot) != 0 || chdir("/") != 0)
             gw_daemon_startup_fail("chroot(%s) failed for daemon process group '%s': %s", g->chroot,
-                         g->name, strerror(errno));
+                                   g->name, strerror(errno));
     }
 
     /* Identity before anything else runs. */
@@ -372,12 +382,14 @@ void gw_daemon_main(gw_daemon_rt *rt, int slot, pid_t parent_pid, server_rec *ma
     if (g->home) {
         if (chdir(g->home) != 0)
             gw_daemon_startup_fail("home '%s' of daemon process group '%s' cannot be entered: %s",
-                         g->home, g->name, strerror(errno));
+                                   g->home, g->name, strerror(errno));
     }
     else if (gw_profile()->daemon_cwd_user_home && pw && chdir(pw->pw_dir) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s, "mod_gateway (pid=%d): Unable to "
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
+                     "mod_gateway (pid=%d): Unable to "
                      "change working directory to home directory '%s' of daemon process group "
-                     "'%s'; it stays in Apache's.", (int)getpid(), pw->pw_dir, g->name);
+                     "'%s'; it stays in Apache's.",
+                     (int)getpid(), pw->pw_dir, g->name);
     }
 
     if (g->lang)
@@ -386,10 +398,11 @@ void gw_daemon_main(gw_daemon_rt *rt, int slot, pid_t parent_pid, server_rec *ma
         if (gw_profile()->locale_exports_lc_all)
             setenv("LC_ALL", g->locale, 1);
         if (!setlocale(LC_ALL, g->locale))
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "mod_gateway (pid=%d): Unsupported "
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         "mod_gateway (pid=%d): Unsupported "
                          "locale setting '%s' specified for daemon process group '%s'. Consider "
-                         "using 'C.UTF-8' as fallback setting.", (int)getpid(), g->locale,
-                         g->name);
+                         "using 'C.UTF-8' as fallback setting.",
+                         (int)getpid(), g->locale, g->name);
     }
 
     gw_python_settings_from_global(g->name);
@@ -405,9 +418,10 @@ void gw_daemon_main(gw_daemon_rt *rt, int slot, pid_t parent_pid, server_rec *ma
     if (gw_py.python_home && (why = check_python_home(p, gw_py.python_home)) != NULL)
         gw_daemon_startup_fail("%s", why);
     if (gw_python_init(s, p) != 0)
-        gw_daemon_startup_fail("Python could not be initialised%s%s (see the log lines before this one)",
-                     gw_py.python_home ? " from python-home " : "",
-                     gw_py.python_home ? gw_py.python_home : "");
+        gw_daemon_startup_fail(
+            "Python could not be initialised%s%s (see the log lines before this one)",
+            gw_py.python_home ? " from python-home " : "",
+            gw_py.python_home ? gw_py.python_home : "");
     /* Python's start-up set LC_CTYPE from the environment: locale= wins. */
     if (g->locale)
         setlocale(LC_ALL, g->locale);

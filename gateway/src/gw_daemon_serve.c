@@ -99,8 +99,8 @@ static void *worker_main(void *arg)
         w->busy_since = 0;
         last_activity = apr_time_now();
         __sync_sub_and_fetch(&active, 1);
-        if (G->maximum_requests > 0 &&
-            __sync_add_and_fetch(&completed, 1) >= G->maximum_requests && !stopping) {
+        if (G->maximum_requests > 0 && __sync_add_and_fetch(&completed, 1) >= G->maximum_requests &&
+            !stopping) {
             stopping = 1;
             kill(my_pid, SIGALRM);      /* tell the main thread */
         }
@@ -134,8 +134,10 @@ static void finish(int wait_s, const char *why)
     int n = G->threads > 0 ? G->threads : 1, i;
     stopping = 1;
     __sync_synchronize();
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, G->server, "mod_gateway (pid=%d): Daemon process "
-                 "'%s' stopping (%s).", (int)my_pid, G->name, why);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, G->server,
+                 "mod_gateway (pid=%d): Daemon process "
+                 "'%s' stopping (%s).",
+                 (int)my_pid, G->name, why);
     while (alive > 0 && apr_time_now() < deadline) {
         for (i = 0; i < n; i++)
             if (workers[i].in_accept)
@@ -190,7 +192,8 @@ void gw_daemon_serve(gw_daemon_rt *rt, apr_pool_t *p)
         __sync_add_and_fetch(&alive, 1);
         if (pthread_create(&workers[i].thread, &attr, worker_main, &workers[i]) != 0) {
             __sync_sub_and_fetch(&alive, 1);
-            ap_log_error(APLOG_MARK, APLOG_ERR, errno, G->server, "mod_gateway (pid=%d): "
+            ap_log_error(APLOG_MARK, APLOG_ERR, errno, G->server,
+                         "mod_gateway (pid=%d): "
                          "cannot create worker thread %d of daemon process '%s'.",
                          (int)my_pid, i, G->name);
         }
@@ -205,8 +208,10 @@ void gw_daemon_serve(gw_daemon_rt *rt, apr_pool_t *p)
         pthread_attr_destroy(&da);
     }
     gw_daemon_mark_ready(rt);
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, G->server, "mod_gateway (pid=%d): Daemon process "
-                 "'%s' ready (%d threads).", (int)my_pid, G->name, n);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, G->server,
+                 "mod_gateway (pid=%d): Daemon process "
+                 "'%s' ready (%d threads).",
+                 (int)my_pid, G->name, n);
 
     for (;;) {
         struct timespec tick = { 0, 250 * 1000 * 1000 };
@@ -217,31 +222,37 @@ void gw_daemon_serve(gw_daemon_rt *rt, apr_pool_t *p)
         if (sig == SIGUSR1) {
             draining = 1;
             finish(G->graceful_timeout > G->shutdown_timeout ? G->graceful_timeout
-                   : G->shutdown_timeout, "graceful restart");
+                                                             : G->shutdown_timeout,
+                   "graceful restart");
         }
         if (stopping)
             finish(G->graceful_timeout > G->shutdown_timeout ? G->graceful_timeout
-                   : G->shutdown_timeout, "maximum requests reached");
+                                                             : G->shutdown_timeout,
+                   "maximum requests reached");
         if (G->deadlock_timeout > 0 &&
             now - gil_heartbeat >= apr_time_from_sec(G->deadlock_timeout)) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, G->server, "mod_gateway (pid=%d): Daemon "
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, G->server,
+                         "mod_gateway (pid=%d): Daemon "
                          "process '%s': the Python GIL has been held for %d s (deadlock-timeout); "
-                         "restarting the process.", (int)my_pid, G->name, G->deadlock_timeout);
+                         "restarting the process.",
+                         (int)my_pid, G->name, G->deadlock_timeout);
             gil_wedged = 1;
             finish(0, "deadlock timeout");
         }
         if (G->startup_timeout > 0 && gw_daemon_conn_app_pending() &&
             now - started >= apr_time_from_sec(G->startup_timeout)) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, G->server, "mod_gateway (pid=%d): Daemon "
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, G->server,
+                         "mod_gateway (pid=%d): Daemon "
                          "process '%s': no WSGI application could be run within startup-timeout "
-                         "(%d s); restarting the process.", (int)my_pid, G->name,
-                         G->startup_timeout);
+                         "(%d s); restarting the process.",
+                         (int)my_pid, G->name, G->startup_timeout);
             finish(G->shutdown_timeout, "startup timeout");
         }
         if (G->restart_interval > 0 && now - started >= apr_time_from_sec(G->restart_interval)) {
             draining = 0;
             finish(G->graceful_timeout > G->shutdown_timeout ? G->graceful_timeout
-                   : G->shutdown_timeout, "restart interval");
+                                                             : G->shutdown_timeout,
+                   "restart interval");
         }
         if (getppid() != apache_parent)
             finish(0, "Apache parent gone");
@@ -252,10 +263,11 @@ void gw_daemon_serve(gw_daemon_rt *rt, apr_pool_t *p)
             for (i = 0; i < n; i++) {
                 apr_time_t b = workers[i].busy_since;
                 if (b && now - b >= apr_time_from_sec(G->request_timeout)) {
-                    ap_log_error(APLOG_MARK, APLOG_ERR, 0, G->server, "mod_gateway (pid=%d): "
+                    ap_log_error(APLOG_MARK, APLOG_ERR, 0, G->server,
+                                 "mod_gateway (pid=%d): "
                                  "Daemon process '%s': a request exceeded request-timeout "
-                                 "(%d s); restarting the process.", (int)my_pid, G->name,
-                                 G->request_timeout);
+                                 "(%d s); restarting the process.",
+                                 (int)my_pid, G->name, G->request_timeout);
                     finish(G->shutdown_timeout, "request timeout");
                 }
             }

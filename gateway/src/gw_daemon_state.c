@@ -68,9 +68,11 @@ void gw_daemon_startup_fail(const char *fmt, ...)
     memcpy(my_rt->shm->reason, buf, sizeof(buf));
     /* The cause goes to the log once: by the first process that meets it. */
     if (!__sync_lock_test_and_set(&my_rt->shm->quiet, 1))
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, my_rt->g->server, "mod_gateway (pid=%d): Daemon "
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, my_rt->g->server,
+                     "mod_gateway (pid=%d): Daemon "
                      "process group '%s' cannot start: %s. Its requests are answered 503 until "
-                     "it starts; retrying with back-off.", (int)getpid(), my_rt->g->name, buf);
+                     "it starts; retrying with back-off.",
+                     (int)getpid(), my_rt->g->name, buf);
     __sync_synchronize();
     if (!gw_others_ready(my_rt, my_slot))
         my_rt->shm->state = GW_GROUP_FAILED;

@@ -15,7 +15,7 @@
 #define GW_GROUP_FAILED   2
 
 /* Exit status of a daemon that could not start (reason in the shared record). */
-#define GW_EXIT_STARTUP   3
+#define GW_EXIT_STARTUP 3
 
 /* One group's state, in memory shared by parent, daemons and children. */
 typedef struct {
@@ -55,7 +55,6 @@ void gw_daemon_mark_ready(gw_daemon_rt *rt);
 void gw_daemon_exiting(gw_daemon_rt *rt, int code);
 /* This process cannot start: record why (logged by the first process that meets it), mark
    the group FAILED unless another process serves, and _exit(GW_EXIT_STARTUP). */
-void gw_daemon_startup_fail(const char *fmt, ...)
-    __attribute__((noreturn, format(printf, 1, 2)));
+void gw_daemon_startup_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
 #endif /* GW_DAEMON_STATE_H */

@@ -9,8 +9,7 @@
 #include "gw_profile.h"
 
 typedef struct {
-    PyObject_HEAD
-    gw_reqio *io;
+    PyObject_HEAD gw_reqio *io;
     int expired;
     int eof;
     int failed;             /* a read of the body failed: the input is in error state */
@@ -61,8 +60,8 @@ static int input_check_call(GwInput *self, const char *what)
     return 0;
 }
 
-#define GW_EXPIRED(call) call "() called on wsgi.input after request completed"
-#define GW_EXPIRED_ITER "iteration of wsgi.input attempted after request completed"
+#define GW_EXPIRED(call)  call "() called on wsgi.input after request completed"
+#define GW_EXPIRED_ITER   "iteration of wsgi.input attempted after request completed"
 #define input_check(self) input_check_call((self), GW_EXPIRED("read"))
 
 /* After a failed read: 5 and 6 refuse every later read of that input, before anything else
@@ -89,10 +88,9 @@ static apr_ssize_t input_raw(GwInput *self, char *dst, apr_size_t len)
         PyErr_SetString(PyExc_IOError, "request data read error");
         return -1;
     }
-    Py_BEGIN_ALLOW_THREADS
-    n = self->io->read_body(self->io, dst, len, &err);
-    Py_END_ALLOW_THREADS
-    if (n < 0) {
+    Py_BEGIN_ALLOW_THREADS n = self->io->read_body(self->io, dst, len, &err);
+    Py_END_ALLOW_THREADS if (n < 0)
+    {
         self->failed = 1;
         PyErr_Format(PyExc_IOError, "request data read error: %s", err ? err : "unknown");
         return -1;
@@ -309,9 +307,9 @@ static PyMethodDef input_methods[] = {
 };
 
 PyTypeObject GwInput_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    "mod_wsgi.Input",
-    sizeof(GwInput), 0,
+    PyVarObject_HEAD_INIT(NULL, 0) "mod_wsgi.Input",
+    sizeof(GwInput),
+    0,
     (destructor)input_dealloc,
 };
 

@@ -60,9 +60,8 @@ static PyObject *module_log_warning(PyObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
-static PyMethodDef module_log_warning_def = {
-    "_log_warning", (PyCFunction)module_log_warning, METH_O, NULL
-};
+static PyMethodDef module_log_warning_def = { "_log_warning", (PyCFunction)module_log_warning,
+                                              METH_O, NULL };
 
 PyObject *gw_module_create(const char *process_group, const char *application_group)
 {
@@ -191,7 +190,8 @@ static int setup_interpreter(gw_interp *ip, server_rec *s)
     Py_DECREF(r);
     fn = PyDict_GetItemString(ns, "_gw_setup");
     r = fn ? PyObject_CallFunction(fn, "zzii", gw_py.python_path, gw_py.python_eggs,
-                                   gw_py.restrict_signal, (int)getpid()) : NULL;
+                                   gw_py.restrict_signal, (int)getpid())
+           : NULL;
     if (!r)
         goto error;
     Py_DECREF(r);
@@ -202,8 +202,10 @@ error:
     Py_XDECREF(ns);
     {
         char head[512];
-        apr_snprintf(head, sizeof(head), "mod_gateway (pid=%d): Failed to set up Python "
-                     "interpreter '%s'.", (int)getpid(), ip->name);
+        apr_snprintf(head, sizeof(head),
+                     "mod_gateway (pid=%d): Failed to set up Python "
+                     "interpreter '%s'.",
+                     (int)getpid(), ip->name);
         gw_log_exception(NULL, s, head);
     }
     return -1;
@@ -240,13 +242,17 @@ static void check_home(server_rec *s, const char *home)
 {
     struct stat st;
     if (stat(home, &st) != 0)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s, "mod_gateway (pid=%d): Unable to stat "
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
+                     "mod_gateway (pid=%d): Unable to stat "
                      "Python home %s. Python interpreter may not be able to be initialized "
                      "correctly. Verify the supplied path and access permissions for whole of "
-                     "the path.", (int)getpid(), home);
+                     "the path.",
+                     (int)getpid(), home);
     else if (!S_ISDIR(st.st_mode))
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "mod_gateway (pid=%d): Python home %s is "
-                     "not a directory.", (int)getpid(), home);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "mod_gateway (pid=%d): Python home %s is "
+                     "not a directory.",
+                     (int)getpid(), home);
 }
 
 #if GW_HAVE_PYCONFIG
@@ -309,9 +315,11 @@ static int init_python(server_rec *s)
 failed_cfg:
     PyConfig_Clear(&cfg);
 failed:
-    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "mod_gateway (pid=%d): Python initialisation "
-                 "failed: %s%s%s", (int)getpid(), st.func ? st.func : "",
-                 st.func ? ": " : "", st.err_msg ? st.err_msg : "unknown error");
+    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                 "mod_gateway (pid=%d): Python initialisation "
+                 "failed: %s%s%s",
+                 (int)getpid(), st.func ? st.func : "", st.func ? ": " : "",
+                 st.err_msg ? st.err_msg : "unknown error");
     return -1;
 }
 #else
@@ -354,8 +362,10 @@ static int init_python(server_rec *s)
     Py_DontWriteBytecodeFlag = gw_py.dont_write_bytecode;
     Py_InitializeEx(0);
     if (!Py_IsInitialized()) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "mod_gateway (pid=%d): Python initialisation "
-                     "failed.", (int)getpid());
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     "mod_gateway (pid=%d): Python initialisation "
+                     "failed.",
+                     (int)getpid());
         return -1;
     }
     PySys_SetArgvEx(1, argv, 0);
@@ -506,8 +516,10 @@ gw_interp *gw_interp_acquire(const char *name, server_rec *s)
     nts = Py_NewInterpreter();
     if (!nts) {
         PyThreadState_Swap(mts);
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "mod_gateway (pid=%d): Cannot create "
-                     "interpreter '%s'.", (int)getpid(), name);
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     "mod_gateway (pid=%d): Cannot create "
+                     "interpreter '%s'.",
+                     (int)getpid(), name);
         PyEval_SaveThread();
         apr_thread_mutex_unlock(create_lock);
         return NULL;

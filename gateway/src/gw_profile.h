@@ -45,31 +45,31 @@ typedef struct {
     int has_input_terminated;       /* 5, 6 */
     int has_request_ids;            /* 5, 6: request_id/thread_id */
     int has_script_name_keys;       /* 5, 6: mod_wsgi.script_name/path_info */
-    int has_request_counters;       /* 5: thread_requests/total_requests, daemon_connects/restarts */
-    int errors_text_wrapper;        /* 5, 6 on Python 3: wsgi.errors is a TextIOWrapper over the Log */
-    int log_names_script;           /* 6: the app's own log lines start "[script PATH] " */
-    int utf8_locale_coercion;       /* 6: C locale -> UTF-8 mode like 6.x */
+    int has_request_counters; /* 5: thread_requests/total_requests, daemon_connects/restarts */
+    int errors_text_wrapper; /* 5, 6 on Python 3: wsgi.errors is a TextIOWrapper over the Log */
+    int log_names_script; /* 6: the app's own log lines start "[script PATH] " */
+    int utf8_locale_coercion; /* 6: C locale -> UTF-8 mode like 6.x */
     int daemon_pre_header_death_status; /* 500 (3.4/5) or 502 (6) */
-    int file_wrapper_class;         /* 4.x+: the mod_wsgi.FileWrapper type (3.4: adapter method) */
-    int locale_exports_lc_all;      /* 4.x+: daemon locale= also sets LC_ALL in environ */
-    int daemon_cwd_user_home;       /* 3.4: a daemon without home= starts in its user's home */
-    int daemon_refuses_chunked;     /* 3.4: a chunked request body in daemon mode gets 500 */
+    int file_wrapper_class; /* 4.x+: the mod_wsgi.FileWrapper type (3.4: adapter method) */
+    int locale_exports_lc_all; /* 4.x+: daemon locale= also sets LC_ALL in environ */
+    int daemon_cwd_user_home; /* 3.4: a daemon without home= starts in its user's home */
+    int daemon_refuses_chunked; /* 3.4: a chunked request body in daemon mode gets 500 */
     int daemon_missing_callable_500; /* 3.4: a script without the callable is 500 in daemon
                                       * mode (404 in embedded mode and in every other profile) */
-    int input_expired_names_call;   /* 6: an expired wsgi.input's RuntimeError names the call
+    int input_expired_names_call; /* 6: an expired wsgi.input's RuntimeError names the call
                                       * ("read() called on wsgi.input after request completed") */
-    const char *input_error_state;  /* 5, 6: after a failed read every later read on that input
+    const char *input_error_state; /* 5, 6: after a failed read every later read on that input
                                       * raises IOError with this text, read(0) too; NULL (3.4):
                                       * a later read fails again, "request data read error" */
-    int input_close_args_first;     /* 4.x+: close() takes no arguments (a TypeError before the
+    int input_close_args_first; /* 4.x+: close() takes no arguments (a TypeError before the
                                       * expiry check); 3.4 checks expiry first */
-    int errors_flush_expired_ok;    /* 6: flush() of an expired wsgi.errors with nothing pending
+    int errors_flush_expired_ok; /* 6: flush() of an expired wsgi.errors with nothing pending
                                       * returns None; 3.4 and 4.x raise "log object has expired" */
-    int log_has_name;               /* 4.x+: mod_wsgi.Log has a name attribute (3.4's has none) */
-    int log_type_module_in_dict;    /* 6: vars(mod_wsgi.Log) holds __module__ (a heap type) */
-    int daemon_graceful_timeout;    /* graceful-timeout= absent: 0 (3.4), 15 (4.x+) */
-    int daemon_threads_minimum;     /* threads= at least 1 (3.4); 4.x+ takes 0 too */
-    int alias_match_group_options;  /* 4.x+: WSGIScriptAliasMatch takes process-group= and
+    int log_has_name; /* 4.x+: mod_wsgi.Log has a name attribute (3.4's has none) */
+    int log_type_module_in_dict; /* 6: vars(mod_wsgi.Log) holds __module__ (a heap type) */
+    int daemon_graceful_timeout; /* graceful-timeout= absent: 0 (3.4), 15 (4.x+) */
+    int daemon_threads_minimum; /* threads= at least 1 (3.4); 4.x+ takes 0 too */
+    int alias_match_group_options; /* 4.x+: WSGIScriptAliasMatch takes process-group= and
                                      * application-group= (3.4 took none; 4.6.0 added them) */
 } gw_profile_info;
 

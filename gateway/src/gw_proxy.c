@@ -71,15 +71,15 @@ static int send_iov(gw_px *x, struct iovec *iov, int n, int *timed_out)
 /* connect_group's outcome. */
 typedef enum {
     CONNECTED,                      /* x->fd is the connection */
-    CONNECT_FAILED,                 /* no socket, or none within connect-timeout; errno says why */
-    CONNECT_GROUP_FAILED            /* the group failed meanwhile: waiting on is pointless */
+    CONNECT_FAILED, /* no socket, or none within connect-timeout; errno says why */
+    CONNECT_GROUP_FAILED /* the group failed meanwhile: waiting on is pointless */
 } connect_result;
 
 static connect_result connect_group(gw_px *x)
 {
     struct sockaddr_un sa;
-    apr_time_t deadline = apr_time_now() +
-        apr_time_from_sec(x->g->connect_timeout > 0 ? x->g->connect_timeout : 15);
+    apr_time_t deadline =
+        apr_time_now() + apr_time_from_sec(x->g->connect_timeout > 0 ? x->g->connect_timeout : 15);
     long delay_us = 5000;
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
@@ -121,8 +121,8 @@ static void abort_client(gw_px *x)
     if (x->client_gone)
         return;
     c->keepalive = AP_CONN_CLOSE;
-    APR_BRIGADE_INSERT_TAIL(x->bb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool,
-                                                          c->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(
+        x->bb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool, c->bucket_alloc));
     APR_BRIGADE_INSERT_TAIL(x->bb, apr_bucket_flush_create(c->bucket_alloc));
     ap_pass_brigade(r->output_filters, x->bb);
     apr_brigade_cleanup(x->bb);
@@ -139,9 +139,11 @@ static void abort_client(gw_px *x)
  * cause itself is logged once, when the group failed (gw_daemon.c). */
 static int answer_unavailable(gw_px *x)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, "mod_gateway (pid=%d): Daemon process group "
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r,
+                  "mod_gateway (pid=%d): Daemon process group "
                   "'%s' is not available (it cannot start; the cause was logged when it "
-                  "failed); answering 503: %s", (int)getpid(), x->g->name, x->r->filename);
+                  "failed); answering 503: %s",
+                  (int)getpid(), x->g->name, x->r->filename);
     return HTTP_SERVICE_UNAVAILABLE;
 }
 
@@ -154,16 +156,20 @@ static int start(gw_px *x, request_rec *r, gw_daemon_group *g, const gw_request_
     x->rt = gw_daemon_runtime(g);
     x->fd = -1;
     if (!x->rt) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Daemon process group "
-                      "'%s' is not running: %s", (int)getpid(), g->name, r->filename);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_gateway (pid=%d): Daemon process group "
+                      "'%s' is not running: %s",
+                      (int)getpid(), g->name, r->filename);
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if (x->rt->shm->state == GW_GROUP_FAILED)
         return answer_unavailable(x);
     if (r->read_chunked && gw_profile()->daemon_refuses_chunked) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): A chunked request body "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_gateway (pid=%d): A chunked request body "
                       "cannot be passed to daemon process group '%s' (mod_wsgi 3.4 behaviour); "
-                      "answering 500: %s", (int)getpid(), g->name, r->filename);
+                      "answering 500: %s",
+                      (int)getpid(), g->name, r->filename);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     x->timeout = g->socket_timeout > 0 ? apr_time_from_sec(g->socket_timeout) : r->server->timeout;
@@ -185,16 +191,15 @@ static int open_connection(gw_px *x, apr_table_t *env)
         apr_table_set(env, "mod_wsgi.queue_start", buf);
     }
     switch (connect_group(x)) {
-    case CONNECT_GROUP_FAILED:
-        return answer_unavailable(x);
+    case CONNECT_GROUP_FAILED: return answer_unavailable(x);
     case CONNECT_FAILED:
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r, "mod_gateway (pid=%d): Unable to "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r,
+                      "mod_gateway (pid=%d): Unable to "
                       "connect to WSGI daemon process '%s' on '%s' within connect-timeout; "
-                      "answering 503: %s", (int)getpid(), x->g->name, x->rt->socket_path,
-                      r->filename);
+                      "answering 503: %s",
+                      (int)getpid(), x->g->name, x->rt->socket_path, r->filename);
         return HTTP_SERVICE_UNAVAILABLE;
-    case CONNECTED:
-        break;
+    case CONNECTED: break;
     }
     apr_pool_cleanup_register(r->pool, (void *)(intptr_t)x->fd, gw_px_close_fd,
                               apr_pool_cleanup_null);
@@ -206,8 +211,7 @@ static int open_connection(gw_px *x, apr_table_t *env)
 }
 
 /* The 'Q' frame, into *q: OK, or 431 when it is over the wire's limits. */
-static int encode_request(gw_px *x, const gw_request_config *rc, apr_table_t *env,
-                          struct iovec *q)
+static int encode_request(gw_px *x, const gw_request_config *rc, apr_table_t *env, struct iovec *q)
 {
     request_rec *r = x->r;
     const apr_array_header_t *arr;
@@ -242,14 +246,15 @@ static int encode_request(gw_px *x, const gw_request_config *rc, apr_table_t *en
         pairs[npairs].value_len = (uint32_t)strlen(e[i].val);
         npairs++;
     }
-    qsize = gw_wire_request_size(r->filename, rc->application_group, rc->callable_object,
-                                 r->uri, pairs, npairs);
+    qsize = gw_wire_request_size(r->filename, rc->application_group, rc->callable_object, r->uri,
+                                 pairs, npairs);
     if (qsize - GW_WIRE_HEADER_SIZE > GW_WIRE_MAX_META || npairs > GW_WIRE_MAX_PAIRS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Request headers too "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_gateway (pid=%d): Request headers too "
                       "large for daemon process group '%s' (%lu variables, %lu bytes; at most "
-                      "%u and %u); answering 431: %s", (int)getpid(), x->g->name,
-                      (unsigned long)npairs, (unsigned long)qsize, (unsigned)GW_WIRE_MAX_PAIRS,
-                      (unsigned)GW_WIRE_MAX_META, r->filename);
+                      "%u and %u); answering 431: %s",
+                      (int)getpid(), x->g->name, (unsigned long)npairs, (unsigned long)qsize,
+                      (unsigned)GW_WIRE_MAX_PAIRS, (unsigned)GW_WIRE_MAX_META, r->filename);
         return HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
     }
     q->iov_base = apr_palloc(r->pool, qsize);
@@ -295,19 +300,22 @@ static int send_request(gw_px *x, struct iovec q, int *timed_out)
         /* The daemon took none or only part of the request within socket-timeout
          * (its threads busy, the request larger than the socket buffers): 500, as the
          * releases answer; closing hands the daemon an end it drops the request at. */
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_TIMEUP, r, "mod_gateway (pid=%d): Unable "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_TIMEUP, r,
+                      "mod_gateway (pid=%d): Unable "
                       "to send request details to WSGI daemon process '%s' on '%s' within "
-                      "socket-timeout; answering 500: %s", (int)getpid(), x->g->name,
-                      x->rt->socket_path, r->filename);
+                      "socket-timeout; answering 500: %s",
+                      (int)getpid(), x->g->name, x->rt->socket_path, r->filename);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     while (rv == 0 && !body_done) {
         long n = ap_get_client_block(r, cbuf, BODY_CHUNK);
         k = 0;
         if (n < 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "mod_gateway (pid=%d): reading "
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          "mod_gateway (pid=%d): reading "
                           "the request body failed (client disconnected or timed out): "
-                          "%s", (int)getpid(), r->filename);
+                          "%s",
+                          (int)getpid(), r->filename);
             /* 500 as every release answers, client gone or not.  The daemon must
              * still run the app and see its read fail: end the body with a
              * half-close and wait for the daemon to finish.  Closing at once would
@@ -342,7 +350,8 @@ static int no_headers(gw_px *x, int timed_out)
     if (x->rt->shm->state == GW_GROUP_FAILED)
         return answer_unavailable(x);
     if (timed_out) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Timeout when "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_gateway (pid=%d): Timeout when "
                       "reading response headers from daemon process '%s': %s",
                       (int)getpid(), x->g->name, r->filename);
         return HTTP_GATEWAY_TIME_OUT;
@@ -352,16 +361,18 @@ static int no_headers(gw_px *x, int timed_out)
          * every release answers 500 for a malformed response start (its "Malformed
          * header ... from daemon process"), 6.x too, and closes the connection. */
         r->connection->keepalive = AP_CONN_CLOSE;
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Malformed "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_gateway (pid=%d): Malformed "
                       "response from daemon process group '%s' before the response "
-                      "headers (not a response frame); answering 500: %s", (int)getpid(),
-                      x->g->name, r->filename);
+                      "headers (not a response frame); answering 500: %s",
+                      (int)getpid(), x->g->name, r->filename);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Connection closed "
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "mod_gateway (pid=%d): Connection closed "
                   "from daemon process group '%s' before the response headers (the "
-                  "daemon process died or was restarted): %s", (int)getpid(), x->g->name,
-                  r->filename);
+                  "daemon process died or was restarted): %s",
+                  (int)getpid(), x->g->name, r->filename);
     return gw_profile()->daemon_pre_header_death_status;
 }
 
@@ -370,9 +381,11 @@ static int outcome(gw_px *x, int timed_out)
 {
     request_rec *r = x->r;
     if (x->client_gone) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "mod_gateway (pid=%d): Client closed the "
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "mod_gateway (pid=%d): Client closed the "
                       "connection during the response; the request in daemon process group "
-                      "'%s' is stopped: %s", (int)getpid(), x->g->name, r->filename);
+                      "'%s' is stopped: %s",
+                      (int)getpid(), x->g->name, r->filename);
         return OK;
     }
     if (x->finished == GW_WIRE_END) {
@@ -395,10 +408,15 @@ static int outcome(gw_px *x, int timed_out)
     }
     if (!x->headers_done)
         return no_headers(x, timed_out);
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): %s from daemon process "
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "mod_gateway (pid=%d): %s from daemon process "
                   "group '%s' before the response was complete; the client sees it truncated: "
-                  "%s", (int)getpid(), timed_out ? "Timeout" : x->protocol_error ?
-                  "Malformed response" : "Connection closed", x->g->name, r->filename);
+                  "%s",
+                  (int)getpid(),
+                  timed_out           ? "Timeout"
+                  : x->protocol_error ? "Malformed response"
+                                      : "Connection closed",
+                  x->g->name, r->filename);
     abort_client(x);
     return OK;
 }
@@ -410,8 +428,7 @@ int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config
     struct iovec q;
     int timed_out = 0, status;
 
-    if ((status = start(&x, r, g, rc)) != OK ||
-        (status = open_connection(&x, env)) != OK ||
+    if ((status = start(&x, r, g, rc)) != OK || (status = open_connection(&x, env)) != OK ||
         (status = encode_request(&x, rc, env, &q)) != OK ||
         (status = send_request(&x, q, &timed_out)) != OK)
         return status;

@@ -83,8 +83,9 @@ static int process(gw_px *x)
             size_t take = avail < x->data_left ? avail : x->data_left;
             if (!take)
                 break;
-            APR_BRIGADE_INSERT_TAIL(x->bb, apr_bucket_transient_create(
-                (const char *)x->rbuf + x->rstart, take, c->bucket_alloc));
+            APR_BRIGADE_INSERT_TAIL(x->bb,
+                                    apr_bucket_transient_create((const char *)x->rbuf + x->rstart,
+                                                                take, c->bucket_alloc));
             x->rstart += take;
             x->data_left -= (uint32_t)take;
             x->body_started = 1;
@@ -149,9 +150,9 @@ static int process(gw_px *x)
             x->nfds--;
             apr_pool_cleanup_register(r->pool, (void *)(intptr_t)ofd, gw_px_close_fd,
                                       apr_pool_cleanup_null);
-            if (apr_os_file_put(&file, &ofd, APR_FOPEN_READ |
-                                (x->sendfile ? APR_FOPEN_SENDFILE_ENABLED : 0), r->pool)
-                != APR_SUCCESS)
+            if (apr_os_file_put(&file, &ofd,
+                                APR_FOPEN_READ | (x->sendfile ? APR_FOPEN_SENDFILE_ENABLED : 0),
+                                r->pool) != APR_SUCCESS)
                 return -1;
             if (len)
                 apr_brigade_insert_file(x->bb, file, (apr_off_t)off, (apr_off_t)len, r->pool);
@@ -171,11 +172,8 @@ static int process(gw_px *x)
                 return -1;
             x->finished = GW_WIRE_END;
             break;
-        case GW_WIRE_ABORT:
-            x->finished = GW_WIRE_ABORT;
-            break;
-        default:
-            return -1;
+        case GW_WIRE_ABORT: x->finished = GW_WIRE_ABORT; break;
+        default: return -1;
         }
         x->rstart += GW_WIRE_HEADER_SIZE + (size_t)f.length;
     }
@@ -308,4 +306,3 @@ int gw_px_pump(gw_px *x, int blocking, int *timed_out)
                 return -1;
     }
 }
-

@@ -28,8 +28,10 @@ static const char *text_arg(apr_pool_t *pool, PyObject *o, const char *what, apr
         if (prof->lenient_py3_types)
             PyErr_Format(PyExc_TypeError, BYTES_EXPECTED, what, Py_TYPE(o)->tp_name);
         else
-            PyErr_Format(PyExc_TypeError, "expected unicode object, value of type %.200s found "
-                         "for %s", Py_TYPE(o)->tp_name, what);
+            PyErr_Format(PyExc_TypeError,
+                         "expected unicode object, value of type %.200s found "
+                         "for %s",
+                         Py_TYPE(o)->tp_name, what);
         return NULL;
     }
     b = GW_Native_AsLatin1Bytes(o, 1);
@@ -136,8 +138,10 @@ int gw_response_headers(apr_pool_t *pool, PyObject *headers, apr_array_header_t 
         apr_size_t nlen, vlen, j;
         const char *name, *value;
         if (!PyTuple_Check(item)) {
-            PyErr_Format(PyExc_TypeError, "list of tuple values expected, value of type %.200s "
-                         "found", Py_TYPE(item)->tp_name);
+            PyErr_Format(PyExc_TypeError,
+                         "list of tuple values expected, value of type %.200s "
+                         "found",
+                         Py_TYPE(item)->tp_name);
             return -1;
         }
         if (PyTuple_GET_SIZE(item) != 2) {
@@ -159,8 +163,10 @@ int gw_response_headers(apr_pool_t *pool, PyObject *headers, apr_array_header_t 
             unsigned char c = (unsigned char)name[j];
             if (c == '\n' || c == '\r' ||
                 (prof->strict_headers && (is_ctl(c) || c == ' ' || c == ':'))) {
-                PyErr_Format(PyExc_ValueError, "invalid character in response header name "
-                             "'%s'", ap_escape_logitem(pool, name));
+                PyErr_Format(PyExc_ValueError,
+                             "invalid character in response header name "
+                             "'%s'",
+                             ap_escape_logitem(pool, name));
                 return -1;
             }
         }
@@ -169,9 +175,10 @@ int gw_response_headers(apr_pool_t *pool, PyObject *headers, apr_array_header_t 
             if (c == '\n' || c == '\r') {
                 /* Escaped: the message reaches the error log, where a raw CR/LF would
                  * start a forged line. */
-                PyErr_Format(PyExc_ValueError, "embedded newline in response header with "
-                             "name '%s' and value '%s'", name,
-                             ap_escape_logitem(pool, value));
+                PyErr_Format(PyExc_ValueError,
+                             "embedded newline in response header with "
+                             "name '%s' and value '%s'",
+                             name, ap_escape_logitem(pool, value));
                 return -1;
             }
         }
@@ -191,4 +198,3 @@ int gw_response_headers(apr_pool_t *pool, PyObject *headers, apr_array_header_t 
     *out = arr;
     return 0;
 }
-

@@ -29,21 +29,15 @@ int gw_wire_frame_header(const unsigned char *buf, size_t len, gw_wire_frame *f)
     f->length = n;
     switch (buf[0]) {
     case GW_WIRE_REQUEST:
-    case GW_WIRE_HEADERS:
-        return n > GW_WIRE_MAX_META ? GW_WIRE_ETOOBIG : GW_WIRE_OK;
+    case GW_WIRE_HEADERS: return n > GW_WIRE_MAX_META ? GW_WIRE_ETOOBIG : GW_WIRE_OK;
     case GW_WIRE_BODY:
-    case GW_WIRE_DATA:
-        return n > GW_WIRE_MAX_DATA ? GW_WIRE_ETOOBIG : GW_WIRE_OK;
+    case GW_WIRE_DATA: return n > GW_WIRE_MAX_DATA ? GW_WIRE_ETOOBIG : GW_WIRE_OK;
     case GW_WIRE_BODY_END:
     case GW_WIRE_END:
-    case GW_WIRE_ABORT:
-        return n ? GW_WIRE_EMALFORMED : GW_WIRE_OK;
-    case GW_WIRE_ERROR:
-        return n != 4 ? GW_WIRE_EMALFORMED : GW_WIRE_OK;
-    case GW_WIRE_FILE:
-        return n != 16 ? GW_WIRE_EMALFORMED : GW_WIRE_OK;
-    default:
-        return GW_WIRE_EMALFORMED;
+    case GW_WIRE_ABORT: return n ? GW_WIRE_EMALFORMED : GW_WIRE_OK;
+    case GW_WIRE_ERROR: return n != 4 ? GW_WIRE_EMALFORMED : GW_WIRE_OK;
+    case GW_WIRE_FILE: return n != 16 ? GW_WIRE_EMALFORMED : GW_WIRE_OK;
+    default: return GW_WIRE_EMALFORMED;
     }
 }
 
@@ -116,11 +110,9 @@ int gw_wire_decode_request(const unsigned char *p, size_t len, gw_wire_request *
     cursor c;
     if (cur_open(&c, p, len, rq, sizeof(*rq)) < 0)
         return GW_WIRE_ETOOBIG;
-    if (cur_u32(&c, &rq->flags) < 0 ||
-        cur_str(&c, &rq->script, NULL) < 0 ||
+    if (cur_u32(&c, &rq->flags) < 0 || cur_str(&c, &rq->script, NULL) < 0 ||
         cur_str(&c, &rq->application_group, NULL) < 0 ||
-        cur_str(&c, &rq->callable_object, NULL) < 0 ||
-        cur_str(&c, &rq->resource, NULL) < 0)
+        cur_str(&c, &rq->callable_object, NULL) < 0 || cur_str(&c, &rq->resource, NULL) < 0)
         return GW_WIRE_EMALFORMED;
     return cur_pairs(&c, pairs, max_pairs, &rq->npairs);
 }
@@ -193,8 +185,7 @@ long gw_wire_check_stream(const unsigned char *buf, size_t len)
             rv = gw_wire_decode_file(payload, f.length, &o, &l);
             break;
         }
-        default:
-            rv = GW_WIRE_OK;
+        default: rv = GW_WIRE_OK;
         }
         if (rv < 0)
             return rv;
@@ -262,9 +253,8 @@ size_t gw_wire_request_size(const char *script, const char *application_group,
                             const gw_wire_pair *pairs, size_t npairs)
 {
     return GW_WIRE_HEADER_SIZE + 4 + GW_WIRE_STR_SIZE(strlen(script)) +
-           GW_WIRE_STR_SIZE(strlen(application_group)) +
-           GW_WIRE_STR_SIZE(strlen(callable_object)) + GW_WIRE_STR_SIZE(strlen(resource)) +
-           pairs_size(pairs, npairs);
+           GW_WIRE_STR_SIZE(strlen(application_group)) + GW_WIRE_STR_SIZE(strlen(callable_object)) +
+           GW_WIRE_STR_SIZE(strlen(resource)) + pairs_size(pairs, npairs);
 }
 
 size_t gw_wire_encode_request(unsigned char *out, uint32_t flags, const char *script,

@@ -49,20 +49,20 @@
 #include <sys/uio.h>
 
 #define GW_WIRE_HEADER_SIZE 8
-#define GW_WIRE_MAX_META  (4u << 20)    /* request environ / response headers */
-#define GW_WIRE_MAX_DATA  (1u << 20)    /* one body frame */
-#define GW_WIRE_MAX_PAIRS 65536        /* pairs in one 'Q' / 'H' payload */
+#define GW_WIRE_MAX_META    (4u << 20)    /* request environ / response headers */
+#define GW_WIRE_MAX_DATA    (1u << 20)    /* one body frame */
+#define GW_WIRE_MAX_PAIRS   65536        /* pairs in one 'Q' / 'H' payload */
 
 /* Frame types. */
-#define GW_WIRE_REQUEST   'Q'
-#define GW_WIRE_BODY      'B'
-#define GW_WIRE_BODY_END  'Z'
-#define GW_WIRE_HEADERS   'H'
-#define GW_WIRE_DATA      'D'
-#define GW_WIRE_FILE      'S'
-#define GW_WIRE_END       'E'
-#define GW_WIRE_ABORT     'A'
-#define GW_WIRE_ERROR     'R'
+#define GW_WIRE_REQUEST  'Q'
+#define GW_WIRE_BODY     'B'
+#define GW_WIRE_BODY_END 'Z'
+#define GW_WIRE_HEADERS  'H'
+#define GW_WIRE_DATA     'D'
+#define GW_WIRE_FILE     'S'
+#define GW_WIRE_END      'E'
+#define GW_WIRE_ABORT    'A'
+#define GW_WIRE_ERROR    'R'
 
 /* 'Q' flags. */
 #define GW_WIRE_Q_RELOADING 0x1u      /* script reloading on */
@@ -71,10 +71,10 @@
 #define GW_WIRE_Q_PASSFD    0x8u      /* the child accepts 'S' frames */
 
 /* Results of the decoders. */
-#define GW_WIRE_OK          0
-#define GW_WIRE_NEED_MORE   1         /* gw_wire_frame_header: fewer than 8 bytes */
-#define GW_WIRE_EMALFORMED  (-1)
-#define GW_WIRE_ETOOBIG     (-2)
+#define GW_WIRE_OK         0
+#define GW_WIRE_NEED_MORE  1         /* gw_wire_frame_header: fewer than 8 bytes */
+#define GW_WIRE_EMALFORMED (-1)
+#define GW_WIRE_ETOOBIG    (-2)
 
 typedef struct {
     unsigned char type;

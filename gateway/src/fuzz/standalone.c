@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 void __sanitizer_set_death_callback(void (*callback)(void));
 
 #define FUZZ_MAX_INPUT 65536
-#define MAX_CORPUS 4096
+#define MAX_CORPUS     4096
 
 static unsigned char *corpus[MAX_CORPUS];
 static size_t corpus_len[MAX_CORPUS];
@@ -64,7 +64,8 @@ static void save_current(void)
     if (f) {
         fwrite(current, 1, current_len, f);
         fclose(f);
-        fprintf(stderr, "fuzz_wire_standalone: input written to %s (%zu bytes)\n", path, current_len);
+        fprintf(stderr, "fuzz_wire_standalone: input written to %s (%zu bytes)\n", path,
+                current_len);
     }
     current = NULL;
 }
@@ -98,7 +99,8 @@ static void add_file(const char *path)
     if (ncorpus < MAX_CORPUS) {
         corpus[ncorpus] = buf;
         corpus_len[ncorpus++] = n;
-    } else {
+    }
+    else {
         free(buf);
     }
 }
@@ -129,22 +131,39 @@ static void add_path(const char *path)
 
 static size_t mutate(unsigned char *buf, size_t n)
 {
-    static const uint32_t interesting[] = { 0, 1, 4, 5, 9, 10, 99, 100, 999, 1000, 0x7f, 0xff,
-                                            0x7fff, 0xffff, 8192, 8193, 65536, 65537, 1u << 20, (1u << 20) + 1,
-                                            4u << 20, (4u << 20) + 1, 0x7fffffff, 0x80000000u,
+    static const uint32_t interesting[] = { 0,           1,
+                                            4,           5,
+                                            9,           10,
+                                            99,          100,
+                                            999,         1000,
+                                            0x7f,        0xff,
+                                            0x7fff,      0xffff,
+                                            8192,        8193,
+                                            65536,       65537,
+                                            1u << 20,    (1u << 20) + 1,
+                                            4u << 20,    (4u << 20) + 1,
+                                            0x7fffffff,  0x80000000u,
                                             0xfffffffeu, 0xffffffffu };
     int k, steps = 1 + (int)(rnd() % 6);
     for (k = 0; k < steps; k++) {
         size_t pos = n ? (size_t)(rnd() % n) : 0;
         switch (rnd() % 8) {
-        case 0: if (n) buf[pos] ^= (unsigned char)(1u << (rnd() % 8)); break;
-        case 1: if (n) buf[pos] = (unsigned char)rnd(); break;
+        case 0:
+            if (n)
+                buf[pos] ^= (unsigned char)(1u << (rnd() % 8));
+            break;
+        case 1:
+            if (n)
+                buf[pos] = (unsigned char)rnd();
+            break;
         case 2:
             if (n >= 4) {
                 uint32_t v = interesting[rnd() % (sizeof(interesting) / sizeof(interesting[0]))];
                 pos = (size_t)(rnd() % (n - 3));
-                buf[pos] = (unsigned char)(v >> 24); buf[pos + 1] = (unsigned char)(v >> 16);
-                buf[pos + 2] = (unsigned char)(v >> 8); buf[pos + 3] = (unsigned char)v;
+                buf[pos] = (unsigned char)(v >> 24);
+                buf[pos + 1] = (unsigned char)(v >> 16);
+                buf[pos + 2] = (unsigned char)(v >> 8);
+                buf[pos + 3] = (unsigned char)v;
             }
             break;
         case 3:                                     /* insert bytes */
@@ -165,12 +184,11 @@ static size_t mutate(unsigned char *buf, size_t n)
                 n -= m;
             }
             break;
-        case 5:                                     /* truncate */
-            n = n ? (size_t)(rnd() % n) : 0;
-            break;
+        case 5: /* truncate */ n = n ? (size_t)(rnd() % n) : 0; break;
         case 6:                                     /* splice another corpus entry's tail */
             if (ncorpus) {
-                size_t j = (size_t)(rnd() % ncorpus), from = corpus_len[j] ? (size_t)(rnd() % corpus_len[j]) : 0;
+                size_t j = (size_t)(rnd() % ncorpus),
+                       from = corpus_len[j] ? (size_t)(rnd() % corpus_len[j]) : 0;
                 size_t m = corpus_len[j] - from;
                 if (pos + m > FUZZ_MAX_INPUT)
                     m = FUZZ_MAX_INPUT - pos;
@@ -181,7 +199,8 @@ static size_t mutate(unsigned char *buf, size_t n)
         default:                                    /* change the selector byte */
             if (n) {
                 static const unsigned char sel[] = "QHRSBDZEA@ADGKO";
-                buf[0] = (rnd() & 1) ? sel[rnd() % (sizeof(sel) - 1)] : (unsigned char)(rnd() & 0x0f);
+                buf[0] =
+                    (rnd() & 1) ? sel[rnd() % (sizeof(sel) - 1)] : (unsigned char)(rnd() & 0x0f);
             }
         }
     }
@@ -194,11 +213,16 @@ int main(int argc, char **argv)
     time_t start;
     unsigned char *buf = malloc(FUZZ_MAX_INPUT);
     for (i = 1; i < argc; i++) {
-        if (!strncmp(argv[i], "-max_total_time=", 16)) max_time = atol(argv[i] + 16);
-        else if (!strncmp(argv[i], "-runs=", 6)) runs = atol(argv[i] + 6);
-        else if (!strncmp(argv[i], "-seed=", 6)) seed = atol(argv[i] + 6);
-        else if (!strncmp(argv[i], "-artifact_prefix=", 17)) artifact_prefix = argv[i] + 17;
-        else if (argv[i][0] == '-') ; /* other libFuzzer flags: ignored */
+        if (!strncmp(argv[i], "-max_total_time=", 16))
+            max_time = atol(argv[i] + 16);
+        else if (!strncmp(argv[i], "-runs=", 6))
+            runs = atol(argv[i] + 6);
+        else if (!strncmp(argv[i], "-seed=", 6))
+            seed = atol(argv[i] + 6);
+        else if (!strncmp(argv[i], "-artifact_prefix=", 17))
+            artifact_prefix = argv[i] + 17;
+        else if (argv[i][0] == '-')
+            ; /* other libFuzzer flags: ignored */
     }
     __sanitizer_set_death_callback(save_current);
     signal(SIGABRT, on_signal);
@@ -225,7 +249,8 @@ int main(int argc, char **argv)
         run_one(buf, n);
         done++;
     }
-    fprintf(stderr, "fuzz_wire_standalone: Done %ld runs in %ld second(s)\n", done, (long)(time(NULL) - start));
+    fprintf(stderr, "fuzz_wire_standalone: Done %ld runs in %ld second(s)\n", done,
+            (long)(time(NULL) - start));
     free(buf);
     return 0;
 }
