@@ -1,11 +1,15 @@
 /*
- * gw_adapter.c - PEP 3333 response side: start_response, write(), iterating
- * the result, close(), wsgi.file_wrapper and its fast path.
+ * gw_adapter.c - PEP 3333 response side: start_response (its arguments checked by
+ * gw_response.c), write(), iterating the result, close(), wsgi.file_wrapper and its
+ * fast path.
  *
  * Runs over gw_reqio only (see gw_request.h), so it works unchanged in an
  * Apache child (embedded) and in a daemon process.
  */
-#include "gw_interp.h"
+#include "gw_adapter.h"
+#include "gw_log.h"
+#include "gw_profile.h"
+#include "gw_response.h"
 
 #include <errno.h>
 #include <structmember.h>
@@ -13,8 +17,7 @@
 #include <unistd.h>
 
 typedef struct {
-    PyObject_HEAD
-    gw_call *call;
+    PyObject_HEAD gw_call *call;
     gw_reqio *io;
     int expired;
     int status;                     /* 0 until start_response */
@@ -27,188 +30,6 @@ typedef struct {
 } GwAdapter;
 
 static const gw_profile_info *prof;
-
-/* ------------------------------------------------------------ validation */
-
-static int is_ctl(unsigned char c)
-{
-    return c < 0x20 || c == 0x7f;
-}
-
-#define BYTES_EXPECTED "expected byte string object for %s, value of type %.200s found"
-
-/* A native string (or bytes where the profile allows) as latin-1 C text in pool. */
-static const char *text_arg(GwAdapter *self, PyObject *o, const char *what, apr_size_t *lenp)
-{
-    PyObject *b;
-    const char *s;
-#if GW_PY3
-    if (!PyUnicode_Check(o) && !(prof->lenient_py3_types && PyBytes_Check(o))) {
-        /* The lenient profile (3.4) takes bytes too, and its refusal names only bytes. */
-        if (prof->lenient_py3_types)
-            PyErr_Format(PyExc_TypeError, BYTES_EXPECTED, what, Py_TYPE(o)->tp_name);
-        else
-            PyErr_Format(PyExc_TypeError, "expected unicode object, value of type %.200s found "
-                         "for %s", Py_TYPE(o)->tp_name, what);
-        return NULL;
-    }
-    b = GW_Native_AsLatin1Bytes(o, 1);
-    if (!b) {
-        if (PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_ValueError, "%s contains non 'latin-1' characters", what);
-        }
-        return NULL;
-    }
-#else
-    if (!PyString_Check(o)) {
-        PyErr_Format(PyExc_TypeError, BYTES_EXPECTED, what, Py_TYPE(o)->tp_name);
-        return NULL;
-    }
-    Py_INCREF(o);
-    b = o;
-#endif
-    if (memchr(PyBytes_AS_STRING(b), '\0', PyBytes_GET_SIZE(b))) {
-        Py_DECREF(b);
-        PyErr_Format(PyExc_ValueError, "embedded null character in %s", what);
-        return NULL;
-    }
-    s = apr_pstrmemdup(self->io->pool, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
-    if (lenp)
-        *lenp = PyBytes_GET_SIZE(b);
-    Py_DECREF(b);
-    return s;
-}
-
-static int parse_status(GwAdapter *self, PyObject *o, int *code, const char **line)
-{
-    apr_size_t len, i;
-    const char *s = text_arg(self, o, "status", &len);
-    const char *sp;
-    if (!s)
-        return -1;
-    for (i = 0; i < len; i++) {
-        if (s[i] == '\r' || s[i] == '\n' || (prof->strict_status && is_ctl((unsigned char)s[i]))) {
-            PyErr_SetString(PyExc_ValueError, "control character present in status line");
-            return -1;
-        }
-    }
-    if (prof->strict_status) {
-        if (len < 3 || !apr_isdigit(s[0]) || !apr_isdigit(s[1]) || !apr_isdigit(s[2]) ||
-            (len > 3 && apr_isdigit(s[3]))) {
-            PyErr_SetString(PyExc_ValueError, "status code is not a 3 digit integer");
-            return -1;
-        }
-        if (len == 3 ? !prof->status_code_alone_ok : s[3] != ' ') {
-            PyErr_SetString(PyExc_ValueError, "no space following status code");
-            return -1;
-        }
-        *code = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
-        if (*code < 100) {
-            PyErr_SetString(PyExc_ValueError, "status code is out of range");
-            return -1;
-        }
-    }
-    else {
-        /* 3.4's order: the first word must be a whole integer before a message is asked for
-         * ("OK" is a TypeError, "200" a ValueError). */
-        char *end;
-        long v;
-        sp = strchr(s, ' ');
-        errno = 0;
-        v = strtol(s, &end, 10);
-        if (end == s || end != (sp ? sp : s + len) || errno == ERANGE) {
-            PyErr_SetString(PyExc_TypeError, "status value is not an integer");
-            return -1;
-        }
-        if (!sp) {
-            PyErr_SetString(PyExc_ValueError, "status message was not supplied");
-            return -1;
-        }
-        if (v < 100 || v > 999) {
-            PyErr_SetString(PyExc_ValueError, "status code is out of range");
-            return -1;
-        }
-        *code = (int)v;
-    }
-    *line = s;
-    return 0;
-}
-
-static int parse_headers(GwAdapter *self, PyObject *headers, apr_array_header_t **out,
-                         apr_off_t *clen)
-{
-    Py_ssize_t i, n;
-    apr_array_header_t *arr;
-    if (!PyList_Check(headers)) {
-        PyErr_Format(PyExc_TypeError, "response headers must be a list, not %.200s",
-                     Py_TYPE(headers)->tp_name);
-        return -1;
-    }
-    n = PyList_GET_SIZE(headers);
-    arr = apr_array_make(self->io->pool, (int)n + 2, sizeof(gw_header));
-    *clen = -1;
-    for (i = 0; i < n; i++) {
-        PyObject *item = PyList_GET_ITEM(headers, i);
-        gw_header *h;
-        apr_size_t nlen, vlen, j;
-        const char *name, *value;
-        if (!PyTuple_Check(item)) {
-            PyErr_Format(PyExc_TypeError, "list of tuple values expected, value of type %.200s "
-                         "found", Py_TYPE(item)->tp_name);
-            return -1;
-        }
-        if (PyTuple_GET_SIZE(item) != 2) {
-            PyErr_Format(PyExc_ValueError, "tuple of length 2 expected, length is %d",
-                         (int)PyTuple_GET_SIZE(item));
-            return -1;
-        }
-        name = text_arg(self, PyTuple_GET_ITEM(item, 0), "header name", &nlen);
-        if (!name)
-            return -1;
-        value = text_arg(self, PyTuple_GET_ITEM(item, 1), "header value", &vlen);
-        if (!value)
-            return -1;
-        if (prof->strict_headers && nlen == 0) {
-            PyErr_SetString(PyExc_ValueError, "header name is empty");
-            return -1;
-        }
-        for (j = 0; j < nlen; j++) {
-            unsigned char c = (unsigned char)name[j];
-            if (c == '\n' || c == '\r' ||
-                (prof->strict_headers && (is_ctl(c) || c == ' ' || c == ':'))) {
-                PyErr_Format(PyExc_ValueError, "invalid character in response header name "
-                             "'%s'", ap_escape_logitem(self->io->pool, name));
-                return -1;
-            }
-        }
-        for (j = 0; j < vlen; j++) {
-            unsigned char c = (unsigned char)value[j];
-            if (c == '\n' || c == '\r') {
-                /* Escaped: the message reaches the error log, where a raw CR/LF would
-                 * start a forged line. */
-                PyErr_Format(PyExc_ValueError, "embedded newline in response header with "
-                             "name '%s' and value '%s'", name,
-                             ap_escape_logitem(self->io->pool, value));
-                return -1;
-            }
-        }
-        if (!strcasecmp(name, "Content-Length")) {
-            char *end;
-            apr_off_t v;
-            if (apr_strtoff(&v, value, &end, 10) != APR_SUCCESS || *end || v < 0 || !*value) {
-                PyErr_Format(PyExc_ValueError, "invalid content length '%s'", value);
-                return -1;
-            }
-            *clen = v;
-        }
-        h = apr_array_push(arr);
-        h->name = name;
-        h->value = value;
-    }
-    *out = arr;
-    return 0;
-}
 
 /* ---------------------------------------------------------------- output */
 
@@ -229,9 +50,11 @@ static int send_headers(GwAdapter *self)
 static void client_left(GwAdapter *self, apr_off_t delivered)
 {
     self->client_gone = 1;
-    gw_io_logf(self->io, APLOG_INFO, "mod_gateway (pid=%d): Client closed the connection "
+    gw_io_logf(self->io, APLOG_INFO,
+               "mod_gateway (pid=%d): Client closed the connection "
                "during the response (after %" APR_OFF_T_FMT " bytes); stopping the "
-               "application's output: WSGI script '%s'.", (int)getpid(), delivered,
+               "application's output: WSGI script '%s'.",
+               (int)getpid(), delivered,
                self->call && self->call->script ? self->call->script : "");
 }
 
@@ -254,13 +77,10 @@ static int output(GwAdapter *self, const char *data, apr_size_t len, int flush)
     }
     if (len == 0 && !flush)
         return 0;
-    Py_BEGIN_ALLOW_THREADS
-    if (len)
-        rv = self->io->send_body(self->io, data, len);
+    Py_BEGIN_ALLOW_THREADS if (len) rv = self->io->send_body(self->io, data, len);
     if (rv == 0 && flush && self->io->flush)
         rv = self->io->flush(self->io);
-    Py_END_ALLOW_THREADS
-    self->sent += len;
+    Py_END_ALLOW_THREADS self->sent += len;
     if (rv < 0) {
         client_left(self, self->sent - (apr_off_t)len);
         return 1;
@@ -340,8 +160,8 @@ static PyObject *adapter_start_response(GwAdapter *self, PyObject *args, PyObjec
 
     if (check_live(self) < 0)
         return NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:start_response", kwlist,
-                                     &status, &headers, &exc_info))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:start_response", kwlist, &status, &headers,
+                                     &exc_info))
         return NULL;
     if (exc_info != Py_None) {
         if (!PyTuple_Check(exc_info) || PyTuple_GET_SIZE(exc_info) != 3) {
@@ -365,9 +185,9 @@ static PyObject *adapter_start_response(GwAdapter *self, PyObject *args, PyObjec
         PyErr_SetString(PyExc_RuntimeError, "headers have already been sent");
         return NULL;
     }
-    if (parse_status(self, status, &code, &line) < 0)
+    if (gw_response_status(self->io->pool, status, &code, &line) < 0)
         return NULL;
-    if (parse_headers(self, headers, &arr, &clen) < 0)
+    if (gw_response_headers(self->io->pool, headers, &arr, &clen) < 0)
         return NULL;
     self->status = code;
     self->status_line = line;
@@ -376,10 +196,9 @@ static PyObject *adapter_start_response(GwAdapter *self, PyObject *args, PyObjec
     return PyCFunction_New(&write_def, (PyObject *)self);
 }
 
-static PyMethodDef start_response_def = {
-    "start_response", (PyCFunction)(void (*)(void))adapter_start_response,
-    METH_VARARGS | METH_KEYWORDS, NULL
-};
+static PyMethodDef start_response_def = { "start_response",
+                                          (PyCFunction)(void (*)(void))adapter_start_response,
+                                          METH_VARARGS | METH_KEYWORDS, NULL };
 
 static void adapter_dealloc(GwAdapter *self)
 {
@@ -387,17 +206,16 @@ static void adapter_dealloc(GwAdapter *self)
 }
 
 PyTypeObject GwAdapter_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    "mod_wsgi.Adapter",
-    sizeof(GwAdapter), 0,
+    PyVarObject_HEAD_INIT(NULL, 0) "mod_wsgi.Adapter",
+    sizeof(GwAdapter),
+    0,
     (destructor)adapter_dealloc,
 };
 
 /* ------------------------------------------------------------ FileWrapper */
 
 typedef struct {
-    PyObject_HEAD
-    PyObject *filelike;
+    PyObject_HEAD PyObject *filelike;
     Py_ssize_t blksize;
 } GwFileWrapper;
 
@@ -450,10 +268,8 @@ static PyObject *fw_close(GwFileWrapper *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-static PyMethodDef fw_methods[] = {
-    { "close", (PyCFunction)fw_close, METH_NOARGS, NULL },
-    { NULL, NULL, 0, NULL }
-};
+static PyMethodDef fw_methods[] = { { "close", (PyCFunction)fw_close, METH_NOARGS, NULL },
+                                    { NULL, NULL, 0, NULL } };
 
 static PyMemberDef fw_members[] = {
     { "filelike", T_OBJECT, offsetof(GwFileWrapper, filelike), READONLY, NULL },
@@ -462,9 +278,9 @@ static PyMemberDef fw_members[] = {
 };
 
 PyTypeObject GwFileWrapper_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    "mod_wsgi.FileWrapper",
-    sizeof(GwFileWrapper), 0,
+    PyVarObject_HEAD_INIT(NULL, 0) "mod_wsgi.FileWrapper",
+    sizeof(GwFileWrapper),
+    0,
     (destructor)fw_dealloc,
 };
 
@@ -481,10 +297,9 @@ static PyObject *adapter_file_wrapper(GwAdapter *self, PyObject *args, PyObject 
     return PyObject_Call((PyObject *)&GwFileWrapper_Type, args, kwds);
 }
 
-static PyMethodDef file_wrapper_def = {
-    "file_wrapper", (PyCFunction)(void (*)(void))adapter_file_wrapper,
-    METH_VARARGS | METH_KEYWORDS, NULL
-};
+static PyMethodDef file_wrapper_def = { "file_wrapper",
+                                        (PyCFunction)(void (*)(void))adapter_file_wrapper,
+                                        METH_VARARGS | METH_KEYWORDS, NULL };
 
 /* 1 handled, 0 not applicable (iterate instead), -1 error set. */
 static int file_fast_path(GwAdapter *self, GwFileWrapper *fw)
@@ -533,13 +348,10 @@ static int file_fast_path(GwAdapter *self, GwFileWrapper *fw)
     if (send_headers(self) < 0)
         return -1;
     if (length > 0) {
-        Py_BEGIN_ALLOW_THREADS
-        rv = self->io->send_file(self->io, (int)fd, offset, (apr_size_t)length);
-        Py_END_ALLOW_THREADS
-        if (rv < 0)
-            client_left(self, 0);
-        else
-            self->sent = length;
+        Py_BEGIN_ALLOW_THREADS rv =
+            self->io->send_file(self->io, (int)fd, offset, (apr_size_t)length);
+        Py_END_ALLOW_THREADS if (rv < 0) client_left(self, 0);
+        else self->sent = length;
     }
     return 1;
 }
@@ -549,8 +361,8 @@ static int file_fast_path(GwAdapter *self, GwFileWrapper *fw)
 static void log_failure(gw_call *call, const char *what)
 {
     char head[1024];
-    apr_snprintf(head, sizeof(head), "mod_gateway (pid=%d): %s WSGI script '%s'.",
-                 (int)getpid(), what, call->script);
+    apr_snprintf(head, sizeof(head), "mod_gateway (pid=%d): %s WSGI script '%s'.", (int)getpid(),
+                 what, call->script);
     gw_log_exception(call->io, call->server, head);
 }
 
@@ -608,8 +420,8 @@ int gw_adapter_run(gw_call *call)
     }
     start_response = PyCFunction_New(&start_response_def, (PyObject *)self);
     if (start_response)
-        result = PyObject_CallFunctionObjArgs(call->application, call->environ, start_response,
-                                              NULL);
+        result =
+            PyObject_CallFunctionObjArgs(call->application, call->environ, start_response, NULL);
     if (!result) {
         failed = 1;
         goto done;

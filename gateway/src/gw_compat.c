@@ -30,7 +30,8 @@ int gw_ap_running(void)
 
 void gw_ap_watch_exit(apr_pool_t *pconf, server_rec *s)
 {
-    (void)pconf; (void)s;
+    (void)pconf;
+    (void)s;
 }
 
 int gw_ap_exiting(void)
@@ -51,8 +52,7 @@ int gw_ap_preflight(server_rec *s)
     apr_pool_userdata_get(&done, PREFLIGHT_KEY, s->process->pool);
     if (done)
         return 0;
-    apr_pool_userdata_set((const void *)1, PREFLIGHT_KEY, apr_pool_cleanup_null,
-                          s->process->pool);
+    apr_pool_userdata_set((const void *)1, PREFLIGHT_KEY, apr_pool_cleanup_null, s->process->pool);
     return 1;
 }
 

@@ -44,7 +44,7 @@
 #define GW_PY3 0
 #endif
 
-#define GW_PY_AT_LEAST(maj, min) \
+#define GW_PY_AT_LEAST(maj, min)                                                                   \
     (PY_MAJOR_VERSION > (maj) || (PY_MAJOR_VERSION == (maj) && PY_MINOR_VERSION >= (min)))
 
 #if GW_PY3
@@ -91,8 +91,7 @@ static inline PyObject *GW_Native_AsLatin1Bytes(PyObject *o, int accept_bytes)
         return o;
     }
 #endif
-    PyErr_Format(PyExc_TypeError, "expected a native string, got %.200s",
-                 Py_TYPE(o)->tp_name);
+    PyErr_Format(PyExc_TypeError, "expected a native string, got %.200s", Py_TYPE(o)->tp_name);
     return NULL;
 }
 
@@ -105,10 +104,10 @@ static inline PyObject *GW_Native_AsLatin1Bytes(PyObject *o, int accept_bytes)
 
 /* Type-flag differences: Py_TPFLAGS_HAVE_ITER only exists (and matters) on 2.x. */
 #if GW_PY3
-#define GW_TPFLAGS_DEFAULT Py_TPFLAGS_DEFAULT
+#define GW_TPFLAGS_DEFAULT  Py_TPFLAGS_DEFAULT
 #define GW_TP_ITERNEXT_NAME "__next__"
 #else
-#define GW_TPFLAGS_DEFAULT (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_ITER)
+#define GW_TPFLAGS_DEFAULT  (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_ITER)
 #define GW_TP_ITERNEXT_NAME "next"
 #endif
 
@@ -177,20 +176,20 @@ wchar_t *gw_decode_locale(const char *s);
 #define GW_CONN_CLIENT_IP(c) ((c)->client_ip)
 #define GW_LOG_ID(r)         ((r)->log_id)
 #else
-#define GW_CLIENT_IP(r)      ((r)->connection->remote_ip)
-#define GW_CONN_CLIENT_IP(c) ((c)->remote_ip)
-#define GW_LOG_ID(r)         ((const char *)NULL)
-#define ap_get_server_banner() ap_get_server_version()
+#define GW_CLIENT_IP(r)                      ((r)->connection->remote_ip)
+#define GW_CONN_CLIENT_IP(c)                 ((c)->remote_ip)
+#define GW_LOG_ID(r)                         ((const char *)NULL)
+#define ap_get_server_banner()               ap_get_server_version()
 /* RFC 6585 came after 2.2: it answers 431 with the status line of a 500. */
 #define HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE 431
 #endif
 
 #if GW_AP24
-#define GW_UNIXD_CONFIG ap_unixd_config      /* unixd.h */
+#define GW_UNIXD_CONFIG                  ap_unixd_config      /* unixd.h */
 #define GW_RUNTIME_DIR_RELATIVE(p, name) ap_runtime_dir_relative((p), (name))
 #else
 #define GW_UNIXD_CONFIG unixd_config
-#define GW_RUNTIME_DIR_RELATIVE(p, name) \
+#define GW_RUNTIME_DIR_RELATIVE(p, name)                                                           \
     ap_server_root_relative((p), apr_pstrcat((p), DEFAULT_REL_RUNTIMEDIR "/", (name), NULL))
 #endif
 

@@ -1,29 +1,36 @@
 /*
- * gw_daemon.c - daemon process groups: sockets and processes forked from
- * Apache's parent (each configuration generation), replaced when they exit
- * (with back-off for a group that cannot start), graceful replacement and
- * stop, and the set-up of one daemon process (identity, environment, Python)
- * before it serves requests (gw_daemon_serve.c).  See gw_daemon.h.
+ * gw_daemon.c - daemon process groups in Apache's parent: per group its socket and
+ * shared record, its processes forked (each configuration generation) and replaced
+ * when they exit (with back-off for a group that cannot start: gw_daemon_process.c
+ * logs why), graceful replacement of an earlier generation's daemons, and stop.
+ *
+ * Apache's parent creates each group's listening UNIX socket and forks the group's
+ * daemon processes, which drop privileges and then start Python.  They are
+ * registered as APR "other children": when one exits, the parent (the MPM reaps it)
+ * starts a new one.  A daemon that fails before it is ready marks the group FAILED
+ * (requests get 503 at once); the parent logs the cause once and its replacement
+ * waits an exponential back-off before it tries again.  On a graceful restart the
+ * new generation's socket replaces the old one under the same path, then the old
+ * daemons drain what they accepted and exit; on stop every daemon is stopped and
+ * the socket files removed.
  */
 #include "gw_daemon.h"
+#include "gw_config.h"
+#include "gw_daemon_config.h"
+#include "gw_daemon_process.h"
+#include "gw_daemon_state.h"
 #include "unixd.h"
 #include "http_main.h"
 
 #include <unistd.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <dirent.h>
-#include <locale.h>
 #include <pwd.h>
-#include <grp.h>
 #include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
 
 /* ------------------------------------------------------------ parent state */
 
@@ -78,482 +85,6 @@ static void add_old(pid_t pid, const char *path)
     ps->nolds++;
 }
 
-/* ------------------------------------------------------------- fd hygiene */
-
-static int is_error_log(server_rec *s, int fd)
-{
-    for (; s; s = s->next) {
-        apr_os_file_t f;
-        if (s->error_log && apr_os_file_get(&f, s->error_log) == APR_SUCCESS && f == fd)
-            return 1;
-    }
-    return 0;
-}
-
-/* Close every inherited descriptor but stdio, the error logs (every virtual host's)
- * and `extra`, however many there are: closing while listing may make the listing
- * skip entries, so list again until a pass finds nothing to close. */
-static void close_inherited(server_rec *s, int extra)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *de;
-    int closed;
-    if (!d)
-        return;
-    do {
-        closed = 0;
-        rewinddir(d);
-        while ((de = readdir(d)) != NULL) {
-            int fd = atoi(de->d_name);
-            if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd <= 2 || fd == dirfd(d) ||
-                fd == extra || is_error_log(s, fd))
-                continue;
-            if (close(fd) == 0)
-                closed = 1;
-        }
-    } while (closed);
-    closedir(d);
-}
-
-static void reset_signals(void)
-{
-    sigset_t none;
-    int sig;
-    for (sig = 1; sig < NSIG; sig++) {
-        if (sig == SIGKILL || sig == SIGSTOP)
-            continue;
-        signal(sig, SIG_DFL);
-    }
-    signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-/* ------------------------------------------------------------ daemon set-up */
-
-static gw_daemon_rt *my_rt;
-static int my_slot;
-
-/* Per process slot, after the shared record: ready flags, then exit codes. */
-static volatile int *slot_ready(gw_daemon_rt *rt)
-{
-    return (volatile int *)(rt->shm + 1);
-}
-
-static volatile int *slot_exit(gw_daemon_rt *rt)
-{
-    return slot_ready(rt) + (rt->g->processes > 0 ? rt->g->processes : 1);
-}
-
-/* Is some other process of the group serving?  Then the group is not FAILED. */
-static int others_ready(gw_daemon_rt *rt, int slot)
-{
-    int n = rt->g->processes > 0 ? rt->g->processes : 1, j;
-    for (j = 0; j < n; j++)
-        if (j != slot && slot_ready(rt)[j])
-            return 1;
-    return 0;
-}
-
-/* Called right before a daemon's _exit: 0 stopped on purpose, else GW_EXIT_*. */
-void gw_daemon_exiting(gw_daemon_rt *rt, int code)
-{
-    slot_exit(rt)[my_slot] = code;
-    if (code == 0)
-        slot_ready(rt)[my_slot] = 0;
-}
-
-static void startup_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-static void startup_fail(const char *fmt, ...)
-{
-    va_list ap;
-    char buf[sizeof(my_rt->shm->reason)];
-    va_start(ap, fmt);
-    apr_vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    memcpy(my_rt->shm->reason, buf, sizeof(buf));
-    /* The cause goes to the log once: by the first process that meets it. */
-    if (!__sync_lock_test_and_set(&my_rt->shm->quiet, 1))
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, my_rt->g->server, "mod_gateway (pid=%d): Daemon "
-                     "process group '%s' cannot start: %s. Its requests are answered 503 until "
-                     "it starts; retrying with back-off.", (int)getpid(), my_rt->g->name, buf);
-    __sync_synchronize();
-    if (!others_ready(my_rt, my_slot))
-        my_rt->shm->state = GW_GROUP_FAILED;
-    gw_daemon_exiting(my_rt, GW_EXIT_STARTUP);
-    _exit(GW_EXIT_STARTUP);
-}
-
-void gw_daemon_mark_ready(gw_daemon_rt *rt)
-{
-    slot_ready(rt)[my_slot] = 1;
-    rt->shm->failures = 0;
-    rt->shm->quiet = 0;
-    rt->shm->reason[0] = 0;
-    __sync_synchronize();
-    rt->shm->state = GW_GROUP_READY;
-}
-
-static void set_display_name(server_rec *s, const char *name)
-{
-    process_rec *pr = s->process;
-    char *start, *end;
-    int i;
-    size_t room, n;
-    if (!pr || !pr->argv || pr->argc < 1 || !pr->argv[0])
-        return;
-    start = (char *)pr->argv[0];
-    end = start + strlen(start) + 1;
-    for (i = 1; i < pr->argc && pr->argv[i] == end; i++)
-        end += strlen(end) + 1;
-    room = (size_t)(end - start);
-    n = strlen(name);
-    if (n >= room)
-        n = room - 1;
-    memcpy(start, name, n);
-    memset(start + n, 0, room - n);
-}
-
-static const char *display_name(gw_daemon_group *g, apr_pool_t *p)
-{
-    if (!g->display_name)
-        return NULL;
-    if (!strcmp(g->display_name, "%{GROUP}"))
-        return apr_psprintf(p, "(wsgi:%s)", g->name);
-    return g->display_name;
-}
-
-/* Is python-home usable by the Python this module is built for? NULL or why not. */
-static const char *check_python_home(apr_pool_t *p, const char *home)
-{
-    struct stat st;
-    char want[16];
-    const char *cfg;
-    FILE *f;
-    apr_snprintf(want, sizeof(want), "%d.%d", PY_MAJOR_VERSION, PY_MINOR_VERSION);
-    if (stat(home, &st) != 0)
-        return apr_psprintf(p, "python-home '%s' cannot be used: %s", home, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return apr_psprintf(p, "python-home '%s' is not a directory", home);
-    cfg = apr_pstrcat(p, home, "/pyvenv.cfg", NULL);
-    f = fopen(cfg, "r");
-    if (f) {
-        char line[512];
-        const char *found = NULL;
-        while (fgets(line, sizeof(line), f)) {
-            char *k = line, *v = strchr(line, '=');
-            if (!v)
-                continue;
-            *v++ = 0;
-            while (*k == ' ' || *k == '\t')
-                k++;
-            if (strncmp(k, "version", 7) || (k[7] && k[7] != ' ' && k[7] != '\t' &&
-                                             strncmp(k + 7, "_info", 5)))
-                continue;
-            while (*v == ' ' || *v == '\t')
-                v++;
-            found = apr_pstrdup(p, v);
-            break;
-        }
-        fclose(f);
-        if (found) {
-            size_t wl = strlen(want);
-            if (strncmp(found, want, wl) || (found[wl] != '.' && found[wl] != 0 &&
-                                             found[wl] != '\n' && found[wl] != '\r')) {
-                char *nl = strpbrk((char *)found, "\r\n");
-                if (nl)
-                    *nl = 0;
-                return apr_psprintf(p, "python-home '%s' is a virtual environment of Python %s, "
-                                    "but this module runs Python %s", home, found, want);
-            }
-        }
-        return NULL;
-    }
-    /* A plain installation prefix: its standard library must be there. */
-    {
-        const char *lib = apr_psprintf(p, "%s/lib/python%s", home, want);
-        if (stat(lib, &st) != 0 || !S_ISDIR(st.st_mode))
-            return apr_psprintf(p, "python-home '%s' has no lib/python%s (not an installation "
-                                "of the Python %s this module runs)", home, want, want);
-    }
-    return NULL;
-}
-
-static void drop_privileges(gw_daemon_group *g, apr_pool_t *p, struct passwd **pwout)
-{
-    uid_t uid = g->uid != (uid_t)-1 ? g->uid : GW_UNIXD_CONFIG.user_id;
-    gid_t gid;
-    const char *uname = NULL;
-    struct passwd *pw = getpwuid(uid);
-
-    if (g->gid != (gid_t)-1)
-        gid = g->gid;
-    else if (g->user && pw)
-        gid = pw->pw_gid;
-    else
-        gid = GW_UNIXD_CONFIG.group_id;
-    if (g->user && *g->user != '#')
-        uname = g->user;
-    else if (!g->user && GW_UNIXD_CONFIG.user_name && *GW_UNIXD_CONFIG.user_name != '#')
-        uname = GW_UNIXD_CONFIG.user_name;
-    else if (pw)
-        uname = apr_pstrdup(p, pw->pw_name);
-
-    if (geteuid() == 0) {
-        if (uid == 0)
-            startup_fail("daemon process group '%s' would run as root (user %s): refused; "
-                         "set user= or Apache's User", g->name, uname ? uname : "#0");
-        if (setgid(gid) != 0)
-            startup_fail("setgid(%ld) failed for daemon process group '%s': %s", (long)gid,
-                         g->name, strerror(errno));
-        if (g->supplementary_groups) {
-            gid_t groups[NGROUPS_MAX > 1024 ? 1024 : NGROUPS_MAX];
-            int n = 0, i;
-            char *list = apr_pstrdup(p, g->supplementary_groups), *last = NULL, *tok;
-            /* (one slot kept for the primary group) */
-            for (tok = apr_strtok(list, ",", &last); tok && n < (int)(sizeof(groups) /
-                 sizeof(groups[0])) - 1; tok = apr_strtok(NULL, ",", &last)) {
-                struct group *gr;
-                if (*tok == '#') {
-                    groups[n++] = (gid_t)atol(tok + 1);
-                    continue;
-                }
-                gr = getgrnam(tok);
-                if (!gr)
-                    startup_fail("unknown group '%s' in supplementary-groups of daemon process "
-                                 "group '%s'", tok, g->name);
-                groups[n++] = gr->gr_gid;
-            }
-            /* The primary group is listed too, as initgroups() lists it (and the releases). */
-            for (i = 0; i < n && groups[i] != gid; i++)
-                ;
-            if (i == n)
-                groups[n++] = gid;
-            if (setgroups(n, groups) != 0)
-                startup_fail("setgroups() failed for daemon process group '%s': %s", g->name,
-                             strerror(errno));
-        }
-        else if (uname) {
-            if (initgroups(uname, gid) != 0)
-                startup_fail("initgroups(%s, %ld) failed for daemon process group '%s': %s",
-                             uname, (long)gid, g->name, strerror(errno));
-        }
-        else if (setgroups(1, &gid) != 0) {
-            startup_fail("setgroups() failed for daemon process group '%s': %s", g->name,
-                         strerror(errno));
-        }
-        if (setuid(uid) != 0)
-            startup_fail("setuid(%ld) failed for daemon process group '%s': %s", (long)uid,
-                         g->name, strerror(errno));
-    }
-    if (geteuid() == 0 || getuid() == 0)
-        startup_fail("daemon process group '%s' would run as root: refused", g->name);
-    *pwout = getpwuid(geteuid());
-}
-
-static void silence_logs(server_rec *s, int *saved, int *fds, int *n)
-{
-    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    apr_os_file_t fd;
-    *n = 0;
-    if (devnull < 0)
-        return;
-    fds[(*n)++] = 2;
-    if (s->error_log && apr_os_file_get(&fd, s->error_log) == APR_SUCCESS && fd != 2)
-        fds[(*n)++] = fd;
-    {
-        int i;
-        for (i = 0; i < *n; i++) {
-            saved[i] = dup(fds[i]);
-            dup2(devnull, fds[i]);
-        }
-    }
-    close(devnull);
-}
-
-static void restore_logs(int *saved, int *fds, int n)
-{
-    int i;
-    for (i = 0; i < n; i++) {
-        if (saved[i] >= 0) {
-            dup2(saved[i], fds[i]);
-            close(saved[i]);
-        }
-    }
-}
-
-static void preload_one(gw_daemon_group *g, const char *script, const char *group)
-{
-    gw_interp *ip;
-    PyObject *m;
-    if (!strcmp(group, "%{GLOBAL}"))
-        group = "";
-    else if (strchr(group, '%'))
-        return;     /* expanded per request: nothing to preload */
-    ip = gw_interp_acquire(group, g->server);
-    if (!ip)
-        return;
-    m = gw_script_module(ip, NULL, g->server, script, 0, "", "WSGI script");
-    Py_XDECREF(m);
-    gw_interp_release(ip);
-}
-
-/* WSGIScriptAlias with both process-group= and application-group= of this group:
- * mod_wsgi loads such a script when the daemon starts. */
-static void preload_aliases(gw_daemon_group *g)
-{
-    server_rec *s;
-    for (s = main_server; s; s = s->next) {
-        gw_server_config *sc = ap_get_module_config(s->module_config, &gateway_module);
-        int i;
-        if (!sc || !sc->aliases)
-            continue;
-        for (i = 0; i < sc->aliases->nelts; i++) {
-            gw_alias *a = &APR_ARRAY_IDX(sc->aliases, i, gw_alias);
-            struct stat st;
-            if (a->regex || !a->opts.process_group || !a->opts.application_group ||
-                strcmp(a->opts.process_group, g->name) || stat(a->target, &st) != 0 ||
-                !S_ISREG(st.st_mode))
-                continue;
-            preload_one(g, a->target, a->opts.application_group);
-        }
-    }
-}
-
-static void daemon_main(gw_daemon_rt *rt, int slot) __attribute__((noreturn));
-static void daemon_main(gw_daemon_rt *rt, int slot)
-{
-    gw_daemon_group *g = rt->g;
-    server_rec *s = g->server;
-    apr_pool_t *p;
-    struct passwd *pw = NULL;
-    const char *name, *why;
-    int quiet, saved[2] = { -1, -1 }, fds[2], nfds = 0;
-
-    my_rt = rt;
-    my_slot = slot;
-    /* Our own process group: the MPM signals its own group (killpg) on restarts and
-     * stops; daemons are stopped and replaced by gw_daemon.c instead. */
-    setpgid(0, 0);
-    reset_signals();
-    close_inherited(s, rt->listen_fd);
-    apr_pool_create(&p, NULL);
-    quiet = rt->shm->quiet;
-    if (rt->shm->failures > 0) {
-        /* Replacing a process that could not start: back off first. */
-        int f = rt->shm->failures;
-        unsigned int secs = f < 6 ? 1u << (f - 1) : 30;
-        while (secs > 0 && getppid() == parent_pid)
-            secs = sleep(secs > 1 ? 1 : secs) + (secs > 1 ? secs - 1 : 0);
-        if (getppid() != parent_pid) {
-            gw_daemon_exiting(rt, 0);
-            _exit(0);
-        }
-        rt->shm->reason[0] = 0;
-    }
-    if (quiet)
-        silence_logs(s, saved, fds, &nfds);
-
-    name = display_name(g, p);
-    if (name)
-        set_display_name(s, name);
-
-    if (g->cpu_priority)
-        setpriority(PRIO_PROCESS, 0, g->cpu_priority);
-    if (g->cpu_time_limit > 0) {
-        struct rlimit rl = { (rlim_t)g->cpu_time_limit, (rlim_t)g->cpu_time_limit };
-        setrlimit(RLIMIT_CPU, &rl);
-    }
-    if (g->memory_limit > 0) {
-        struct rlimit rl = { (rlim_t)g->memory_limit, (rlim_t)g->memory_limit };
-        setrlimit(RLIMIT_DATA, &rl);
-    }
-    if (g->virtual_memory_limit > 0) {
-        struct rlimit rl = { (rlim_t)g->virtual_memory_limit, (rlim_t)g->virtual_memory_limit };
-        setrlimit(RLIMIT_AS, &rl);
-    }
-    if (g->umask >= 0)
-        umask((mode_t)g->umask);
-    if (g->chroot && geteuid() == 0) {
-        if (chroot(g->chroot) != 0 || chdir("/") != 0)
-            startup_fail("chroot(%s) failed for daemon process group '%s': %s", g->chroot,
-                         g->name, strerror(errno));
-    }
-
-    /* Identity before anything else runs. */
-    drop_privileges(g, p, &pw);
-
-    /* HOME only: the releases leave USER and LOGNAME as Apache had them (DMN-010). */
-    if (pw)
-        setenv("HOME", pw->pw_dir, 1);
-    /* Without home= the daemon stays in Apache's working directory (4.x+), or goes to its
-       user's home directory (3.4). */
-    if (g->home) {
-        if (chdir(g->home) != 0)
-            startup_fail("home '%s' of daemon process group '%s' cannot be entered: %s",
-                         g->home, g->name, strerror(errno));
-    }
-    else if (gw_profile()->daemon_cwd_user_home && pw && chdir(pw->pw_dir) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s, "mod_gateway (pid=%d): Unable to "
-                     "change working directory to home directory '%s' of daemon process group "
-                     "'%s'; it stays in Apache's.", (int)getpid(), pw->pw_dir, g->name);
-    }
-
-    if (g->lang)
-        setenv("LANG", g->lang, 1);
-    if (g->locale) {
-        if (gw_profile()->locale_exports_lc_all)
-            setenv("LC_ALL", g->locale, 1);
-        if (!setlocale(LC_ALL, g->locale))
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "mod_gateway (pid=%d): Unsupported "
-                         "locale setting '%s' specified for daemon process group '%s'. Consider "
-                         "using 'C.UTF-8' as fallback setting.", (int)getpid(), g->locale,
-                         g->name);
-    }
-
-    memset(&gw_py, 0, sizeof(gw_py));
-    gw_py.process_group = g->name;
-    gw_py.python_home = g->python_home ? g->python_home : gw_global->python_home;
-    gw_py.python_path = g->python_path ? g->python_path : gw_global->python_path;
-    gw_py.python_eggs = g->python_eggs ? g->python_eggs : gw_global->python_eggs;
-    gw_py.optimize = gw_global->python_optimize;
-    gw_py.restrict_stdin = gw_global->restrict_stdin;
-    gw_py.restrict_stdout = gw_global->restrict_stdout;
-    gw_py.restrict_signal = gw_global->restrict_signal;
-    gw_py.dont_write_bytecode = gw_global->dont_write_bytecode;
-    gw_py.hash_seed = gw_global->python_hash_seed;
-    gw_py.warnings = gw_global->python_warnings;
-    gw_py.multithread = g->threads > 1;
-    gw_py.multiprocess = g->processes_given ? 1 : 0;
-
-    if (gw_py.python_home && (why = check_python_home(p, gw_py.python_home)) != NULL)
-        startup_fail("%s", why);
-    if (gw_python_init(s, p) != 0)
-        startup_fail("Python could not be initialised%s%s (see the log lines before this one)",
-                     gw_py.python_home ? " from python-home " : "",
-                     gw_py.python_home ? gw_py.python_home : "");
-    /* Python's start-up set LC_CTYPE from the environment: locale= wins. */
-    if (g->locale)
-        setlocale(LC_ALL, g->locale);
-    if (nfds)
-        restore_logs(saved, fds, nfds);
-#if GW_PY3
-    if (g->switch_interval > 0 && !(gw_global->switch_interval > 0)) {
-        gw_interp *ip = gw_interp_acquire("", s);
-        if (ip) {
-            char code[96];
-            apr_snprintf(code, sizeof(code), "import sys; sys.setswitchinterval(%.6f)",
-                         g->switch_interval);
-            if (PyRun_SimpleString(code) != 0)
-                PyErr_Clear();
-            gw_interp_release(ip);
-        }
-    }
-#endif
-    gw_preload_import_scripts(g->server, g->name);
-    preload_aliases(g);
-    gw_daemon_serve(rt, p);
-}
 
 /* ------------------------------------------------------ parent: processes */
 
@@ -574,8 +105,8 @@ static void log_daemon_exit(gw_daemon_rt *rt, int slot, pid_t pid, apr_wait_t st
 {
     gw_daemon_group *g = rt->g;
     server_rec *s = g->server;
-    int code = slot_exit(rt)[slot], was_ready = slot_ready(rt)[slot];
-    slot_ready(rt)[slot] = 0;
+    int code = gw_slot_exit(rt)[slot], was_ready = gw_slot_ready(rt)[slot];
+    gw_slot_ready(rt)[slot] = 0;
     if (!was_ready && code != 0) {
         const char *home = g->python_home ? g->python_home : gw_global->python_home;
         rt->shm->failures++;
@@ -585,33 +116,38 @@ static void log_daemon_exit(gw_daemon_rt *rt, int slot, pid_t pid, apr_wait_t st
             rt->last_reason = strdup(rt->shm->reason);
         }
         else {
-            apr_snprintf(rt->shm->reason, sizeof(rt->shm->reason), "its process died during "
-                         "start-up (status %d)%s%s%s", (int)st,
-                         home ? ", python-home '" : "", home ? home : "", home ? "'" : "");
+            apr_snprintf(rt->shm->reason, sizeof(rt->shm->reason),
+                         "its process died during "
+                         "start-up (status %d)%s%s%s",
+                         (int)st, home ? ", python-home '" : "", home ? home : "", home ? "'" : "");
             if (!rt->last_reason || strcmp(rt->last_reason, rt->shm->reason)) {
                 free(rt->last_reason);
                 rt->last_reason = strdup(rt->shm->reason);
-                ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "mod_gateway (pid=%d): Daemon process "
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                             "mod_gateway (pid=%d): Daemon process "
                              "group '%s' cannot start: %s. Its requests are answered 503 until "
-                             "it starts; retrying with back-off.", (int)getpid(), g->name,
-                             rt->shm->reason);
+                             "it starts; retrying with back-off.",
+                             (int)getpid(), g->name, rt->shm->reason);
             }
         }
         rt->shm->quiet = 1;
         __sync_synchronize();
-        if (!others_ready(rt, slot))
+        if (!gw_others_ready(rt, slot))
             rt->shm->state = GW_GROUP_FAILED;
     }
     else if (code != 0) {
         rt->shm->restarts++;
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "mod_gateway (pid=%d): Daemon process "
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "mod_gateway (pid=%d): Daemon process "
                      "'%s' (pid %d) died unexpectedly (status %d); restarting it.",
                      (int)getpid(), g->name, (int)pid, (int)st);
     }
     else {
         rt->shm->restarts++;
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "mod_gateway (pid=%d): Daemon process '%s' "
-                     "(pid %d) exited; starting a new one.", (int)getpid(), g->name, (int)pid);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     "mod_gateway (pid=%d): Daemon process '%s' "
+                     "(pid %d) exited; starting a new one.",
+                     (int)getpid(), g->name, (int)pid);
     }
 }
 
@@ -636,14 +172,16 @@ static void start_daemon(gw_daemon_rt *rt, int slot, apr_pool_t *pconf)
 {
     daemon_slot *ds;
     pid_t pid;
-    slot_ready(rt)[slot] = 0;
-    slot_exit(rt)[slot] = -1;
+    gw_slot_ready(rt)[slot] = 0;
+    gw_slot_exit(rt)[slot] = -1;
     pid = fork();
     if (pid == 0)
-        daemon_main(rt, slot);
+        gw_daemon_main(rt, slot, parent_pid, main_server);
     if (pid < 0) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, rt->g->server, "mod_gateway: cannot fork a "
-                     "daemon process of group '%s'.", rt->g->name);
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, rt->g->server,
+                     "mod_gateway: cannot fork a "
+                     "daemon process of group '%s'.",
+                     rt->g->name);
         return;
     }
     rt->pids[slot] = pid;
@@ -676,7 +214,8 @@ static int make_socket(gw_daemon_rt *rt, apr_pool_t *p)
     uid_t owner = (uid_t)-1;
 
     if (strlen(tmp) >= sizeof(sa.sun_path)) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, g->server, "mod_gateway: socket path '%s' of "
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, g->server,
+                     "mod_gateway: socket path '%s' of "
                      "daemon process group '%s' is too long (WSGISocketPrefix).",
                      rt->socket_path, g->name);
         return -1;
@@ -696,9 +235,10 @@ static int make_socket(gw_daemon_rt *rt, apr_pool_t *p)
     strcpy(sa.sun_path, tmp);
     unlink(tmp);
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, g->server, "mod_gateway: cannot bind the "
-                     "socket '%s' of daemon process group '%s' (WSGISocketPrefix).", tmp,
-                     g->name);
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, g->server,
+                     "mod_gateway: cannot bind the "
+                     "socket '%s' of daemon process group '%s' (WSGISocketPrefix).",
+                     tmp, g->name);
         close(fd);
         return -1;
     }
@@ -719,11 +259,15 @@ static int make_socket(gw_daemon_rt *rt, apr_pool_t *p)
         owner = GW_UNIXD_CONFIG.user_id;
     }
     if (owner != (uid_t)-1 && geteuid() == 0 && chown(tmp, owner, (gid_t)-1) != 0)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, g->server, "mod_gateway: cannot chown "
-                     "socket '%s'.", tmp);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, g->server,
+                     "mod_gateway: cannot chown "
+                     "socket '%s'.",
+                     tmp);
     if (rename(tmp, rt->socket_path) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, g->server, "mod_gateway: cannot rename "
-                     "socket '%s'.", tmp);
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, g->server,
+                     "mod_gateway: cannot rename "
+                     "socket '%s'.",
+                     tmp);
         close(fd);
         unlink(tmp);
         return -1;
@@ -776,7 +320,7 @@ static apr_status_t generation_cleanup(void *data)
     if (getpid() != parent_pid || !ps)
         return APR_SUCCESS;
     for (i = 0; i < nrts; i++) {
-        int n = rts[i].g->processes > 0 ? rts[i].g->processes : 1;
+        int n = gw_daemon_slots(rts[i].g);
         for (j = 0; j < n; j++)
             if (rts[i].pids && rts[i].pids[j] > 0)
                 add_old(rts[i].pids[j], NULL);
@@ -822,11 +366,11 @@ static void wait_until_ready(void)
         int i, j, waiting = 0;
         for (i = 0; i < nrts; i++) {
             gw_daemon_rt *rt = &rts[i];
-            int n = rt->g->processes > 0 ? rt->g->processes : 1;
+            int n = gw_daemon_slots(rt->g);
             if (rt->listen_fd < 0 || rt->shm->state == GW_GROUP_FAILED)
                 continue;
             for (j = 0; j < n; j++)
-                if (rt->pids[j] > 0 && !slot_ready(rt)[j] && !exited(rt->pids[j]))
+                if (rt->pids[j] > 0 && !gw_slot_ready(rt)[j] && !exited(rt->pids[j]))
                     waiting++;
         }
         if (!waiting || apr_time_now() >= deadline)
@@ -835,13 +379,13 @@ static void wait_until_ready(void)
     }
 }
 
-static int daemon_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                              server_rec *s)
+static int daemon_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
-    apr_array_header_t *groups = gw_global->daemon_groups;
+    apr_array_header_t *groups = gw_daemon_groups();
     const char *prefix;
     int i, j;
-    (void)plog; (void)ptemp;
+    (void)plog;
+    (void)ptemp;
 
     if (gw_ap_preflight(s))
         return OK;
@@ -866,30 +410,29 @@ static int daemon_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     for (i = 0; i < nrts; i++) {
         gw_daemon_rt *rt = &rts[i];
         gw_daemon_group *g = APR_ARRAY_IDX(groups, i, gw_daemon_group *);
-        size_t shm_size = sizeof(gw_group_shm) + 2 * sizeof(int) * (g->processes > 0 ? g->processes : 1);
-        void *m;
         rt->g = g;
         rt->listen_fd = -1;
         rt->pconf = pconf;
-        rt->pids = apr_pcalloc(pconf, sizeof(pid_t) * (g->processes > 0 ? g->processes : 1));
+        rt->pids = apr_pcalloc(pconf, sizeof(pid_t) * gw_daemon_slots(g));
         rt->socket_path = apr_psprintf(pconf, "%s.%d.%d.sock", prefix, (int)parent_pid, g->id);
         g->socket_path = rt->socket_path;
-        m = mmap(NULL, shm_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s, "mod_gateway: cannot map shared "
-                         "memory for daemon process group '%s'.", g->name);
+        if (gw_daemon_state_map(rt) != 0) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                         "mod_gateway: cannot map shared "
+                         "memory for daemon process group '%s'.",
+                         g->name);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        memset(m, 0, shm_size);
-        rt->shm = m;
         rt->listen_fd = make_socket(rt, ptemp);
         if (rt->listen_fd < 0) {
-            apr_snprintf(rt->shm->reason, sizeof(rt->shm->reason), "its socket '%s' could not "
-                         "be created", rt->socket_path);
+            apr_snprintf(rt->shm->reason, sizeof(rt->shm->reason),
+                         "its socket '%s' could not "
+                         "be created",
+                         rt->socket_path);
             rt->shm->state = GW_GROUP_FAILED;
             continue;
         }
-        for (j = 0; j < (g->processes > 0 ? g->processes : 1); j++)
+        for (j = 0; j < gw_daemon_slots(g); j++)
             start_daemon(rt, j, pconf);
     }
 
@@ -904,8 +447,8 @@ static int daemon_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
             apr_proc_t *proc = apr_pcalloc(pconf, sizeof(*proc));
             proc->pid = o->pid;
             kill(o->pid, SIGUSR1);
-            apr_proc_other_child_register(proc, old_maintenance, (void *)(intptr_t)proc->pid,
-                                          NULL, pconf);
+            apr_proc_other_child_register(proc, old_maintenance, (void *)(intptr_t)proc->pid, NULL,
+                                          pconf);
         }
         for (j = 0; j < nrts && o->socket_path[0]; j++)
             if (!strcmp(o->socket_path, rts[j].socket_path))

@@ -7,7 +7,9 @@
  *   gw_environ_dict()  interpreter side: the table as a dict of native
  *       strings plus the wsgi.* objects and the profile's version/timing keys.
  */
-#include "gw_interp.h"
+#include "gw_environ.h"
+#include "gw_adapter.h"
+#include "gw_profile.h"
 
 #include <unistd.h>
 
@@ -72,7 +74,8 @@ apr_table_t *gw_environ_table(request_rec *r, const gw_request_config *rc)
         apr_size_t n = strlen(v);
         while (n > 0 && v[n - 1] == '/')
             n--;
-        apr_table_setn(t, "PATH_INFO", apr_pstrcat(r->pool, "/", apr_table_get(t, "PATH_INFO"), NULL));
+        apr_table_setn(t, "PATH_INFO",
+                       apr_pstrcat(r->pool, "/", apr_table_get(t, "PATH_INFO"), NULL));
         apr_table_setn(t, "SCRIPT_NAME", apr_pstrndup(r->pool, v, n));
     }
 
@@ -138,10 +141,10 @@ void gw_environ_carriers(request_rec *r, const gw_request_config *rc, apr_table_
 
 /* ----------------------------------------------------------- dict side */
 
-static GW_THREAD_LOCAL long gw_thread_id;
+static __thread long gw_thread_id;
 static long gw_thread_counter;
 /* Requests this thread / this process finished (an app sees those before its own). */
-static GW_THREAD_LOCAL long gw_thread_requests;
+static __thread long gw_thread_requests;
 static long gw_total_requests;
 
 void gw_environ_request_done(void)
@@ -241,13 +244,17 @@ PyObject *gw_environ_dict(const apr_table_t *t, gw_environ_info *info, PyObject 
         static const int gw_version[3] = { GW_VERSION_MAJOR, GW_VERSION_MINOR, GW_VERSION_MICRO };
         if (set_item(d, "wsgi.version", int_tuple(wsgi_version, 2)) < 0)
             goto fail;
-        if (set_item(d, "wsgi.url_scheme", GW_Native_FromString(
-                https && (!strcasecmp(https, "on") || !strcmp(https, "1")) ? "https" : "http")) < 0)
+        if (set_item(d, "wsgi.url_scheme",
+                     GW_Native_FromString(https && (!strcasecmp(https, "on") || !strcmp(https, "1"))
+                                              ? "https"
+                                              : "http")) < 0)
             goto fail;
         if (PyDict_SetItemString(d, "wsgi.input", input) < 0 ||
             PyDict_SetItemString(d, "wsgi.errors", errors) < 0 ||
-            PyDict_SetItemString(d, "wsgi.multithread", info->multithread ? Py_True : Py_False) < 0 ||
-            PyDict_SetItemString(d, "wsgi.multiprocess", info->multiprocess ? Py_True : Py_False) < 0 ||
+            PyDict_SetItemString(d, "wsgi.multithread", info->multithread ? Py_True : Py_False) <
+                0 ||
+            PyDict_SetItemString(d, "wsgi.multiprocess", info->multiprocess ? Py_True : Py_False) <
+                0 ||
             PyDict_SetItemString(d, "wsgi.run_once", info->run_once ? Py_True : Py_False) < 0)
             goto fail;
         /* (3.4: the adapter puts in a method of its own) */
@@ -277,8 +284,8 @@ PyObject *gw_environ_dict(const apr_table_t *t, gw_environ_info *info, PyObject 
         /* A Python long on 2.7 too, as the releases hand out. */
         if (prof->has_request_counters &&
             (set_item(d, "mod_wsgi.thread_requests", PyLong_FromLong(gw_thread_requests)) < 0 ||
-             set_item(d, "mod_wsgi.total_requests", PyLong_FromLong(
-                 __atomic_load_n(&gw_total_requests, __ATOMIC_RELAXED))) < 0))
+             set_item(d, "mod_wsgi.total_requests",
+                      PyLong_FromLong(__atomic_load_n(&gw_total_requests, __ATOMIC_RELAXED))) < 0))
             goto fail;
     }
 
@@ -294,13 +301,15 @@ PyObject *gw_environ_dict(const apr_table_t *t, gw_environ_info *info, PyObject 
             if (set_item(d, "mod_wsgi.request_start", time_value(prof, req)) < 0)
                 goto fail;
             if (queue_start || prof->timing_all_keys) {
-                if (set_item(d, "mod_wsgi.queue_start", queue_start ? time_value(prof,
-                             carrier_time(queue_start)) : PyFloat_FromDouble(0.0)) < 0)
+                if (set_item(d, "mod_wsgi.queue_start",
+                             queue_start ? time_value(prof, carrier_time(queue_start))
+                                         : PyFloat_FromDouble(0.0)) < 0)
                     goto fail;
             }
             if (daemon_start || prof->timing_all_keys) {
-                if (set_item(d, "mod_wsgi.daemon_start", daemon_start ? time_value(prof,
-                             carrier_time(daemon_start)) : PyFloat_FromDouble(0.0)) < 0)
+                if (set_item(d, "mod_wsgi.daemon_start",
+                             daemon_start ? time_value(prof, carrier_time(daemon_start))
+                                          : PyFloat_FromDouble(0.0)) < 0)
                     goto fail;
             }
             if (set_item(d, prof->script_start_key, time_value(prof, now)) < 0)

@@ -4,11 +4,12 @@
  * read([size]), readline([size]), readlines([hint]), iteration, close().
  * Reads past the end return b'' and never block (wsgi.input_terminated).
  */
-#include "gw_interp.h"
+#include "gw_input.h"
+#include "gw_buf.h"
+#include "gw_profile.h"
 
 typedef struct {
-    PyObject_HEAD
-    gw_reqio *io;
+    PyObject_HEAD gw_reqio *io;
     int expired;
     int eof;
     int failed;             /* a read of the body failed: the input is in error state */
@@ -59,8 +60,8 @@ static int input_check_call(GwInput *self, const char *what)
     return 0;
 }
 
-#define GW_EXPIRED(call) call "() called on wsgi.input after request completed"
-#define GW_EXPIRED_ITER "iteration of wsgi.input attempted after request completed"
+#define GW_EXPIRED(call)  call "() called on wsgi.input after request completed"
+#define GW_EXPIRED_ITER   "iteration of wsgi.input attempted after request completed"
 #define input_check(self) input_check_call((self), GW_EXPIRED("read"))
 
 /* After a failed read: 5 and 6 refuse every later read of that input, before anything else
@@ -87,10 +88,9 @@ static apr_ssize_t input_raw(GwInput *self, char *dst, apr_size_t len)
         PyErr_SetString(PyExc_IOError, "request data read error");
         return -1;
     }
-    Py_BEGIN_ALLOW_THREADS
-    n = self->io->read_body(self->io, dst, len, &err);
-    Py_END_ALLOW_THREADS
-    if (n < 0) {
+    Py_BEGIN_ALLOW_THREADS n = self->io->read_body(self->io, dst, len, &err);
+    Py_END_ALLOW_THREADS if (n < 0)
+    {
         self->failed = 1;
         PyErr_Format(PyExc_IOError, "request data read error: %s", err ? err : "unknown");
         return -1;
@@ -112,16 +112,9 @@ static apr_ssize_t input_fill(GwInput *self)
             self->end -= self->start;
             self->start = 0;
         }
-        if (self->cap - self->end < GW_INPUT_CHUNK) {
-            apr_size_t cap = self->cap ? self->cap * 2 : GW_INPUT_CHUNK * 2;
-            char *nb = PyMem_Realloc(self->buf, cap);
-            if (!nb) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            self->buf = nb;
-            self->cap = cap;
-        }
+        if (self->cap - self->end < GW_INPUT_CHUNK &&
+            gw_buf_grow(&self->buf, &self->cap, self->cap ? self->cap * 2 : GW_INPUT_CHUNK * 2) < 0)
+            return -1;
     }
     n = input_raw(self, self->buf + self->end, self->cap - self->end);
     if (n > 0)
@@ -140,57 +133,40 @@ static PyObject *input_take(GwInput *self, apr_size_t n)
 static PyObject *input_read_impl(GwInput *self, Py_ssize_t size)
 {
     PyObject *result;
-    apr_size_t have = self->end - self->start;
+    apr_size_t have = self->end - self->start, cap, got;
+    int all = size < 0;
     char *dst;
-    apr_size_t got;
 
     if (input_check(self) < 0 || input_check_failed(self) < 0)
         return NULL;
-    if (size < 0) {
+    if (!all && (apr_size_t)size <= have)
+        return input_take(self, size);
+    if (all) {
         /* Everything that is left: sized by the declared length when there is one. */
-        apr_size_t cap = have + GW_INPUT_CHUNK * 8;
+        cap = have + GW_INPUT_CHUNK * 8;
         if (self->io->body_hint > 0 && (apr_size_t)self->io->body_hint + GW_INPUT_CHUNK + 1 > cap &&
             self->io->body_hint <= ((apr_off_t)16 << 20))   /* never trust it for more */
             cap = (apr_size_t)self->io->body_hint + GW_INPUT_CHUNK + 1;
-        result = PyBytes_FromStringAndSize(NULL, cap);
-        if (!result)
-            return NULL;
-        dst = PyBytes_AS_STRING(result);
-        memcpy(dst, self->buf + self->start, have);
-        self->start = self->end = 0;
-        got = have;
-        for (;;) {
-            apr_ssize_t n;
-            if (cap - got < GW_INPUT_CHUNK) {
-                cap *= 2;
-                if (_PyBytes_Resize(&result, cap) < 0)
-                    return NULL;
-                dst = PyBytes_AS_STRING(result);
-            }
-            n = input_raw(self, dst + got, cap - got);
-            if (n < 0) {
-                Py_DECREF(result);
-                return NULL;
-            }
-            if (n == 0)
-                break;
-            got += n;
-        }
-        if (_PyBytes_Resize(&result, got) < 0)
-            return NULL;
-        return result;
     }
-    if ((apr_size_t)size <= have)
-        return input_take(self, size);
-    result = PyBytes_FromStringAndSize(NULL, size);
+    else {
+        cap = (apr_size_t)size;
+    }
+    result = PyBytes_FromStringAndSize(NULL, cap);
     if (!result)
         return NULL;
     dst = PyBytes_AS_STRING(result);
     memcpy(dst, self->buf + self->start, have);
     self->start = self->end = 0;
     got = have;
-    while (got < (apr_size_t)size) {
-        apr_ssize_t n = input_raw(self, dst + got, size - got);
+    while (all || got < cap) {
+        apr_ssize_t n;
+        if (all && cap - got < GW_INPUT_CHUNK) {
+            cap *= 2;
+            if (_PyBytes_Resize(&result, cap) < 0)
+                return NULL;
+            dst = PyBytes_AS_STRING(result);
+        }
+        n = input_raw(self, dst + got, cap - got);
         if (n < 0) {
             Py_DECREF(result);
             return NULL;
@@ -199,7 +175,7 @@ static PyObject *input_read_impl(GwInput *self, Py_ssize_t size)
             break;
         got += n;
     }
-    if (got != (apr_size_t)size && _PyBytes_Resize(&result, got) < 0)
+    if (got != cap && _PyBytes_Resize(&result, got) < 0)
         return NULL;
     return result;
 }
@@ -331,9 +307,9 @@ static PyMethodDef input_methods[] = {
 };
 
 PyTypeObject GwInput_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    "mod_wsgi.Input",
-    sizeof(GwInput), 0,
+    PyVarObject_HEAD_INIT(NULL, 0) "mod_wsgi.Input",
+    sizeof(GwInput),
+    0,
     (destructor)input_dealloc,
 };
 

@@ -8,6 +8,11 @@
  * GIL for a request is one array lookup and PyEval_RestoreThread().
  */
 #include "gw_interp.h"
+#include "gw_adapter.h"
+#include "gw_config.h"
+#include "gw_input.h"
+#include "gw_log.h"
+#include "gw_profile.h"
 
 #include <unistd.h>
 #include <sys/stat.h>
@@ -15,7 +20,6 @@
 
 gw_python_settings gw_py;
 int gw_python_ready;
-server_rec *gw_main_server;
 
 static apr_pool_t *interp_pool;
 static apr_hash_t *interps;             /* name -> gw_interp* */
@@ -24,14 +28,10 @@ static apr_thread_mutex_t *create_lock;  /* one interpreter made at a time (gw_i
 static int interp_count;
 static gw_interp *main_interp;
 
-static GW_THREAD_LOCAL PyThreadState **tl_states;
-static GW_THREAD_LOCAL int tl_nstates;
-static GW_THREAD_LOCAL gw_interp *tl_last;
+static __thread PyThreadState **tl_states;
+static __thread int tl_nstates;
+static __thread gw_interp *tl_last;
 
-void gw_log_types_ready(void);
-void gw_log_types_done(void);
-void gw_input_types_ready(void);
-void gw_adapter_types_ready(void);
 
 /* ------------------------------------------------------- mod_wsgi module */
 
@@ -60,9 +60,8 @@ static PyObject *module_log_warning(PyObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
-static PyMethodDef module_log_warning_def = {
-    "_log_warning", (PyCFunction)module_log_warning, METH_O, NULL
-};
+static PyMethodDef module_log_warning_def = { "_log_warning", (PyCFunction)module_log_warning,
+                                              METH_O, NULL };
 
 PyObject *gw_module_create(const char *process_group, const char *application_group)
 {
@@ -191,7 +190,8 @@ static int setup_interpreter(gw_interp *ip, server_rec *s)
     Py_DECREF(r);
     fn = PyDict_GetItemString(ns, "_gw_setup");
     r = fn ? PyObject_CallFunction(fn, "zzii", gw_py.python_path, gw_py.python_eggs,
-                                   gw_py.restrict_signal, (int)getpid()) : NULL;
+                                   gw_py.restrict_signal, (int)getpid())
+           : NULL;
     if (!r)
         goto error;
     Py_DECREF(r);
@@ -202,14 +202,33 @@ error:
     Py_XDECREF(ns);
     {
         char head[512];
-        apr_snprintf(head, sizeof(head), "mod_gateway (pid=%d): Failed to set up Python "
-                     "interpreter '%s'.", (int)getpid(), ip->name);
+        apr_snprintf(head, sizeof(head),
+                     "mod_gateway (pid=%d): Failed to set up Python "
+                     "interpreter '%s'.",
+                     (int)getpid(), ip->name);
         gw_log_exception(NULL, s, head);
     }
     return -1;
 }
 
 /* ------------------------------------------------------ initialisation */
+
+void gw_python_settings_from_global(const char *process_group)
+{
+    gw_py = (gw_python_settings){
+        .process_group = process_group,
+        .python_home = gw_global->python_home,
+        .python_path = gw_global->python_path,
+        .python_eggs = gw_global->python_eggs,
+        .optimize = gw_global->python_optimize,
+        .restrict_stdin = gw_global->restrict_stdin,
+        .restrict_stdout = gw_global->restrict_stdout,
+        .restrict_signal = gw_global->restrict_signal,
+        .dont_write_bytecode = gw_global->dont_write_bytecode,
+        .hash_seed = gw_global->python_hash_seed,
+        .warnings = gw_global->python_warnings,
+    };
+}
 
 static int is_pyvenv(const char *home)
 {
@@ -223,13 +242,17 @@ static void check_home(server_rec *s, const char *home)
 {
     struct stat st;
     if (stat(home, &st) != 0)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s, "mod_gateway (pid=%d): Unable to stat "
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
+                     "mod_gateway (pid=%d): Unable to stat "
                      "Python home %s. Python interpreter may not be able to be initialized "
                      "correctly. Verify the supplied path and access permissions for whole of "
-                     "the path.", (int)getpid(), home);
+                     "the path.",
+                     (int)getpid(), home);
     else if (!S_ISDIR(st.st_mode))
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "mod_gateway (pid=%d): Python home %s is "
-                     "not a directory.", (int)getpid(), home);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "mod_gateway (pid=%d): Python home %s is "
+                     "not a directory.",
+                     (int)getpid(), home);
 }
 
 #if GW_HAVE_PYCONFIG
@@ -292,45 +315,35 @@ static int init_python(server_rec *s)
 failed_cfg:
     PyConfig_Clear(&cfg);
 failed:
-    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "mod_gateway (pid=%d): Python initialisation "
-                 "failed: %s%s%s", (int)getpid(), st.func ? st.func : "",
-                 st.func ? ": " : "", st.err_msg ? st.err_msg : "unknown error");
+    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                 "mod_gateway (pid=%d): Python initialisation "
+                 "failed: %s%s%s",
+                 (int)getpid(), st.func ? st.func : "", st.func ? ": " : "",
+                 st.err_msg ? st.err_msg : "unknown error");
     return -1;
 }
 #else
 static int init_python(server_rec *s)
 {
     const char *home = gw_py.python_home;
+    /* The legacy API keeps the strings it is given: they live as long as the process. */
 #if GW_PY3
-    static wchar_t *wargv[2];
-    static wchar_t *whome, *wprog;
-    wargv[0] = GW_DecodeLocale("mod_wsgi");
+    typedef wchar_t py_char;
+#define PY_STRING(s) GW_DecodeLocale(s)
 #else
-    static char *argv[] = { "mod_wsgi", NULL };
-    static char *chome, *cprog;
+    typedef char py_char;
+#define PY_STRING(s) strdup(s)
 #endif
+    static py_char *argv[2];
+    argv[0] = PY_STRING("mod_wsgi");
     if (home) {
         check_home(s, home);
-#if GW_PY3
-        if (is_pyvenv(home)) {
-            wprog = GW_DecodeLocale(apr_pstrcat(interp_pool, home, "/bin/python", NULL));
-            Py_SetProgramName(wprog);
-        }
-        else {
-            whome = GW_DecodeLocale(home);
-            Py_SetPythonHome(whome);
-        }
-#else
-        if (is_pyvenv(home)) {
-            cprog = strdup(apr_pstrcat(interp_pool, home, "/bin/python", NULL));
-            Py_SetProgramName(cprog);
-        }
-        else {
-            chome = strdup(home);
-            Py_SetPythonHome(chome);
-        }
-#endif
+        if (is_pyvenv(home))
+            Py_SetProgramName(PY_STRING(apr_pstrcat(interp_pool, home, "/bin/python", NULL)));
+        else
+            Py_SetPythonHome(PY_STRING(home));
     }
+#undef PY_STRING
     if (gw_py.hash_seed)
         setenv("PYTHONHASHSEED", gw_py.hash_seed, 1);
 #if GW_PY3
@@ -349,15 +362,13 @@ static int init_python(server_rec *s)
     Py_DontWriteBytecodeFlag = gw_py.dont_write_bytecode;
     Py_InitializeEx(0);
     if (!Py_IsInitialized()) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "mod_gateway (pid=%d): Python initialisation "
-                     "failed.", (int)getpid());
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     "mod_gateway (pid=%d): Python initialisation "
+                     "failed.",
+                     (int)getpid());
         return -1;
     }
-#if GW_PY3
-    PySys_SetArgvEx(1, wargv, 0);
-#else
     PySys_SetArgvEx(1, argv, 0);
-#endif
     if (gw_py.warnings && gw_py.warnings->nelts) {
         int i;
         PyObject *sysmod = PyImport_ImportModule("sys");
@@ -505,8 +516,10 @@ gw_interp *gw_interp_acquire(const char *name, server_rec *s)
     nts = Py_NewInterpreter();
     if (!nts) {
         PyThreadState_Swap(mts);
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "mod_gateway (pid=%d): Cannot create "
-                     "interpreter '%s'.", (int)getpid(), name);
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     "mod_gateway (pid=%d): Cannot create "
+                     "interpreter '%s'.",
+                     (int)getpid(), name);
         PyEval_SaveThread();
         apr_thread_mutex_unlock(create_lock);
         return NULL;

@@ -2,14 +2,16 @@
  * gw_log.c - wsgi.errors, sys.stdout/sys.stderr into Apache's error log,
  * tracebacks, and the restricted stdin/stdout objects.
  */
-#include "gw_interp.h"
+#include "gw_log.h"
+#include "gw_buf.h"
+#include "gw_profile.h"
 #include <structmember.h>
 
 #include <unistd.h>
 
-GW_THREAD_LOCAL gw_reqio *gw_current_io;
+__thread gw_reqio *gw_current_io;
+server_rec *gw_main_server;
 
-extern server_rec *gw_main_server;
 
 void gw_io_logf(gw_reqio *io, int level, const char *fmt, ...)
 {
@@ -63,8 +65,7 @@ static void log_prefixed(gw_reqio *io, server_rec *s, int level, const char *pre
 /* ---------------------------------------------------------------- Log type */
 
 typedef struct {
-    PyObject_HEAD
-    gw_reqio *io;           /* bound request (wsgi.errors), else NULL */
+    PyObject_HEAD gw_reqio *io;           /* bound request (wsgi.errors), else NULL */
     int bound;              /* 1 for wsgi.errors; 0 for sys.stdout/stderr */
     int expired;
     int finalizing;         /* a text wrapper over it is being destroyed (log_getattro) */
@@ -106,16 +107,9 @@ static int log_append(GwLog *self, const char *data, apr_size_t n)
     while ((nl = memchr(p, '\n', end - p)) != NULL) {
         if (self->len) {
             apr_size_t part = nl - p;
-            if (self->len + part > self->cap) {
-                apr_size_t cap = (self->len + part) * 2;
-                char *nb = PyMem_Realloc(self->buf, cap);
-                if (!nb) {
-                    PyErr_NoMemory();
-                    return -1;
-                }
-                self->buf = nb;
-                self->cap = cap;
-            }
+            if (self->len + part > self->cap &&
+                gw_buf_grow(&self->buf, &self->cap, (self->len + part) * 2) < 0)
+                return -1;
             memcpy(self->buf + self->len, p, part);
             self->len += part;
             log_emit(self, self->buf, self->len);
@@ -128,16 +122,9 @@ static int log_append(GwLog *self, const char *data, apr_size_t n)
     }
     if (p < end) {
         apr_size_t part = end - p;
-        if (self->len + part > self->cap) {
-            apr_size_t cap = (self->len + part) * 2 + 64;
-            char *nb = PyMem_Realloc(self->buf, cap);
-            if (!nb) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            self->buf = nb;
-            self->cap = cap;
-        }
+        if (self->len + part > self->cap &&
+            gw_buf_grow(&self->buf, &self->cap, (self->len + part) * 2 + 64) < 0)
+            return -1;
         memcpy(self->buf + self->len, p, part);
         self->len += part;
         if (self->len > 8000)
@@ -206,7 +193,8 @@ static int log_check_expired(GwLog *self, const char *call)
     if (!self->expired)
         return 0;
     if (gw_profile()->input_expired_names_call)
-        PyErr_Format(PyExc_RuntimeError, "%s() called on wsgi.errors after request completed", call);
+        PyErr_Format(PyExc_RuntimeError, "%s() called on wsgi.errors after request completed",
+                     call);
     else
         PyErr_SetString(PyExc_RuntimeError, "log object has expired");
     return -1;
@@ -293,7 +281,8 @@ static PyObject *log_close(GwLog *self, PyObject *unused)
 
 static PyObject *log_false(GwLog *self, PyObject *unused)
 {
-    (void)self; (void)unused;
+    (void)self;
+    (void)unused;
     Py_RETURN_FALSE;
 }
 
@@ -302,27 +291,31 @@ static PyObject *log_false(GwLog *self, PyObject *unused)
    releases' Log has none of it. */
 static PyObject *log_true(GwLog *self, PyObject *unused)
 {
-    (void)self; (void)unused;
+    (void)self;
+    (void)unused;
     Py_RETURN_TRUE;
 }
 
 static PyObject *log_fileno(GwLog *self, PyObject *unused)
 {
-    (void)self; (void)unused;
+    (void)self;
+    (void)unused;
     PyErr_SetString(PyExc_OSError, "Apache/mod_wsgi log object is not associated with a file "
-                    "descriptor.");
+                                   "descriptor.");
     return NULL;
 }
 
 static PyObject *log_encoding(GwLog *self, void *unused)
 {
-    (void)self; (void)unused;
+    (void)self;
+    (void)unused;
     return GW_Native_FromString("utf-8");
 }
 
 static PyObject *log_errors(GwLog *self, void *unused)
 {
-    (void)self; (void)unused;
+    (void)self;
+    (void)unused;
     return GW_Native_FromString("replace");
 }
 #endif
@@ -331,7 +324,8 @@ static PyObject *log_errors(GwLog *self, void *unused)
    a late write on, and it raises the RuntimeError an app sees there. */
 static PyObject *log_closed(GwLog *self, void *unused)
 {
-    (void)self; (void)unused;
+    (void)self;
+    (void)unused;
     Py_RETURN_FALSE;
 }
 
@@ -353,9 +347,7 @@ static PyObject *log_dealloc_warn(PyObject *self, PyObject *source)
     Py_RETURN_NONE;
 }
 
-static PyMethodDef log_dealloc_warn_def = {
-    "_dealloc_warn", log_dealloc_warn, METH_O, NULL
-};
+static PyMethodDef log_dealloc_warn_def = { "_dealloc_warn", log_dealloc_warn, METH_O, NULL };
 
 static PyObject *log_getattro(PyObject *self, PyObject *name)
 {
@@ -365,50 +357,44 @@ static PyObject *log_getattro(PyObject *self, PyObject *name)
 }
 #endif
 
-static PyMethodDef log_methods[] = {
-    { "write", (PyCFunction)log_write, METH_O, NULL },
-    { "writelines", (PyCFunction)log_writelines, METH_O, NULL },
-    { "flush", (PyCFunction)log_flush, METH_NOARGS, NULL },
-    { "close", (PyCFunction)log_close, METH_NOARGS, NULL },
-    { "isatty", (PyCFunction)log_false, METH_NOARGS, NULL },
+static PyMethodDef log_methods[] = { { "write", (PyCFunction)log_write, METH_O, NULL },
+                                     { "writelines", (PyCFunction)log_writelines, METH_O, NULL },
+                                     { "flush", (PyCFunction)log_flush, METH_NOARGS, NULL },
+                                     { "close", (PyCFunction)log_close, METH_NOARGS, NULL },
+                                     { "isatty", (PyCFunction)log_false, METH_NOARGS, NULL },
 #if GW_PY3
-    { "fileno", (PyCFunction)log_fileno, METH_NOARGS, NULL },
-    { "readable", (PyCFunction)log_false, METH_NOARGS, NULL },
-    { "seekable", (PyCFunction)log_false, METH_NOARGS, NULL },
-    { "writable", (PyCFunction)log_true, METH_NOARGS, NULL },
+                                     { "fileno", (PyCFunction)log_fileno, METH_NOARGS, NULL },
+                                     { "readable", (PyCFunction)log_false, METH_NOARGS, NULL },
+                                     { "seekable", (PyCFunction)log_false, METH_NOARGS, NULL },
+                                     { "writable", (PyCFunction)log_true, METH_NOARGS, NULL },
 #endif
-    { NULL, NULL, 0, NULL }
-};
+                                     { NULL, NULL, 0, NULL } };
 
-static PyGetSetDef log_getset[] = {
-    { "closed", (getter)log_closed, NULL, NULL, NULL },
+static PyGetSetDef log_getset[] = { { "closed", (getter)log_closed, NULL, NULL, NULL },
 #if GW_PY3
-    { "encoding", (getter)log_encoding, NULL, NULL, NULL },
-    { "errors", (getter)log_errors, NULL, NULL, NULL },
+                                    { "encoding", (getter)log_encoding, NULL, NULL, NULL },
+                                    { "errors", (getter)log_errors, NULL, NULL, NULL },
 #endif
-    { "name", (getter)log_name, NULL, NULL, NULL },    /* last: a profile may drop it */
-    { NULL, NULL, NULL, NULL, NULL }
-};
+                                    { "name", (getter)log_name, NULL, NULL,
+                                      NULL },    /* last: a profile may drop it */
+                                    { NULL, NULL, NULL, NULL, NULL } };
 
 #if !GW_PY3
-static PyMemberDef log_members[] = {
-    { "softspace", T_INT, offsetof(GwLog, softspace), 0, NULL },
-    { NULL, 0, 0, 0, NULL }
-};
+static PyMemberDef log_members[] = { { "softspace", T_INT, offsetof(GwLog, softspace), 0, NULL },
+                                     { NULL, 0, 0, 0, NULL } };
 #endif
 
 PyTypeObject GwLog_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    "mod_wsgi.Log",
-    sizeof(GwLog), 0,
+    PyVarObject_HEAD_INIT(NULL, 0) "mod_wsgi.Log",
+    sizeof(GwLog),
+    0,
     (destructor)log_dealloc,
 };
 
 /* ------------------------------------------------------ Restricted streams */
 
 typedef struct {
-    PyObject_HEAD
-    const char *stream;
+    PyObject_HEAD const char *stream;
 } GwRestricted;
 
 PyObject *gw_restricted_new(const char *stream)
@@ -432,9 +418,9 @@ static PyObject *restricted_getattro(GwRestricted *self, PyObject *name)
 }
 
 PyTypeObject GwRestricted_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    "mod_wsgi.Restricted",
-    sizeof(GwRestricted), 0,
+    PyVarObject_HEAD_INIT(NULL, 0) "mod_wsgi.Restricted",
+    sizeof(GwRestricted),
+    0,
     (destructor)restricted_dealloc,
 };
 
@@ -509,8 +495,8 @@ void gw_log_exception(gw_reqio *io, server_rec *s, const char *headline)
         }
     }
     if (fn)
-        lines = PyObject_CallFunctionObjArgs(fn, type, value ? value : Py_None,
-                                             tb ? tb : Py_None, NULL);
+        lines = PyObject_CallFunctionObjArgs(fn, type, value ? value : Py_None, tb ? tb : Py_None,
+                                             NULL);
     if (lines) {
         sep = GW_Native_FromString("");
         if (sep)
@@ -539,8 +525,6 @@ void gw_log_exception(gw_reqio *io, server_rec *s, const char *headline)
 }
 
 /* Fill the slots C89-style initialisers above cannot name portably. */
-void gw_log_types_ready(void);
-void gw_log_types_done(void);
 void gw_log_types_ready(void)
 {
     GwLog_Type.tp_flags = GW_TPFLAGS_DEFAULT;
@@ -553,7 +537,8 @@ void gw_log_types_ready(void)
     GwLog_Type.tp_members = log_members;
 #endif
     if (!gw_profile()->log_has_name)        /* drop the last entry, "name" */
-        memset(&log_getset[sizeof(log_getset) / sizeof(log_getset[0]) - 2], 0, sizeof(log_getset[0]));
+        memset(&log_getset[sizeof(log_getset) / sizeof(log_getset[0]) - 2], 0,
+               sizeof(log_getset[0]));
     GwLog_Type.tp_doc = "Writes lines to Apache's error log.";
     GwRestricted_Type.tp_flags = GW_TPFLAGS_DEFAULT;
     GwRestricted_Type.tp_getattro = (getattrofunc)restricted_getattro;

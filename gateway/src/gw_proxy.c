@@ -1,7 +1,8 @@
 /*
  * gw_proxy.c - the Apache child's side of daemon mode (gw_daemon_handle):
  * connect to the group's socket, send the request ('Q' + body frames) and
- * relay the response to the client as it is produced, with bounded memory.
+ * relay the response (gw_proxy_relay.c) to the client as it is produced, with
+ * bounded memory; then the outcome: truncation and the profile's errors.
  *
  * One thread, one non-blocking socket: while the request body is still being
  * sent, response bytes that arrive are relayed at once (an app may answer
@@ -10,7 +11,10 @@
  * flushed whenever the daemon has nothing more for the moment, so each chunk
  * the application produces reaches the client without waiting for the next.
  */
+#include "gw_proxy.h"
 #include "gw_daemon.h"
+#include "gw_profile.h"
+#include "gw_proxy_relay.h"
 #include "gw_wire.h"
 
 #include <unistd.h>
@@ -22,338 +26,13 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 
-#define RBUF_SIZE (256 * 1024)
 #define BODY_CHUNK (128 * 1024)
-#define TICK_MS 100
-
-typedef struct {
-    request_rec *r;
-    gw_daemon_group *g;
-    gw_daemon_rt *rt;
-    int fd;
-    apr_bucket_brigade *bb;
-    unsigned char *rbuf;
-    size_t rcap, rstart, rend;
-    uint32_t data_left;
-    int in_data;
-    int headers_done, body_started, unflushed;
-    int finished;                   /* 0, or GW_WIRE_END / _ABORT / _ERROR */
-    int err_status;
-    int protocol_error, client_gone, daemon_closed;
-    int fds[8], nfds;
-    int sendfile;                   /* WSGIEnableSendfile: passed files go out with sendfile() */
-    int connects;                   /* connect() attempts it took (mod_wsgi.daemon_connects) */
-    apr_time_t last_io;
-    apr_interval_time_t timeout;
-} px;
-
-static apr_status_t close_fd_cleanup(void *data)
-{
-    close((int)(intptr_t)data);
-    return APR_SUCCESS;
-}
-
-/* --------------------------------------------------------------- response */
-
-static void set_headers(px *x, const gw_wire_headers *h, const gw_wire_pair *pairs)
-{
-    request_rec *r = x->r;
-    uint32_t i;
-    r->status = (int)h->status;
-    r->status_line = apr_pstrdup(r->pool, h->status_line);
-    for (i = 0; i < h->npairs; i++) {
-        const char *name = pairs[i].key, *value = apr_pstrdup(r->pool, pairs[i].value);
-        if (!strcasecmp(name, "Content-Type")) {
-            ap_set_content_type(r, value);
-        }
-        else if (!strcasecmp(name, "Content-Length")) {
-            apr_off_t v;
-            char *end;
-            if (apr_strtoff(&v, value, &end, 10) == APR_SUCCESS)
-                ap_set_content_length(r, v);
-        }
-        else if (!strcasecmp(name, "WWW-Authenticate")) {
-            apr_table_add(r->err_headers_out, name, value);
-        }
-        else {
-            apr_table_add(r->headers_out, name, value);
-        }
-    }
-}
-
-static int pass(px *x, int flush)
-{
-    conn_rec *c = x->r->connection;
-    apr_status_t rv;
-    if (x->client_gone) {
-        apr_brigade_cleanup(x->bb);
-        return -1;
-    }
-    if (flush)
-        APR_BRIGADE_INSERT_TAIL(x->bb, apr_bucket_flush_create(c->bucket_alloc));
-    if (APR_BRIGADE_EMPTY(x->bb))
-        return 0;
-    rv = ap_pass_brigade(x->r->output_filters, x->bb);
-    apr_brigade_cleanup(x->bb);
-    x->unflushed = !flush;
-    if (rv != APR_SUCCESS || c->aborted) {
-        x->client_gone = 1;
-        return -1;
-    }
-    return 0;
-}
-
-/* Turn the buffered bytes into headers and buckets.  0, or -1 on a protocol error. */
-static int process(px *x)
-{
-    request_rec *r = x->r;
-    conn_rec *c = r->connection;
-    while (!x->finished) {
-        size_t avail = x->rend - x->rstart;
-        gw_wire_frame f;
-        const unsigned char *payload;
-        if (x->in_data) {
-            size_t take = avail < x->data_left ? avail : x->data_left;
-            if (!take)
-                break;
-            APR_BRIGADE_INSERT_TAIL(x->bb, apr_bucket_transient_create(
-                (const char *)x->rbuf + x->rstart, take, c->bucket_alloc));
-            x->rstart += take;
-            x->data_left -= (uint32_t)take;
-            x->body_started = 1;
-            if (!x->data_left)
-                x->in_data = 0;
-            continue;
-        }
-        if (gw_wire_frame_header(x->rbuf + x->rstart, avail, &f) == GW_WIRE_NEED_MORE)
-            break;
-        if (gw_wire_frame_header(x->rbuf + x->rstart, avail, &f) != GW_WIRE_OK)
-            return -1;
-        if (f.type == GW_WIRE_DATA) {
-            if (!x->headers_done)
-                return -1;
-            x->rstart += GW_WIRE_HEADER_SIZE;
-            x->data_left = f.length;
-            x->in_data = f.length > 0;
-            continue;
-        }
-        if (avail < GW_WIRE_HEADER_SIZE + (size_t)f.length) {
-            size_t need = GW_WIRE_HEADER_SIZE + (size_t)f.length;
-            if (need > x->rcap) {
-                unsigned char *nb;
-                /* Buckets may still point at the old buffer: it lives in r->pool. */
-                nb = apr_palloc(r->pool, need);
-                memcpy(nb, x->rbuf + x->rstart, avail);
-                x->rbuf = nb;
-                x->rcap = need;
-                x->rstart = 0;
-                x->rend = avail;
-            }
-            break;
-        }
-        payload = x->rbuf + x->rstart + GW_WIRE_HEADER_SIZE;
-        switch (f.type) {
-        case GW_WIRE_HEADERS: {
-            gw_wire_headers h;
-            size_t maxp = f.length / 10 + 1;
-            gw_wire_pair *pairs;
-            if (x->headers_done)
-                return -1;
-            if (maxp > GW_WIRE_MAX_PAIRS)
-                maxp = GW_WIRE_MAX_PAIRS;
-            pairs = apr_palloc(r->pool, maxp * sizeof(*pairs));
-            if (gw_wire_decode_headers(payload, f.length, &h, pairs, maxp) != GW_WIRE_OK)
-                return -1;
-            set_headers(x, &h, pairs);
-            x->headers_done = 1;
-            break;
-        }
-        case GW_WIRE_FILE: {
-            uint64_t off, len;
-            apr_file_t *file = NULL;
-            apr_os_file_t ofd;
-            int i;
-            if (!x->headers_done || x->nfds == 0 ||
-                gw_wire_decode_file(payload, f.length, &off, &len) != GW_WIRE_OK)
-                return -1;
-            ofd = x->fds[0];
-            for (i = 1; i < x->nfds; i++)
-                x->fds[i - 1] = x->fds[i];
-            x->nfds--;
-            apr_pool_cleanup_register(r->pool, (void *)(intptr_t)ofd, close_fd_cleanup,
-                                      apr_pool_cleanup_null);
-            if (apr_os_file_put(&file, &ofd, APR_FOPEN_READ |
-                                (x->sendfile ? APR_FOPEN_SENDFILE_ENABLED : 0), r->pool)
-                != APR_SUCCESS)
-                return -1;
-            if (len)
-                apr_brigade_insert_file(x->bb, file, (apr_off_t)off, (apr_off_t)len, r->pool);
-            x->body_started = 1;
-            break;
-        }
-        case GW_WIRE_ERROR: {
-            uint32_t st;
-            if (gw_wire_decode_error(payload, f.length, &st) != GW_WIRE_OK)
-                return -1;
-            x->err_status = (int)st;
-            x->finished = GW_WIRE_ERROR;
-            break;
-        }
-        case GW_WIRE_END:
-            if (!x->headers_done)
-                return -1;
-            x->finished = GW_WIRE_END;
-            break;
-        case GW_WIRE_ABORT:
-            x->finished = GW_WIRE_ABORT;
-            break;
-        default:
-            return -1;
-        }
-        x->rstart += GW_WIRE_HEADER_SIZE + (size_t)f.length;
-    }
-    return 0;
-}
-
-/* One read from the daemon: >0 bytes, 0 EOF, -1 error, -2 nothing now. */
-static ssize_t read_some(px *x)
-{
-    struct msghdr mh;
-    struct iovec iov;
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int) * 8)];
-    } ctl;
-    ssize_t n;
-    if (x->rstart == x->rend)
-        x->rstart = x->rend = 0;
-    else if (x->rcap - x->rend < 4096 || x->rcap - x->rstart < GW_WIRE_HEADER_SIZE + 64) {
-        memmove(x->rbuf, x->rbuf + x->rstart, x->rend - x->rstart);
-        x->rend -= x->rstart;
-        x->rstart = 0;
-    }
-    memset(&mh, 0, sizeof(mh));
-    iov.iov_base = x->rbuf + x->rend;
-    iov.iov_len = x->rcap - x->rend;
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = ctl.buf;
-    mh.msg_controllen = sizeof(ctl.buf);
-    do {
-        n = recvmsg(x->fd, &mh, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK ? -2 : -1;
-    if (mh.msg_controllen > 0) {
-        struct cmsghdr *cm;
-        for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-                int k, cnt = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-                for (k = 0; k < cnt; k++) {
-                    int fd;
-                    memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
-                    if (x->nfds < 8)
-                        x->fds[x->nfds++] = fd;
-                    else
-                        close(fd);
-                }
-            }
-        }
-    }
-    if (n > 0) {
-        x->rend += (size_t)n;
-        x->last_io = apr_time_now();
-    }
-    return n;
-}
-
-/* Nothing arrived for a tick: stop when the group failed or the daemon timed out. */
-static int idle_check(px *x, int *timed_out)
-{
-    if (!x->headers_done && x->rend == x->rstart && x->rt->shm->state == GW_GROUP_FAILED)
-        return -1;
-    if (apr_time_now() - x->last_io > x->timeout) {
-        *timed_out = 1;
-        return -1;
-    }
-    return 0;
-}
-
-static int wait_readable(px *x)
-{
-    struct pollfd pf;
-    pf.fd = x->fd;
-    pf.events = POLLIN;
-    return poll(&pf, 1, TICK_MS);
-}
-
-/* Discard the daemon's answer to a request the child gives up on, until the daemon
- * closes (or goes quiet for the socket timeout). */
-static void drain(px *x)
-{
-    char sink[8192];
-    for (;;) {
-        ssize_t n;
-        if (wait_readable(x) == 0) {
-            if (apr_time_now() - x->last_io > x->timeout)
-                return;
-            continue;
-        }
-        n = recv(x->fd, sink, sizeof(sink), 0);
-        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-            return;
-        if (n > 0)
-            x->last_io = apr_time_now();
-    }
-}
-
-/*
- * Read and relay whatever the daemon has: when blocking, until the response is
- * finished; else only what is there now.  0, or -1 when relaying must stop
- * (EOF, error, client gone, group failed, timeout).
- */
-static int pump(px *x, int blocking, int *timed_out)
-{
-    /* Right after the request went out: wait for the answer before reading. */
-    if (blocking && !x->finished) {
-        while (wait_readable(x) == 0)
-            if (idle_check(x, timed_out) < 0)
-                return -1;
-    }
-    for (;;) {
-        ssize_t n;
-        if (x->finished)
-            return 0;
-        n = read_some(x);
-        if (n > 0) {
-            if (process(x) < 0) {
-                x->protocol_error = 1;
-                return -1;
-            }
-            if (pass(x, 0) < 0)
-                return -1;
-            continue;
-        }
-        if (n == 0 || n == -1) {
-            x->daemon_closed = 1;
-            return -1;
-        }
-        /* Nothing more for now: what was passed goes to the client. */
-        if (x->unflushed && pass(x, 1) < 0)
-            return -1;
-        if (!blocking)
-            return 0;
-        while (wait_readable(x) == 0)
-            if (idle_check(x, timed_out) < 0)
-                return -1;
-    }
-}
 
 /* ---------------------------------------------------------------- request */
 
 /* Write all of iov (non-blocking socket), relaying response bytes meanwhile.
  * 0 done, 1 stop sending (response finished or daemon closed), -1 relay failed. */
-static int send_iov(px *x, struct iovec *iov, int n, int *timed_out)
+static int send_iov(gw_px *x, struct iovec *iov, int n, int *timed_out)
 {
     while (n > 0) {
         ssize_t w = writev(x->fd, iov, n);
@@ -366,9 +45,9 @@ static int send_iov(px *x, struct iovec *iov, int n, int *timed_out)
                 return 1;   /* EPIPE/ECONNRESET: read what the daemon said */
             pf.fd = x->fd;
             pf.events = POLLOUT | POLLIN;
-            pr = poll(&pf, 1, TICK_MS);
+            pr = poll(&pf, 1, GW_PX_TICK_MS);
             if (pr > 0 && (pf.revents & (POLLIN | POLLHUP | POLLERR))) {
-                if (pump(x, 0, timed_out) < 0)
+                if (gw_px_pump(x, 0, timed_out) < 0)
                     return x->client_gone ? -1 : 1;
                 if (x->finished)
                     return 1;
@@ -392,15 +71,15 @@ static int send_iov(px *x, struct iovec *iov, int n, int *timed_out)
 /* connect_group's outcome. */
 typedef enum {
     CONNECTED,                      /* x->fd is the connection */
-    CONNECT_FAILED,                 /* no socket, or none within connect-timeout; errno says why */
-    CONNECT_GROUP_FAILED            /* the group failed meanwhile: waiting on is pointless */
+    CONNECT_FAILED, /* no socket, or none within connect-timeout; errno says why */
+    CONNECT_GROUP_FAILED /* the group failed meanwhile: waiting on is pointless */
 } connect_result;
 
-static connect_result connect_group(px *x)
+static connect_result connect_group(gw_px *x)
 {
     struct sockaddr_un sa;
-    apr_time_t deadline = apr_time_now() +
-        apr_time_from_sec(x->g->connect_timeout > 0 ? x->g->connect_timeout : 15);
+    apr_time_t deadline =
+        apr_time_now() + apr_time_from_sec(x->g->connect_timeout > 0 ? x->g->connect_timeout : 15);
     long delay_us = 5000;
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
@@ -435,15 +114,15 @@ static connect_result connect_group(px *x)
     }
 }
 
-static void abort_client(px *x)
+static void abort_client(gw_px *x)
 {
     request_rec *r = x->r;
     conn_rec *c = r->connection;
     if (x->client_gone)
         return;
     c->keepalive = AP_CONN_CLOSE;
-    APR_BRIGADE_INSERT_TAIL(x->bb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool,
-                                                          c->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(
+        x->bb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool, c->bucket_alloc));
     APR_BRIGADE_INSERT_TAIL(x->bb, apr_bucket_flush_create(c->bucket_alloc));
     ap_pass_brigade(r->output_filters, x->bb);
     apr_brigade_cleanup(x->bb);
@@ -458,16 +137,18 @@ static void abort_client(px *x)
 
 /* The group failed to start (found before, while or after connecting): 503.  The
  * cause itself is logged once, when the group failed (gw_daemon.c). */
-static int answer_unavailable(px *x)
+static int answer_unavailable(gw_px *x)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, "mod_gateway (pid=%d): Daemon process group "
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r,
+                  "mod_gateway (pid=%d): Daemon process group "
                   "'%s' is not available (it cannot start; the cause was logged when it "
-                  "failed); answering 503: %s", (int)getpid(), x->g->name, x->r->filename);
+                  "failed); answering 503: %s",
+                  (int)getpid(), x->g->name, x->r->filename);
     return HTTP_SERVICE_UNAVAILABLE;
 }
 
 /* Set x up for r, unless the group cannot take it at all. */
-static int start(px *x, request_rec *r, gw_daemon_group *g, const gw_request_config *rc)
+static int start(gw_px *x, request_rec *r, gw_daemon_group *g, const gw_request_config *rc)
 {
     memset(x, 0, sizeof(*x));
     x->r = r;
@@ -475,16 +156,20 @@ static int start(px *x, request_rec *r, gw_daemon_group *g, const gw_request_con
     x->rt = gw_daemon_runtime(g);
     x->fd = -1;
     if (!x->rt) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Daemon process group "
-                      "'%s' is not running: %s", (int)getpid(), g->name, r->filename);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_gateway (pid=%d): Daemon process group "
+                      "'%s' is not running: %s",
+                      (int)getpid(), g->name, r->filename);
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if (x->rt->shm->state == GW_GROUP_FAILED)
         return answer_unavailable(x);
     if (r->read_chunked && gw_profile()->daemon_refuses_chunked) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): A chunked request body "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_gateway (pid=%d): A chunked request body "
                       "cannot be passed to daemon process group '%s' (mod_wsgi 3.4 behaviour); "
-                      "answering 500: %s", (int)getpid(), g->name, r->filename);
+                      "answering 500: %s",
+                      (int)getpid(), g->name, r->filename);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     x->timeout = g->socket_timeout > 0 ? apr_time_from_sec(g->socket_timeout) : r->server->timeout;
@@ -495,7 +180,7 @@ static int start(px *x, request_rec *r, gw_daemon_group *g, const gw_request_con
 }
 
 /* Connect to the group's socket and set up the relaying: OK or 503. */
-static int open_connection(px *x, apr_table_t *env)
+static int open_connection(gw_px *x, apr_table_t *env)
 {
     request_rec *r = x->r;
     /* mod_wsgi.queue_start: the moment the request is handed to the daemon (before
@@ -506,29 +191,27 @@ static int open_connection(px *x, apr_table_t *env)
         apr_table_set(env, "mod_wsgi.queue_start", buf);
     }
     switch (connect_group(x)) {
-    case CONNECT_GROUP_FAILED:
-        return answer_unavailable(x);
+    case CONNECT_GROUP_FAILED: return answer_unavailable(x);
     case CONNECT_FAILED:
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r, "mod_gateway (pid=%d): Unable to "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r,
+                      "mod_gateway (pid=%d): Unable to "
                       "connect to WSGI daemon process '%s' on '%s' within connect-timeout; "
-                      "answering 503: %s", (int)getpid(), x->g->name, x->rt->socket_path,
-                      r->filename);
+                      "answering 503: %s",
+                      (int)getpid(), x->g->name, x->rt->socket_path, r->filename);
         return HTTP_SERVICE_UNAVAILABLE;
-    case CONNECTED:
-        break;
+    case CONNECTED: break;
     }
-    apr_pool_cleanup_register(r->pool, (void *)(intptr_t)x->fd, close_fd_cleanup,
+    apr_pool_cleanup_register(r->pool, (void *)(intptr_t)x->fd, gw_px_close_fd,
                               apr_pool_cleanup_null);
     x->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    x->rbuf = apr_palloc(r->pool, RBUF_SIZE);
-    x->rcap = RBUF_SIZE;
+    x->rbuf = apr_palloc(r->pool, GW_PX_RBUF_SIZE);
+    x->rcap = GW_PX_RBUF_SIZE;
     x->last_io = apr_time_now();
     return OK;
 }
 
 /* The 'Q' frame, into *q: OK, or 431 when it is over the wire's limits. */
-static int encode_request(px *x, const gw_request_config *rc, apr_table_t *env,
-                          struct iovec *q)
+static int encode_request(gw_px *x, const gw_request_config *rc, apr_table_t *env, struct iovec *q)
 {
     request_rec *r = x->r;
     const apr_array_header_t *arr;
@@ -563,14 +246,15 @@ static int encode_request(px *x, const gw_request_config *rc, apr_table_t *env,
         pairs[npairs].value_len = (uint32_t)strlen(e[i].val);
         npairs++;
     }
-    qsize = gw_wire_request_size(r->filename, rc->application_group, rc->callable_object,
-                                 r->uri, pairs, npairs);
+    qsize = gw_wire_request_size(r->filename, rc->application_group, rc->callable_object, r->uri,
+                                 pairs, npairs);
     if (qsize - GW_WIRE_HEADER_SIZE > GW_WIRE_MAX_META || npairs > GW_WIRE_MAX_PAIRS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Request headers too "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_gateway (pid=%d): Request headers too "
                       "large for daemon process group '%s' (%lu variables, %lu bytes; at most "
-                      "%u and %u); answering 431: %s", (int)getpid(), x->g->name,
-                      (unsigned long)npairs, (unsigned long)qsize, (unsigned)GW_WIRE_MAX_PAIRS,
-                      (unsigned)GW_WIRE_MAX_META, r->filename);
+                      "%u and %u); answering 431: %s",
+                      (int)getpid(), x->g->name, (unsigned long)npairs, (unsigned long)qsize,
+                      (unsigned)GW_WIRE_MAX_PAIRS, (unsigned)GW_WIRE_MAX_META, r->filename);
         return HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
     }
     q->iov_base = apr_palloc(r->pool, qsize);
@@ -590,7 +274,7 @@ static int encode_request(px *x, const gw_request_config *rc, apr_table_t *env,
  * outcome tells; 500 when the daemon does not take the request within socket-timeout
  * or reading the client's body fails.
  */
-static int send_request(px *x, struct iovec q, int *timed_out)
+static int send_request(gw_px *x, struct iovec q, int *timed_out)
 {
     request_rec *r = x->r;
     unsigned char bhdr[GW_WIRE_HEADER_SIZE], zhdr[GW_WIRE_HEADER_SIZE];
@@ -616,26 +300,29 @@ static int send_request(px *x, struct iovec q, int *timed_out)
         /* The daemon took none or only part of the request within socket-timeout
          * (its threads busy, the request larger than the socket buffers): 500, as the
          * releases answer; closing hands the daemon an end it drops the request at. */
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_TIMEUP, r, "mod_gateway (pid=%d): Unable "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_TIMEUP, r,
+                      "mod_gateway (pid=%d): Unable "
                       "to send request details to WSGI daemon process '%s' on '%s' within "
-                      "socket-timeout; answering 500: %s", (int)getpid(), x->g->name,
-                      x->rt->socket_path, r->filename);
+                      "socket-timeout; answering 500: %s",
+                      (int)getpid(), x->g->name, x->rt->socket_path, r->filename);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     while (rv == 0 && !body_done) {
         long n = ap_get_client_block(r, cbuf, BODY_CHUNK);
         k = 0;
         if (n < 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "mod_gateway (pid=%d): reading "
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          "mod_gateway (pid=%d): reading "
                           "the request body failed (client disconnected or timed out): "
-                          "%s", (int)getpid(), r->filename);
+                          "%s",
+                          (int)getpid(), r->filename);
             /* 500 as every release answers, client gone or not.  The daemon must
              * still run the app and see its read fail: end the body with a
              * half-close and wait for the daemon to finish.  Closing at once would
              * reset a connection the daemon has not accepted yet (AF_UNIX resets an
              * embryonic peer), and the app would never run. */
             shutdown(x->fd, SHUT_WR);
-            drain(x);
+            gw_px_drain(x);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         if (n > 0) {
@@ -657,13 +344,14 @@ static int send_request(px *x, struct iovec q, int *timed_out)
 }
 
 /* Relaying ended with no response headers: why, and what the client gets. */
-static int no_headers(px *x, int timed_out)
+static int no_headers(gw_px *x, int timed_out)
 {
     request_rec *r = x->r;
     if (x->rt->shm->state == GW_GROUP_FAILED)
         return answer_unavailable(x);
     if (timed_out) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Timeout when "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_gateway (pid=%d): Timeout when "
                       "reading response headers from daemon process '%s': %s",
                       (int)getpid(), x->g->name, r->filename);
         return HTTP_GATEWAY_TIME_OUT;
@@ -673,31 +361,35 @@ static int no_headers(px *x, int timed_out)
          * every release answers 500 for a malformed response start (its "Malformed
          * header ... from daemon process"), 6.x too, and closes the connection. */
         r->connection->keepalive = AP_CONN_CLOSE;
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Malformed "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_gateway (pid=%d): Malformed "
                       "response from daemon process group '%s' before the response "
-                      "headers (not a response frame); answering 500: %s", (int)getpid(),
-                      x->g->name, r->filename);
+                      "headers (not a response frame); answering 500: %s",
+                      (int)getpid(), x->g->name, r->filename);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Connection closed "
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "mod_gateway (pid=%d): Connection closed "
                   "from daemon process group '%s' before the response headers (the "
-                  "daemon process died or was restarted): %s", (int)getpid(), x->g->name,
-                  r->filename);
+                  "daemon process died or was restarted): %s",
+                  (int)getpid(), x->g->name, r->filename);
     return gw_profile()->daemon_pre_header_death_status;
 }
 
 /* The handler's status once the relaying is over. */
-static int outcome(px *x, int timed_out)
+static int outcome(gw_px *x, int timed_out)
 {
     request_rec *r = x->r;
     if (x->client_gone) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "mod_gateway (pid=%d): Client closed the "
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "mod_gateway (pid=%d): Client closed the "
                       "connection during the response; the request in daemon process group "
-                      "'%s' is stopped: %s", (int)getpid(), x->g->name, r->filename);
+                      "'%s' is stopped: %s",
+                      (int)getpid(), x->g->name, r->filename);
         return OK;
     }
     if (x->finished == GW_WIRE_END) {
-        pass(x, 0);
+        gw_px_pass(x, 0);
         return OK;
     }
     if (x->finished == GW_WIRE_ERROR && !x->body_started) {
@@ -716,10 +408,15 @@ static int outcome(px *x, int timed_out)
     }
     if (!x->headers_done)
         return no_headers(x, timed_out);
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): %s from daemon process "
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "mod_gateway (pid=%d): %s from daemon process "
                   "group '%s' before the response was complete; the client sees it truncated: "
-                  "%s", (int)getpid(), timed_out ? "Timeout" : x->protocol_error ?
-                  "Malformed response" : "Connection closed", x->g->name, r->filename);
+                  "%s",
+                  (int)getpid(),
+                  timed_out           ? "Timeout"
+                  : x->protocol_error ? "Malformed response"
+                                      : "Connection closed",
+                  x->g->name, r->filename);
     abort_client(x);
     return OK;
 }
@@ -727,16 +424,15 @@ static int outcome(px *x, int timed_out)
 int gw_daemon_handle(request_rec *r, gw_daemon_group *g, const gw_request_config *rc,
                      apr_table_t *env)
 {
-    px x;
+    gw_px x;
     struct iovec q;
     int timed_out = 0, status;
 
-    if ((status = start(&x, r, g, rc)) != OK ||
-        (status = open_connection(&x, env)) != OK ||
+    if ((status = start(&x, r, g, rc)) != OK || (status = open_connection(&x, env)) != OK ||
         (status = encode_request(&x, rc, env, &q)) != OK ||
         (status = send_request(&x, q, &timed_out)) != OK)
         return status;
     if (!x.client_gone && !timed_out)
-        pump(&x, 1, &timed_out);
+        gw_px_pump(&x, 1, &timed_out);
     return outcome(&x, timed_out);
 }

@@ -6,7 +6,13 @@
  * re-imported when its mtime differs from the recorded __mtime__ (or its
  * reload_required(path) says so) while WSGIScriptReloading is On.
  */
-#include "gw_interp.h"
+#include "gw_script.h"
+#include "gw_adapter.h"
+#include "gw_config.h"
+#include "gw_environ.h"
+#include "gw_input.h"
+#include "gw_log.h"
+#include "gw_profile.h"
 
 #include <unistd.h>
 #include <sys/stat.h>
@@ -87,8 +93,10 @@ static int needs_reload(gw_reqio *io, server_rec *s, PyObject *module, apr_time_
             }
             if (PyErr_Occurred()) {
                 char head[1024];
-                apr_snprintf(head, sizeof(head), "mod_gateway (pid=%d): Exception occurred "
-                             "processing WSGI script '%s'.", (int)getpid(), script);
+                apr_snprintf(head, sizeof(head),
+                             "mod_gateway (pid=%d): Exception occurred "
+                             "processing WSGI script '%s'.",
+                             (int)getpid(), script);
                 gw_log_exception(io, s, head);
             }
             PyErr_Clear();
@@ -107,9 +115,11 @@ static PyObject *load(gw_interp *ip, gw_reqio *io, server_rec *s, const char *sc
     char head[1024];
     (void)ip;
 
-    gw_io_logf(io, APLOG_INFO, "mod_gateway (pid=%d, process='%s', application='%s'): %s %s "
-               "'%s'.", (int)getpid(), gw_py.process_group, ip->name,
-               reloading ? "Reloading" : "Loading", kind, script);
+    gw_io_logf(io, APLOG_INFO,
+               "mod_gateway (pid=%d, process='%s', application='%s'): %s %s "
+               "'%s'.",
+               (int)getpid(), gw_py.process_group, ip->name, reloading ? "Reloading" : "Loading",
+               kind, script);
 
     fp = fopen(script, "rb");
     if (!fp) {
@@ -139,11 +149,15 @@ static PyObject *load(gw_interp *ip, gw_reqio *io, server_rec *s, const char *sc
         module = PyImport_ExecCodeModuleEx((char *)name, code, (char *)script);
     Py_XDECREF(code);
     if (!module) {
-        apr_snprintf(head, sizeof(head), "mod_gateway (pid=%d): Target WSGI script '%s' cannot "
-                     "be loaded as Python module.", (int)getpid(), script);
+        apr_snprintf(head, sizeof(head),
+                     "mod_gateway (pid=%d): Target WSGI script '%s' cannot "
+                     "be loaded as Python module.",
+                     (int)getpid(), script);
         gw_io_logf(io, APLOG_ERR, "%s", head);
-        apr_snprintf(head, sizeof(head), "mod_gateway (pid=%d): Exception occurred processing "
-                     "WSGI script '%s'.", (int)getpid(), script);
+        apr_snprintf(head, sizeof(head),
+                     "mod_gateway (pid=%d): Exception occurred processing "
+                     "WSGI script '%s'.",
+                     (int)getpid(), script);
         gw_log_exception(io, s, head);
         /* No half-run module is kept (ERR-031): PyImport_ExecCodeModuleEx takes a module
          * whose code failed out of sys.modules itself, so the next request imports again. */
@@ -190,11 +204,10 @@ PyObject *gw_script_module(gw_interp *ip, gw_reqio *io, server_rec *s, const cha
     }
 
     /* Serialise loading within the interpreter; wait without the GIL. */
-    Py_BEGIN_ALLOW_THREADS
-    apr_thread_mutex_lock(ip->import_lock);
+    Py_BEGIN_ALLOW_THREADS apr_thread_mutex_lock(ip->import_lock);
     Py_END_ALLOW_THREADS
 
-    m = PyDict_GetItemString(modules, name);
+        m = PyDict_GetItemString(modules, name);
     if (m) {
         if (!mtime)
             mtime = script_mtime(script);
@@ -230,15 +243,17 @@ int gw_execute(gw_reqio *io, server_rec *s, const apr_table_t *env, const gw_exe
 
     ip = gw_interp_acquire(a->application_group, s);
     if (!ip) {
-        gw_io_logf(io, APLOG_ERR, "mod_gateway (pid=%d): Python is not available in this "
-                   "process, cannot run '%s'.", (int)getpid(), a->script);
+        gw_io_logf(io, APLOG_ERR,
+                   "mod_gateway (pid=%d): Python is not available in this "
+                   "process, cannot run '%s'.",
+                   (int)getpid(), a->script);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     saved_io = gw_current_io;
     gw_current_io = io;
 
-    module = gw_script_module(ip, io, s, a->script, a->script_reloading, a->resource,
-                              "WSGI script");
+    module =
+        gw_script_module(ip, io, s, a->script, a->script_reloading, a->resource, "WSGI script");
     if (!module) {
         status = HTTP_INTERNAL_SERVER_ERROR;
         goto out;
@@ -247,11 +262,12 @@ int gw_execute(gw_reqio *io, server_rec *s, const apr_table_t *env, const gw_exe
     Py_DECREF(module);
     if (!app) {
         PyErr_Clear();
-        gw_io_logf(io, APLOG_ERR, "mod_gateway (pid=%d): Target WSGI script '%s' does not "
-                   "contain WSGI application '%s'.", (int)getpid(), a->script,
-                   a->callable_object);
-        status = a->daemon && gw_profile()->daemon_missing_callable_500
-                 ? HTTP_INTERNAL_SERVER_ERROR : HTTP_NOT_FOUND;
+        gw_io_logf(io, APLOG_ERR,
+                   "mod_gateway (pid=%d): Target WSGI script '%s' does not "
+                   "contain WSGI application '%s'.",
+                   (int)getpid(), a->script, a->callable_object);
+        status = a->daemon && gw_profile()->daemon_missing_callable_500 ? HTTP_INTERNAL_SERVER_ERROR
+                                                                        : HTTP_NOT_FOUND;
         goto out;
     }
 

@@ -29,21 +29,15 @@ int gw_wire_frame_header(const unsigned char *buf, size_t len, gw_wire_frame *f)
     f->length = n;
     switch (buf[0]) {
     case GW_WIRE_REQUEST:
-    case GW_WIRE_HEADERS:
-        return n > GW_WIRE_MAX_META ? GW_WIRE_ETOOBIG : GW_WIRE_OK;
+    case GW_WIRE_HEADERS: return n > GW_WIRE_MAX_META ? GW_WIRE_ETOOBIG : GW_WIRE_OK;
     case GW_WIRE_BODY:
-    case GW_WIRE_DATA:
-        return n > GW_WIRE_MAX_DATA ? GW_WIRE_ETOOBIG : GW_WIRE_OK;
+    case GW_WIRE_DATA: return n > GW_WIRE_MAX_DATA ? GW_WIRE_ETOOBIG : GW_WIRE_OK;
     case GW_WIRE_BODY_END:
     case GW_WIRE_END:
-    case GW_WIRE_ABORT:
-        return n ? GW_WIRE_EMALFORMED : GW_WIRE_OK;
-    case GW_WIRE_ERROR:
-        return n != 4 ? GW_WIRE_EMALFORMED : GW_WIRE_OK;
-    case GW_WIRE_FILE:
-        return n != 16 ? GW_WIRE_EMALFORMED : GW_WIRE_OK;
-    default:
-        return GW_WIRE_EMALFORMED;
+    case GW_WIRE_ABORT: return n ? GW_WIRE_EMALFORMED : GW_WIRE_OK;
+    case GW_WIRE_ERROR: return n != 4 ? GW_WIRE_EMALFORMED : GW_WIRE_OK;
+    case GW_WIRE_FILE: return n != 16 ? GW_WIRE_EMALFORMED : GW_WIRE_OK;
+    default: return GW_WIRE_EMALFORMED;
     }
 }
 
@@ -51,6 +45,18 @@ int gw_wire_frame_header(const unsigned char *buf, size_t len, gw_wire_frame *f)
 typedef struct {
     const unsigned char *p, *end;
 } cursor;
+
+/* A cursor over a 'Q' or 'H' payload of len bytes, and its decoded form `out` zeroed,
+   unless the payload is over the limit. */
+static int cur_open(cursor *c, const unsigned char *p, size_t len, void *out, size_t out_size)
+{
+    if (len > GW_WIRE_MAX_META)
+        return GW_WIRE_ETOOBIG;
+    c->p = p;
+    c->end = p + len;
+    memset(out, 0, out_size);
+    return GW_WIRE_OK;
+}
 
 static int cur_u32(cursor *c, uint32_t *v)
 {
@@ -78,6 +84,7 @@ static int cur_str(cursor *c, const char **s, uint32_t *len)
     return GW_WIRE_OK;
 }
 
+/* The pairs that end a 'Q' or 'H' payload: nothing may follow them. */
 static int cur_pairs(cursor *c, gw_wire_pair *pairs, size_t max_pairs, uint32_t *count)
 {
     uint32_t n, i;
@@ -94,48 +101,32 @@ static int cur_pairs(cursor *c, gw_wire_pair *pairs, size_t max_pairs, uint32_t 
             return GW_WIRE_EMALFORMED;
     }
     *count = n;
-    return GW_WIRE_OK;
+    return c->p == c->end ? GW_WIRE_OK : GW_WIRE_EMALFORMED;
 }
 
 int gw_wire_decode_request(const unsigned char *p, size_t len, gw_wire_request *rq,
                            gw_wire_pair *pairs, size_t max_pairs)
 {
     cursor c;
-    int rv;
-    if (len > GW_WIRE_MAX_META)
+    if (cur_open(&c, p, len, rq, sizeof(*rq)) < 0)
         return GW_WIRE_ETOOBIG;
-    c.p = p;
-    c.end = p + len;
-    memset(rq, 0, sizeof(*rq));
-    if (cur_u32(&c, &rq->flags) < 0 ||
-        cur_str(&c, &rq->script, NULL) < 0 ||
+    if (cur_u32(&c, &rq->flags) < 0 || cur_str(&c, &rq->script, NULL) < 0 ||
         cur_str(&c, &rq->application_group, NULL) < 0 ||
-        cur_str(&c, &rq->callable_object, NULL) < 0 ||
-        cur_str(&c, &rq->resource, NULL) < 0)
+        cur_str(&c, &rq->callable_object, NULL) < 0 || cur_str(&c, &rq->resource, NULL) < 0)
         return GW_WIRE_EMALFORMED;
-    rv = cur_pairs(&c, pairs, max_pairs, &rq->npairs);
-    if (rv < 0)
-        return rv;
-    return c.p == c.end ? GW_WIRE_OK : GW_WIRE_EMALFORMED;
+    return cur_pairs(&c, pairs, max_pairs, &rq->npairs);
 }
 
 int gw_wire_decode_headers(const unsigned char *p, size_t len, gw_wire_headers *h,
                            gw_wire_pair *pairs, size_t max_pairs)
 {
     cursor c;
-    int rv;
-    if (len > GW_WIRE_MAX_META)
+    if (cur_open(&c, p, len, h, sizeof(*h)) < 0)
         return GW_WIRE_ETOOBIG;
-    c.p = p;
-    c.end = p + len;
-    memset(h, 0, sizeof(*h));
     if (cur_u32(&c, &h->status) < 0 || h->status < 100 || h->status > 999 ||
         cur_str(&c, &h->status_line, NULL) < 0)
         return GW_WIRE_EMALFORMED;
-    rv = cur_pairs(&c, pairs, max_pairs, &h->npairs);
-    if (rv < 0)
-        return rv;
-    return c.p == c.end ? GW_WIRE_OK : GW_WIRE_EMALFORMED;
+    return cur_pairs(&c, pairs, max_pairs, &h->npairs);
 }
 
 int gw_wire_decode_error(const unsigned char *p, size_t len, uint32_t *status)
@@ -194,8 +185,7 @@ long gw_wire_check_stream(const unsigned char *buf, size_t len)
             rv = gw_wire_decode_file(payload, f.length, &o, &l);
             break;
         }
-        default:
-            rv = GW_WIRE_OK;
+        default: rv = GW_WIRE_OK;
         }
         if (rv < 0)
             return rv;
@@ -263,9 +253,8 @@ size_t gw_wire_request_size(const char *script, const char *application_group,
                             const gw_wire_pair *pairs, size_t npairs)
 {
     return GW_WIRE_HEADER_SIZE + 4 + GW_WIRE_STR_SIZE(strlen(script)) +
-           GW_WIRE_STR_SIZE(strlen(application_group)) +
-           GW_WIRE_STR_SIZE(strlen(callable_object)) + GW_WIRE_STR_SIZE(strlen(resource)) +
-           pairs_size(pairs, npairs);
+           GW_WIRE_STR_SIZE(strlen(application_group)) + GW_WIRE_STR_SIZE(strlen(callable_object)) +
+           GW_WIRE_STR_SIZE(strlen(resource)) + pairs_size(pairs, npairs);
 }
 
 size_t gw_wire_encode_request(unsigned char *out, uint32_t flags, const char *script,

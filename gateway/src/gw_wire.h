@@ -46,22 +46,23 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define GW_WIRE_HEADER_SIZE 8
-#define GW_WIRE_MAX_META  (4u << 20)    /* request environ / response headers */
-#define GW_WIRE_MAX_DATA  (1u << 20)    /* one body frame */
-#define GW_WIRE_MAX_PAIRS 65536        /* pairs in one 'Q' / 'H' payload */
+#define GW_WIRE_MAX_META    (4u << 20)    /* request environ / response headers */
+#define GW_WIRE_MAX_DATA    (1u << 20)    /* one body frame */
+#define GW_WIRE_MAX_PAIRS   65536        /* pairs in one 'Q' / 'H' payload */
 
 /* Frame types. */
-#define GW_WIRE_REQUEST   'Q'
-#define GW_WIRE_BODY      'B'
-#define GW_WIRE_BODY_END  'Z'
-#define GW_WIRE_HEADERS   'H'
-#define GW_WIRE_DATA      'D'
-#define GW_WIRE_FILE      'S'
-#define GW_WIRE_END       'E'
-#define GW_WIRE_ABORT     'A'
-#define GW_WIRE_ERROR     'R'
+#define GW_WIRE_REQUEST  'Q'
+#define GW_WIRE_BODY     'B'
+#define GW_WIRE_BODY_END 'Z'
+#define GW_WIRE_HEADERS  'H'
+#define GW_WIRE_DATA     'D'
+#define GW_WIRE_FILE     'S'
+#define GW_WIRE_END      'E'
+#define GW_WIRE_ABORT    'A'
+#define GW_WIRE_ERROR    'R'
 
 /* 'Q' flags. */
 #define GW_WIRE_Q_RELOADING 0x1u      /* script reloading on */
@@ -70,10 +71,10 @@
 #define GW_WIRE_Q_PASSFD    0x8u      /* the child accepts 'S' frames */
 
 /* Results of the decoders. */
-#define GW_WIRE_OK          0
-#define GW_WIRE_NEED_MORE   1         /* gw_wire_frame_header: fewer than 8 bytes */
-#define GW_WIRE_EMALFORMED  (-1)
-#define GW_WIRE_ETOOBIG     (-2)
+#define GW_WIRE_OK         0
+#define GW_WIRE_NEED_MORE  1         /* gw_wire_frame_header: fewer than 8 bytes */
+#define GW_WIRE_EMALFORMED (-1)
+#define GW_WIRE_ETOOBIG    (-2)
 
 typedef struct {
     unsigned char type;
@@ -163,5 +164,20 @@ size_t gw_wire_encode_request(unsigned char *out, uint32_t flags, const char *sc
 size_t gw_wire_headers_size(const char *status_line, const gw_wire_pair *pairs, size_t npairs);
 size_t gw_wire_encode_headers(unsigned char *out, uint32_t status, const char *status_line,
                               const gw_wire_pair *pairs, size_t npairs);
+
+/* Frames go out with writev: after a short write of `written` bytes, drop the iovecs it
+   finished and trim the next. */
+static inline void gw_iov_advance(struct iovec **iov, int *n, size_t written)
+{
+    while (*n > 0 && written >= (*iov)->iov_len) {
+        written -= (*iov)->iov_len;
+        (*iov)++;
+        (*n)--;
+    }
+    if (*n > 0) {
+        (*iov)->iov_base = (char *)(*iov)->iov_base + written;
+        (*iov)->iov_len -= written;
+    }
+}
 
 #endif /* GW_WIRE_H */

@@ -3,8 +3,15 @@
  * (translate_name), the wsgi-script handler, Python start in children, and
  * the embedded-mode implementation of gw_reqio over a request_rec.
  */
+#include "mod_gateway.h"
+#include "gw_config.h"
+#include "gw_daemon.h"
+#include "gw_daemon_config.h"
+#include "gw_environ.h"
 #include "gw_interp.h"
-#include "gw_daemon.h"           /* daemon mode's entry points */
+#include "gw_profile.h"
+#include "gw_proxy.h"
+#include "gw_script.h"
 
 #include <unistd.h>
 
@@ -115,8 +122,8 @@ static void emb_abort(gw_reqio *io)
     conn_rec *c = e->r->connection;
     /* An error bucket makes the chunk filter skip the last-chunk marker. */
     c->keepalive = AP_CONN_CLOSE;
-    APR_BRIGADE_INSERT_TAIL(e->bb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, e->r->pool,
-                                                          c->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(
+        e->bb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, e->r->pool, c->bucket_alloc));
     APR_BRIGADE_INSERT_TAIL(e->bb, apr_bucket_flush_create(c->bucket_alloc));
     emb_pass(e);
     c->aborted = 1;
@@ -155,8 +162,12 @@ static int alias_matches(const char *uri, const char *alias)
         if (*a == '/') {
             if (*u != '/')
                 return 0;
-            do { ++a; } while (*a == '/');
-            do { ++u; } while (*u == '/');
+            do {
+                ++a;
+            } while (*a == '/');
+            do {
+                ++u;
+            } while (*u == '/');
         }
         else if (*u++ != *a++) {
             return 0;
@@ -169,7 +180,7 @@ static int alias_matches(const char *uri, const char *alias)
 
 static int gw_translate_name(request_rec *r)
 {
-    gw_server_config *sc = ap_get_module_config(r->server->module_config, &gateway_module);
+    gw_server_config *sc = gw_server_conf(r->server);
     gw_alias *aliases;
     int i;
 
@@ -286,47 +297,56 @@ static int gw_handler(request_rec *r)
     const char *te;
     int rv;
 
-    if (!r->handler || (strcmp(r->handler, "wsgi-script") &&
-                        strcmp(r->handler, "application/x-httpd-wsgi")))
+    if (!r->handler ||
+        (strcmp(r->handler, "wsgi-script") && strcmp(r->handler, "application/x-httpd-wsgi")))
         return DECLINED;
 
     dc = ap_get_module_config(r->per_dir_config, &gateway_module);
     alias = ap_get_module_config(r->request_config, &gateway_module);
 
     if (r->finfo.filetype == APR_NOFILE) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Target WSGI script not "
-                      "found or unable to stat: %s", (int)getpid(), r->filename);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_gateway (pid=%d): Target WSGI script not "
+                      "found or unable to stat: %s",
+                      (int)getpid(), r->filename);
         return HTTP_NOT_FOUND;
     }
     if (r->finfo.filetype == APR_DIR) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Attempt to invoke "
-                      "directory as WSGI application: %s", (int)getpid(), r->filename);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_gateway (pid=%d): Attempt to invoke "
+                      "directory as WSGI application: %s",
+                      (int)getpid(), r->filename);
         return HTTP_FORBIDDEN;
     }
     if (r->used_path_info == AP_REQ_REJECT_PATH_INFO && r->path_info && *r->path_info)
         return HTTP_NOT_FOUND;
 
     memset(&rc, 0, sizeof(rc));
-    rc.process_group = alias && alias->opts.process_group ? alias->opts.process_group
-                                                          : dc->process_group;
-    rc.application_group = alias && alias->opts.application_group
-                           ? alias->opts.application_group : dc->application_group;
+    rc.process_group =
+        alias && alias->opts.process_group ? alias->opts.process_group : dc->process_group;
+    rc.application_group = alias && alias->opts.application_group ? alias->opts.application_group
+                                                                  : dc->application_group;
     rc.callable_object = alias && alias->opts.callable_object ? alias->opts.callable_object
-                         : dc->callable_object ? dc->callable_object : "application";
+                         : dc->callable_object                ? dc->callable_object
+                                                              : "application";
     rc.pass_authorization = alias && alias->opts.pass_authorization >= 0
-                            ? alias->opts.pass_authorization : dc->pass_authorization > 0;
+                                ? alias->opts.pass_authorization
+                                : dc->pass_authorization > 0;
     rc.script_reloading = dc->script_reloading != 0;
     rc.chunked_request = dc->chunked_request > 0;
     rc.map_head_to_get = dc->map_head_to_get;
     if (rc.map_head_to_get < 0)
-        rc.map_head_to_get = gw_profile()->map_head_default < 0 ? 2 : gw_profile()->map_head_default;
+        rc.map_head_to_get =
+            gw_profile()->map_head_default < 0 ? 2 : gw_profile()->map_head_default;
     rc.enable_sendfile = dc->enable_sendfile > 0;
 
     te = apr_table_get(r->headers_in, "Transfer-Encoding");
     if (te && !rc.chunked_request) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Received request "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_gateway (pid=%d): Received request "
                       "requiring chunked transfer encoding, but optional support for chunked "
-                      "transfer encoding has not been enabled.", (int)getpid());
+                      "transfer encoding has not been enabled.",
+                      (int)getpid());
         return HTTP_LENGTH_REQUIRED;
     }
     rv = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK);
@@ -335,21 +355,23 @@ static int gw_handler(request_rec *r)
 
     env = gw_environ_table(r, &rc);
     rc.process_group = expand_group(r, rc.process_group ? rc.process_group : "", 0);
-    rc.application_group = expand_group(r, rc.application_group ? rc.application_group
-                                        : "%{RESOURCE}", 1);
+    rc.application_group =
+        expand_group(r, rc.application_group ? rc.application_group : "%{RESOURCE}", 1);
     gw_environ_carriers(r, &rc, env);
 
     if (*rc.process_group) {
         gw_daemon_group *g = gw_find_daemon_group(rc.process_group);
         if (!g) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): No WSGI daemon "
-                          "process called '%s' has been configured: %s", (int)getpid(),
-                          rc.process_group, r->filename);
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "mod_gateway (pid=%d): No WSGI daemon "
+                          "process called '%s' has been configured: %s",
+                          (int)getpid(), rc.process_group, r->filename);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         if (g->server_name && r->server->server_hostname &&
             strcmp(g->server_name, r->server->server_hostname)) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Daemon process "
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "mod_gateway (pid=%d): Daemon process "
                           "called '%s' cannot be accessed by this WSGI application: %s",
                           (int)getpid(), rc.process_group, r->filename);
             return HTTP_INTERNAL_SERVER_ERROR;
@@ -357,13 +379,14 @@ static int gw_handler(request_rec *r)
         if (dc->restrict_process) {
             int i, ok = 0;
             for (i = 0; i < dc->restrict_process->nelts; i++)
-                if (!strcmp(APR_ARRAY_IDX(dc->restrict_process, i, const char *),
-                            rc.process_group))
+                if (!strcmp(APR_ARRAY_IDX(dc->restrict_process, i, const char *), rc.process_group))
                     ok = 1;
             if (!ok) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Daemon "
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                              "mod_gateway (pid=%d): Daemon "
                               "process called '%s' cannot be accessed by this WSGI "
-                              "application: %s", (int)getpid(), rc.process_group, r->filename);
+                              "application: %s",
+                              (int)getpid(), rc.process_group, r->filename);
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
         }
@@ -371,9 +394,10 @@ static int gw_handler(request_rec *r)
     }
 
     if (gw_global->restrict_embedded) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_gateway (pid=%d): Embedded mode of "
-                      "mod_wsgi disabled by runtime configuration: %s", (int)getpid(),
-                      r->filename);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_gateway (pid=%d): Embedded mode of "
+                      "mod_wsgi disabled by runtime configuration: %s",
+                      (int)getpid(), r->filename);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return run_embedded(r, &rc, env);
@@ -383,29 +407,21 @@ static int gw_handler(request_rec *r)
 
 static int gw_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
-    (void)plog; (void)ptemp;
+    (void)plog;
+    (void)ptemp;
     gw_config_reset(pconf);
     return OK;
 }
 
-static int gw_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                          server_rec *s)
+static int gw_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     int threaded = 0, forked = 0, max_threads = 0, max_daemons = 0;
-    (void)pconf; (void)plog; (void)ptemp; (void)s;
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    (void)s;
 
-    memset(&gw_py, 0, sizeof(gw_py));
-    gw_py.process_group = "";
-    gw_py.python_home = gw_global->python_home;
-    gw_py.python_path = gw_global->python_path;
-    gw_py.python_eggs = gw_global->python_eggs;
-    gw_py.optimize = gw_global->python_optimize;
-    gw_py.restrict_stdin = gw_global->restrict_stdin;
-    gw_py.restrict_stdout = gw_global->restrict_stdout;
-    gw_py.restrict_signal = gw_global->restrict_signal;
-    gw_py.dont_write_bytecode = gw_global->dont_write_bytecode;
-    gw_py.hash_seed = gw_global->python_hash_seed;
-    gw_py.warnings = gw_global->python_warnings;
+    gw_python_settings_from_global("");
 
     ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded);
     if (threaded != AP_MPMQ_NOT_SUPPORTED) {
@@ -446,12 +462,7 @@ static void gw_register_hooks(apr_pool_t *p)
  * carry the [wsgi:...] tag that log watchers of mod_wsgi sites look for.
  */
 #line 1 "mod_wsgi.c"
-module AP_MODULE_DECLARE_DATA gateway_module = {
-    STANDARD20_MODULE_STUFF,
-    gw_create_dir_config,
-    gw_merge_dir_config,
-    gw_create_server_config,
-    gw_merge_server_config,
-    gw_commands,
-    gw_register_hooks
-};
+module AP_MODULE_DECLARE_DATA gateway_module = { STANDARD20_MODULE_STUFF, gw_create_dir_config,
+                                                 gw_merge_dir_config,     gw_create_server_config,
+                                                 gw_merge_server_config,  gw_commands,
+                                                 gw_register_hooks };

@@ -92,6 +92,15 @@ def _load(tmp_path, src, *entries):
     return EQ.load(src, tmp_path / "eq.json")
 
 
+def _file_check_sites(text):
+    """gw_wire.c's bounds check of an 'S' frame, found by its text: the `||` of its condition and
+    the `return GW_WIRE_EMALFORMED;` under it."""
+    line = next(i for i, l in enumerate(text.split("\n"), 1) if "(UINT64_C(1) << 62) ||" in l)
+    sites = M.sites("gw_wire.c", text)
+    return (next(s for s in sites if (s.line, s.family, s.original) == (line, "logical", "||")),
+            next(s for s in sites if (s.line, s.family) == (line + 1, "return")))
+
+
 def test_equivalent_entries_match_their_site_across_line_shifts(tmp_path):
     """Every reviewed entry names one site of the current sources (else the tool stops); an
     entry still names its site after lines are added above it; a stale entry, or one whose
@@ -102,7 +111,7 @@ def test_equivalent_entries_match_their_site_across_line_shifts(tmp_path):
     src = tmp_path / "src"
     shutil.copytree(str(build.SRC), str(src))
     text = (src / "gw_wire.c").read_text()
-    site = next(s for s in M.sites("gw_wire.c", text) if s.id.startswith("gw_wire.c:155:39:"))
+    site, ret = _file_check_sites(text)
     assert _load(tmp_path, src, _entry(site, text)) == {site: _entry(site, text)}
     (src / "gw_wire.c").write_text("/* moved */\n\n" + text)
     (moved, e), = _load(tmp_path, src, _entry(site, text)).items()
@@ -114,7 +123,6 @@ def test_equivalent_entries_match_their_site_across_line_shifts(tmp_path):
         _load(tmp_path, src, _entry(site, text, replacement="|"))
     # `return GW_WIRE_EMALFORMED;` recurs: ambiguous until the lines above it say which
     (src / "gw_wire.c").write_text(text)
-    ret = next(s for s in M.sites("gw_wire.c", text) if s.id.startswith("gw_wire.c:156:16:"))
     with pytest.raises(EQ.EntryError, match="ambiguous"):
         _load(tmp_path, src, _entry(ret, text))
     before = [l.strip() for l in text.split("\n")[ret.line - 2:ret.line - 1]]
@@ -172,7 +180,7 @@ def test_unit_tests_judge_a_mutant_of_the_file_they_compile(tmp_path):
     tests = U.tests_for(["gw_wire.c"])
     assert run.unit_session(tests, src, opts, tmp_path / "base", 300) == (0, [])
     text = (src / "gw_wire.c").read_text()
-    site = next(s for s in M.sites("gw_wire.c", text) if s.id.startswith("gw_wire.c:155:39:"))
+    site, _ = _file_check_sites(text)
     (src / "gw_wire.c").write_text(M.apply(site, text))
     assert run.unit_session(tests, src, opts, tmp_path / "m", 300) == (
         1, ["gateway/tests/test_wire.py::test_wire[file]"])

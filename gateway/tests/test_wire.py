@@ -33,40 +33,39 @@ static int same_pairs(const gw_wire_pair *a, const gw_wire_pair *b, size_t n)
     return 1;
 }
 
-/* The two decoders of pairs as one signature, for the bounds both must keep. */
-typedef int (*pairs_decoder)(const unsigned char *payload, size_t len, gw_wire_pair *out, size_t room,
-                             size_t *npairs);
-
-static int dec_request(const unsigned char *payload, size_t len, gw_wire_pair *out, size_t room, size_t *npairs)
+/* A 'Q' or 'H' payload decoded with room for `room` pairs: the result, and how many pairs. */
+static int decode_q(const unsigned char *p, size_t n, size_t room, uint32_t *npairs)
 {
     gw_wire_request rq;
-    int rv = gw_wire_decode_request(payload, len, &rq, out, room);
+    gw_wire_pair out[8];
+    int rv = gw_wire_decode_request(p, n, &rq, out, room);
     *npairs = rv == GW_WIRE_OK ? rq.npairs : 0;
     return rv;
 }
 
-static int dec_headers(const unsigned char *payload, size_t len, gw_wire_pair *out, size_t room, size_t *npairs)
+static int decode_h(const unsigned char *p, size_t n, size_t room, uint32_t *npairs)
 {
     gw_wire_headers h;
-    int rv = gw_wire_decode_headers(payload, len, &h, out, room);
+    gw_wire_pair out[8];
+    int rv = gw_wire_decode_headers(p, n, &h, out, room);
     *npairs = rv == GW_WIRE_OK ? h.npairs : 0;
     return rv;
 }
 
-/* A frame in buf whose payload (len bytes at buf + 8) holds npairs pairs: room for exactly those
-   pairs is enough and one less is too big; every truncation of the payload is malformed (not too
-   big, never a crash), so is a byte more (buf must have room for it). */
-static int bounds(pairs_decoder dec, unsigned char *buf, size_t len, size_t npairs)
+/* The frame of w bytes in buf carries P's 3 pairs: room for exactly those is enough, one
+   less is too big; every truncation of the payload is malformed (not too big, never a
+   crash), so is a byte more. */
+static int payload_limits(int (*decode)(const unsigned char *, size_t, size_t, uint32_t *),
+                          unsigned char *buf, size_t w)
 {
-    gw_wire_pair out[8];
-    size_t k, got;
-
-    CHECK(dec(buf + 8, len, out, npairs, &got) == GW_WIRE_OK && got == npairs);
-    CHECK(dec(buf + 8, len, out, npairs - 1, &got) == GW_WIRE_ETOOBIG);
-    for (k = 0; k < len; k++)
-        CHECK(dec(buf + 8, k, out, 8, &got) == GW_WIRE_EMALFORMED);
-    buf[8 + len] = 0;
-    CHECK(dec(buf + 8, len + 1, out, 8, &got) == GW_WIRE_EMALFORMED);
+    uint32_t n;
+    size_t k;
+    CHECK(decode(buf + 8, w - 8, 3, &n) == GW_WIRE_OK && n == 3);
+    CHECK(decode(buf + 8, w - 8, 2, &n) == GW_WIRE_ETOOBIG);
+    for (k = 0; k < w - 8; k++)
+        CHECK(decode(buf + 8, k, 8, &n) == GW_WIRE_EMALFORMED);
+    buf[w] = 0;
+    CHECK(decode(buf + 8, w - 7, 8, &n) == GW_WIRE_EMALFORMED);
     return 0;
 }
 
@@ -140,7 +139,7 @@ static int t_request(void)
     CHECK(rq.flags == FLAGS && !strcmp(rq.script, "/s.wsgi") && !strcmp(rq.application_group, "g"));
     CHECK(!strcmp(rq.callable_object, "application") && !strcmp(rq.resource, "/x"));
     CHECK(rq.npairs == 3 && same_pairs(out, P, 3));
-    CHECK(!bounds(dec_request, buf, w - 8, 3));
+    CHECK(payload_limits(decode_q, buf, w) == 0);
     /* strings: a NUL inside or a missing terminator is malformed (the script is at payload offset 8) */
     buf[8 + 8 + 2] = 0;
     CHECK(gw_wire_decode_request(buf + 8, w - 8, &rq, out, 8) == GW_WIRE_EMALFORMED);
@@ -206,7 +205,7 @@ static int t_headers(void)
     CHECK(gw_wire_frame_header(buf, w, &f) == GW_WIRE_OK && f.type == 'H' && f.length == w - 8);
     CHECK(gw_wire_decode_headers(buf + 8, w - 8, &h, out, 8) == GW_WIRE_OK);
     CHECK(h.status == 200 && !strcmp(h.status_line, "200 OK") && h.npairs == 3 && same_pairs(out, P, 3));
-    CHECK(!bounds(dec_headers, buf, w - 8, 3));
+    CHECK(payload_limits(decode_h, buf, w) == 0);
     /* the status is 100..999 */
     for (k = 0; k < sizeof(status) / sizeof(status[0]); k++) {
         w = gw_wire_encode_headers(buf, status[k], "x", NULL, 0);

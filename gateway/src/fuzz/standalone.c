@@ -24,8 +24,8 @@
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 void __sanitizer_set_death_callback(void (*callback)(void));
 
-#define MAX_INPUT 65536
-#define MAX_CORPUS 4096
+#define FUZZ_MAX_INPUT 65536
+#define MAX_CORPUS     4096
 
 static unsigned char *corpus[MAX_CORPUS];
 static size_t corpus_len[MAX_CORPUS];
@@ -64,7 +64,8 @@ static void save_current(void)
     if (f) {
         fwrite(current, 1, current_len, f);
         fclose(f);
-        fprintf(stderr, "fuzz_wire_standalone: input written to %s (%zu bytes)\n", path, current_len);
+        fprintf(stderr, "fuzz_wire_standalone: input written to %s (%zu bytes)\n", path,
+                current_len);
     }
     current = NULL;
 }
@@ -91,14 +92,15 @@ static void add_file(const char *path)
     size_t n;
     if (!f)
         return;
-    buf = malloc(MAX_INPUT);
-    n = fread(buf, 1, MAX_INPUT, f);
+    buf = malloc(FUZZ_MAX_INPUT);
+    n = fread(buf, 1, FUZZ_MAX_INPUT, f);
     fclose(f);
     run_one(buf, n);
     if (ncorpus < MAX_CORPUS) {
         corpus[ncorpus] = buf;
         corpus_len[ncorpus++] = n;
-    } else {
+    }
+    else {
         free(buf);
     }
 }
@@ -129,26 +131,43 @@ static void add_path(const char *path)
 
 static size_t mutate(unsigned char *buf, size_t n)
 {
-    static const uint32_t interesting[] = { 0, 1, 4, 5, 9, 10, 99, 100, 999, 1000, 0x7f, 0xff,
-                                            0x7fff, 0xffff, 8192, 8193, 65536, 65537, 1u << 20, (1u << 20) + 1,
-                                            4u << 20, (4u << 20) + 1, 0x7fffffff, 0x80000000u,
+    static const uint32_t interesting[] = { 0,           1,
+                                            4,           5,
+                                            9,           10,
+                                            99,          100,
+                                            999,         1000,
+                                            0x7f,        0xff,
+                                            0x7fff,      0xffff,
+                                            8192,        8193,
+                                            65536,       65537,
+                                            1u << 20,    (1u << 20) + 1,
+                                            4u << 20,    (4u << 20) + 1,
+                                            0x7fffffff,  0x80000000u,
                                             0xfffffffeu, 0xffffffffu };
     int k, steps = 1 + (int)(rnd() % 6);
     for (k = 0; k < steps; k++) {
         size_t pos = n ? (size_t)(rnd() % n) : 0;
         switch (rnd() % 8) {
-        case 0: if (n) buf[pos] ^= (unsigned char)(1u << (rnd() % 8)); break;
-        case 1: if (n) buf[pos] = (unsigned char)rnd(); break;
+        case 0:
+            if (n)
+                buf[pos] ^= (unsigned char)(1u << (rnd() % 8));
+            break;
+        case 1:
+            if (n)
+                buf[pos] = (unsigned char)rnd();
+            break;
         case 2:
             if (n >= 4) {
                 uint32_t v = interesting[rnd() % (sizeof(interesting) / sizeof(interesting[0]))];
                 pos = (size_t)(rnd() % (n - 3));
-                buf[pos] = (unsigned char)(v >> 24); buf[pos + 1] = (unsigned char)(v >> 16);
-                buf[pos + 2] = (unsigned char)(v >> 8); buf[pos + 3] = (unsigned char)v;
+                buf[pos] = (unsigned char)(v >> 24);
+                buf[pos + 1] = (unsigned char)(v >> 16);
+                buf[pos + 2] = (unsigned char)(v >> 8);
+                buf[pos + 3] = (unsigned char)v;
             }
             break;
         case 3:                                     /* insert bytes */
-            if (n < MAX_INPUT - 16) {
+            if (n < FUZZ_MAX_INPUT - 16) {
                 size_t m = 1 + (size_t)(rnd() % 8), q;
                 memmove(buf + pos + m, buf + pos, n - pos);
                 for (q = 0; q < m; q++)
@@ -165,15 +184,14 @@ static size_t mutate(unsigned char *buf, size_t n)
                 n -= m;
             }
             break;
-        case 5:                                     /* truncate */
-            n = n ? (size_t)(rnd() % n) : 0;
-            break;
+        case 5: /* truncate */ n = n ? (size_t)(rnd() % n) : 0; break;
         case 6:                                     /* splice another corpus entry's tail */
             if (ncorpus) {
-                size_t j = (size_t)(rnd() % ncorpus), from = corpus_len[j] ? (size_t)(rnd() % corpus_len[j]) : 0;
+                size_t j = (size_t)(rnd() % ncorpus),
+                       from = corpus_len[j] ? (size_t)(rnd() % corpus_len[j]) : 0;
                 size_t m = corpus_len[j] - from;
-                if (pos + m > MAX_INPUT)
-                    m = MAX_INPUT - pos;
+                if (pos + m > FUZZ_MAX_INPUT)
+                    m = FUZZ_MAX_INPUT - pos;
                 memcpy(buf + pos, corpus[j] + from, m);
                 n = pos + m;
             }
@@ -181,7 +199,8 @@ static size_t mutate(unsigned char *buf, size_t n)
         default:                                    /* change the selector byte */
             if (n) {
                 static const unsigned char sel[] = "QHRSBDZEA@ADGKO";
-                buf[0] = (rnd() & 1) ? sel[rnd() % (sizeof(sel) - 1)] : (unsigned char)(rnd() & 0x0f);
+                buf[0] =
+                    (rnd() & 1) ? sel[rnd() % (sizeof(sel) - 1)] : (unsigned char)(rnd() & 0x0f);
             }
         }
     }
@@ -192,13 +211,18 @@ int main(int argc, char **argv)
 {
     long max_time = 0, runs = -1, seed = (long)time(NULL), i, done = 0;
     time_t start;
-    unsigned char *buf = malloc(MAX_INPUT);
+    unsigned char *buf = malloc(FUZZ_MAX_INPUT);
     for (i = 1; i < argc; i++) {
-        if (!strncmp(argv[i], "-max_total_time=", 16)) max_time = atol(argv[i] + 16);
-        else if (!strncmp(argv[i], "-runs=", 6)) runs = atol(argv[i] + 6);
-        else if (!strncmp(argv[i], "-seed=", 6)) seed = atol(argv[i] + 6);
-        else if (!strncmp(argv[i], "-artifact_prefix=", 17)) artifact_prefix = argv[i] + 17;
-        else if (argv[i][0] == '-') ; /* other libFuzzer flags: ignored */
+        if (!strncmp(argv[i], "-max_total_time=", 16))
+            max_time = atol(argv[i] + 16);
+        else if (!strncmp(argv[i], "-runs=", 6))
+            runs = atol(argv[i] + 6);
+        else if (!strncmp(argv[i], "-seed=", 6))
+            seed = atol(argv[i] + 6);
+        else if (!strncmp(argv[i], "-artifact_prefix=", 17))
+            artifact_prefix = argv[i] + 17;
+        else if (argv[i][0] == '-')
+            ; /* other libFuzzer flags: ignored */
     }
     __sanitizer_set_death_callback(save_current);
     signal(SIGABRT, on_signal);
@@ -225,7 +249,8 @@ int main(int argc, char **argv)
         run_one(buf, n);
         done++;
     }
-    fprintf(stderr, "fuzz_wire_standalone: Done %ld runs in %ld second(s)\n", done, (long)(time(NULL) - start));
+    fprintf(stderr, "fuzz_wire_standalone: Done %ld runs in %ld second(s)\n", done,
+            (long)(time(NULL) - start));
     free(buf);
     return 0;
 }
