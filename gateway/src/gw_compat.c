@@ -130,6 +130,29 @@ void gw_add_common_vars(request_rec *r)
 
 #endif
 
+/* ap_add_cgi_vars computes PATH_TRANSLATED by looking PATH_INFO up as a URI: a whole
+ * sub-request (directory walk, access hooks, their log lines) for a key that a profile
+ * without the CGI legacy keys drops at once.  From 2.4 we can skip it: the variables are
+ * set with PATH_INFO hidden, then SCRIPT_NAME/PATH_INFO split where Apache would split
+ * them (ap_find_path_info).  2.2 exports no such split, so it keeps the sub-request. */
+void gw_add_cgi_vars(request_rec *r, int path_translated)
+{
+#if GW_AP24
+    const char *pi = r->path_info;
+    if (!path_translated && pi && *pi && strcmp(r->protocol, "INCLUDED") != 0) {
+        r->path_info = NULL;
+        ap_add_cgi_vars(r);
+        r->path_info = (char *)pi;
+        apr_table_setn(r->subprocess_env, "SCRIPT_NAME",
+                       apr_pstrndup(r->pool, r->uri, ap_find_path_info(r->uri, pi)));
+        apr_table_setn(r->subprocess_env, "PATH_INFO", pi);
+        return;
+    }
+#endif
+    (void)path_translated;
+    ap_add_cgi_vars(r);
+}
+
 /* ------------------------------------------------------------------ Python */
 
 #if GW_PY3 && !GW_PY_AT_LEAST(3, 5)

@@ -207,6 +207,9 @@ int gw_ap_exiting(void);
 /* ap_add_common_vars as 2.4 does it: no HTTP_* key from a header named with other than
  * letters, digits and '-'. */
 void gw_add_common_vars(request_rec *r);
+/* ap_add_cgi_vars; path_translated = 0: PATH_TRANSLATED is not wanted, so Apache need not
+ * look PATH_INFO up (skipped from 2.4). */
+void gw_add_cgi_vars(request_rec *r, int path_translated);
 
 #if GW_AP24
 APLOG_USE_MODULE(gateway);

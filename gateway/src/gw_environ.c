@@ -44,7 +44,7 @@ apr_table_t *gw_environ_table(request_rec *r, const gw_request_config *rc)
     const char *v;
 
     gw_add_common_vars(r);
-    ap_add_cgi_vars(r);
+    gw_add_cgi_vars(r, gw_profile()->has_cgi_legacy_vars);
 
     if (rc->pass_authorization > 0) {
         v = apr_table_get(r->headers_in, "Authorization");
