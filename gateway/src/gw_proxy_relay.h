@@ -7,7 +7,7 @@
 
 #include "gw_daemon_state.h"
 
-#define GW_PX_RBUF_SIZE (256 * 1024)   /* the response read buffer */
+#define GW_PX_RBUF_SIZE (32 * 1024)   /* the response read buffer */
 #define GW_PX_TICK_MS   100              /* poll interval: timeouts and group failure checks */
 
 /* One request proxied to a daemon. */
