@@ -141,6 +141,33 @@ def proc_status(pid):
     return out
 
 
+def pss_kb(pid):
+    """A process's proportional set in kB (shared pages divided among their sharers), 0 once
+    it is gone.  RSS counts what a child shares with its siblings in full; PSS does not."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            m = re.search(r"^Pss:\s+(\d+)", f.read(), re.M)
+    except OSError:
+        return 0
+    return int(m.group(1)) if m else 0
+
+
+def settle_rss(pids_of, timeout=15.0, quiet=1.0):
+    """Wait (at most `timeout` s) until the RSS of every process `pids_of()` lists has not
+    changed for `quiet` s: a daemon that has just been forked may still be starting Python,
+    and a figure taken then says when it was read rather than what the process holds."""
+    deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        now = dict((p, httpd.rss_kb(p)) for p in pids_of())
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def proc_limit(pid, name):
     """Soft limit from /proc/PID/limits ('Max data size' ...): int bytes, None for unlimited."""
     try:

@@ -33,8 +33,10 @@ def _fmt(v):
         if "uid" in v and "configured" in v:
             return "uid %s gid %s groups %s" % (v["uid"][0], v["gid"][0], v["groups"])
         if "growth_kb_per_10k_after_warmup" in v:
-            return "%s kB/10k (RSS %s→%s MB)" % (v["growth_kb_per_10k_after_warmup"], v["rss_mb_after_warmup"],
-                                                 v["rss_mb_end"])
+            largest = v.get("largest_process_rss_mb")
+            return "%s kB/10k (RSS %s→%s MB%s)" % (v["growth_kb_per_10k_after_warmup"], v["rss_mb_after_warmup"],
+                                                   v["rss_mb_end"],
+                                                   "; largest process %s MB" % largest if largest else "")
         return ", ".join("%s: %s" % (k, _fmt(x)) for k, x in sorted(v.items())) or "–"
     if isinstance(v, list):
         return "[" + ", ".join(_fmt(x) for x in v) + "]"

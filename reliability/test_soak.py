@@ -1,6 +1,12 @@
 """Soak: 200k requests mixing the suite's apps (embedded and daemon mounts), in segments of
 10k; RSS of every child and daemon sampled after each segment; growth reported per 10k
-requests after warm-up (goal: flat), for mod_gateway and the real mod_wsgi."""
+requests after warm-up (goal: flat), for mod_gateway and the real mod_wsgi.
+
+Sizes per process kind: the sum over its processes (RSS, and PSS, which divides each shared
+page among the processes sharing it) and the largest one process; the start figures are read
+once the processes' RSS has settled (a daemon just forked may still be starting Python).
+The event MPM may run one child or two, so the per-process figure is the one to compare
+between targets (issue 14: no process larger than the real module's)."""
 
 import json
 import shutil
@@ -10,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from gateway import httpd
+
+from . import harness
 
 LUA = Path(__file__).parent / "soak.lua"
 SEGMENT = 10000
@@ -59,7 +67,12 @@ def test_soak_200k_mixed(env, servers, figures, bars, request):
         samples.append({"requests": done,
                         "children": dict((p, httpd.rss_kb(p)) for p in srv.children()),
                         "daemons": dict((p, httpd.rss_kb(p)) for p in srv.daemons("soak"))})
+
+    def pss_mb(kind):
+        return round(sum(harness.pss_kb(p) for p in samples[-1][kind]) / 1024.0, 1)
+    harness.settle_rss(lambda: srv.children() + srv.daemons("soak"))
     sample()
+    pss_start = dict((kind, pss_mb(kind)) for kind in ("children", "daemons"))
     import time
     t_start, rate, segments = time.monotonic(), None, 0
     while done < total_wanted and time.monotonic() - t_start < TIME_BUDGET_S:
@@ -88,7 +101,10 @@ def test_soak_200k_mixed(env, servers, figures, bars, request):
         last = sum(samples[-1][kind].values())
         kinds[kind] = {"growth_kb_per_10k_after_warmup": growth, "processes_tracked": n,
                        "rss_mb_after_warmup": round(first / 1024.0, 1), "rss_mb_end": round(last / 1024.0, 1),
-                       "rss_mb_start": round(sum(samples[0][kind].values()) / 1024.0, 1)}
+                       "rss_mb_start": round(sum(samples[0][kind].values()) / 1024.0, 1),
+                       "pss_mb_start": pss_start[kind], "pss_mb_end": pss_mb(kind),
+                       "largest_process_rss_mb": round(max(max(s[kind].values() or [0]) for s in samples) / 1024.0, 1),
+                       "processes_end": len(samples[-1][kind])}
     figures.update({"requests": done, "non_200": bad, "socket_errors": errors, "seconds": round(elapsed, 1),
                     "requests_per_s": round(done / elapsed) if elapsed else None,
                     "max_segment_p99_ms": round(max(p99) / 1000.0, 1) if p99 else None,
