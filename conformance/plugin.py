@@ -40,7 +40,7 @@ class Conformance:
         self.error = None            # why the session cannot run (exit 2)
         self.pool = None             # ServerPool
         self.records = []            # journal.CaseRecord, as reported (deduplicated at the end)
-        self.worker_starts = []      # xdist: [(server starts, seconds)] per finished worker
+        self.worker_timings = []     # xdist: each finished worker's ServerPool.timings()
         self.worker_stop_problems = []
 
     def set_up(self):
@@ -78,17 +78,16 @@ class Conformance:
             required=journal.is_required(v.verdict), duration_s=round(report.duration, 3),
             message=v.message, evidence=ev, metrics=props.get("metrics"), nodeid=report.nodeid))
 
-    def starts(self):
-        n = sum(s[0] for s in self.worker_starts) + (self.pool.starts if self.pool else 0)
-        t = sum(s[1] for s in self.worker_starts) + (self.pool.start_s if self.pool else 0.0)
-        return n, round(t, 3)
+    def server_timings(self):
+        """The server starts and stops of this process and of every xdist worker, summed."""
+        parts = self.worker_timings + ([self.pool.timings()] if self.pool else [])
+        return {k: round(sum(p[k] for p in parts), 3) for k in (parts[0] if parts else {})}
 
     def stop_problems(self):
         return list(self.worker_stop_problems) + (self.pool.stop_problems if self.pool else [])
 
     def journal(self):
         opt, env, setup = self.config.option, self.env, self.setup
-        starts, start_s = self.starts()
         j = journal.Journal(
             started=datetime.datetime.utcfromtimestamp(self.started).isoformat() + "Z",
             duration_s=round(time.time() - self.started, 3),
@@ -101,7 +100,7 @@ class Conformance:
             mode=opt.mode,
             client=journal.Client(python=platform.python_version()),
             timings=journal.Timings(build_s=(setup.target.get("build_s", 0.0) if setup else 0.0),
-                                    server_starts=starts, server_start_s=start_s),
+                                    **self.server_timings()),
             stop_problems=[journal.StopProblem.from_dict(p) for p in self.stop_problems()],
             cases=journal.dedupe(self.records))
         return j.finish()
@@ -113,10 +112,10 @@ class Conformance:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error):
-        """xdist: collect each worker's server-start counts for the journal."""
+        """xdist: collect each worker's server starts and stops for the journal."""
         out = getattr(node, "workeroutput", {}) or {}
-        if "conformance_starts" in out:
-            self.worker_starts.append(tuple(out["conformance_starts"]))
+        if "conformance_timings" in out:
+            self.worker_timings.append(dict(out["conformance_timings"]))
             self.worker_stop_problems += out.get("conformance_stop_problems", [])
 
 
@@ -307,7 +306,7 @@ def pytest_sessionfinish(session, exitstatus):
     if wout is not None:
         # xdist sends workeroutput right after this hook: server counts ride along.
         if state.pool:
-            wout["conformance_starts"] = [state.pool.starts, round(state.pool.start_s, 3)]
+            wout["conformance_timings"] = state.pool.timings()
             wout["conformance_stop_problems"] = state.pool.stop_problems
         return
     if config.option.conformance_json:

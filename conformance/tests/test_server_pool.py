@@ -47,5 +47,9 @@ def test_the_next_site_starts_while_the_old_server_stops(env):
         pool.close()
     assert not httpd.session_pids(parent) and not second.pids()
     assert pool.stops == 2 and pool.stop_s >= 5
+    # what the journal's timings get: the stops ran beside the next start, close() waited for the rest
+    t = pool.timings()
+    assert t["server_starts"] == 2 and t["server_stops"] == 2 and t["server_stop_s"] >= 5
+    assert 0 < t["server_stop_wait_s"] < t["server_stop_s"]
     assert [p["site"] for p in pool.stop_problems] == ["basic", "routing"]
     assert all("AH00045" in p["log"][0] for p in pool.stop_problems)
