@@ -193,19 +193,6 @@ def traced(ctx):
                             application_group=GLOBAL)]
 
 
-@site("identity")
-def identity(ctx):
-    """Daemon identity: user/group/supplementary-groups exactly as configured, and the defaults."""
-    from gateway.httpd import child_user
-    user, _ = child_user()
-    probe = "%s/probe.wsgi" % ctx.apps
-    return [wc.daemon_process("idexplicit", "threads=1", user=user, group="users",
-                              supplementary_groups="adm,nogroup"),
-            wc.script_alias("/explicit", probe, process_group="idexplicit"),
-            wc.daemon_process("iddefault", "threads=1"),
-            wc.script_alias("/default", probe, process_group="iddefault")]
-
-
 # preload.wsgi writes one stderr line at import (MODE-016 checks its form).
 PRELOAD_LINE = r"\] preload-import-line pid=\d+$"
 
@@ -323,6 +310,7 @@ def switch_interval(ctx):
 
 @site("switch-group")
 def switch_group(ctx):
+    # its own server: profile 6's option, which the older releases refuse in any shared config
     return _daemon_group(ctx, "swg", "threads=2 switch-interval=0.004") + [wc.script_alias("/sw", "%s/probe.wsgi" % ctx.apps)]
 
 
@@ -394,8 +382,25 @@ def bigbody(ctx):
     return _daemon_group(ctx, "big", "threads=2") + ["LimitRequestBody 0", wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps)]
 
 
-@site("sockets")
-def sockets(ctx):
+# Daemon groups whose cases each ask only their own group's processes: one server for them all
+# ("groups"), every group and mount its own.  None of these cases restarts the server or a group,
+# counts the server's processes or reads more of the error log than it marked, and none needs a
+# server-wide directive: a case that does keeps a site of its own.
+
+def _identity(ctx):
+    """Daemon identity (DMN-010, DMN-011): user/group/supplementary-groups exactly as
+    configured, and the defaults."""
+    from gateway.httpd import child_user
+    user, _ = child_user()
+    probe = "%s/probe.wsgi" % ctx.apps
+    return [wc.daemon_process("idexplicit", "threads=1", user=user, group="users",
+                              supplementary_groups="adm,nogroup"),
+            wc.script_alias("/explicit", probe, process_group="idexplicit"),
+            wc.daemon_process("iddefault", "threads=1"),
+            wc.script_alias("/default", probe, process_group="iddefault")]
+
+
+def _sockets(ctx):
     """Daemon groups with and without send-/receive-buffer-size= (DMN-017)."""
     app = "%s/sockets.wsgi" % ctx.apps
     groups = {"plain": "", "sized": "send-buffer-size=40000 receive-buffer-size=50000"}
@@ -406,8 +411,7 @@ def sockets(ctx):
     return lines
 
 
-@site("rproc")
-def rproc(ctx):
+def _rproc(ctx):
     """WSGIRestrictProcess (DMN-028): /allowed is delegated to a group its list names, /refused
     to one its list leaves out."""
     probe = "%s/probe.wsgi" % ctx.apps
@@ -417,14 +421,18 @@ def rproc(ctx):
             + _in_location("/refused", "WSGIRestrictProcess ra", wc.process_group("rb")))
 
 
-@site("prio")
-def prio(ctx):
-    """cpu-priority= (DMN-029) on a site no case restarts: after daemonopts' graceful restart
+def _prio(ctx):
+    """cpu-priority= (DMN-029) where no case restarts: after daemonopts' graceful restart
     (DMN-008) the releases answer its groups 503 for a while."""
     probe = "%s/probe.wsgi" % ctx.apps
-    return [wc.daemon_process("nice", "threads=1 cpu-priority=5"), wc.daemon_process("plain", "threads=1"),
+    return [wc.daemon_process("nice", "threads=1 cpu-priority=5"), wc.daemon_process("unniced", "threads=1"),
             wc.script_alias("/nice", probe, process_group="nice"),
-            wc.script_alias("/plain", probe, process_group="plain")]
+            wc.script_alias("/unniced", probe, process_group="unniced")]
+
+
+@site("groups")
+def groups_site(ctx):
+    return [line for part in (_identity, _sockets, _rproc, _prio) for line in part(ctx)]
 
 
 @site("socket-timeout")
