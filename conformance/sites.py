@@ -134,9 +134,10 @@ def rootmount(ctx):
     return _daemon_group(ctx, "root", "threads=2") + [wc.script_alias("/", "%s/probe.wsgi" % ctx.apps)]
 
 
-@site("processes")
-def processes(ctx):
-    return _probe_daemon(ctx, "procs", "processes=3 threads=1")
+def _processes(ctx):
+    """processes=3 (MODE-012, MODE-013), at /procs."""
+    return [wc.daemon_process("procs", "processes=3 threads=1"),
+            wc.script_alias("/procs", "%s/probe.wsgi" % ctx.apps, process_group="procs")]
 
 
 @site("onethread")
@@ -148,8 +149,9 @@ def onethread(ctx):
             wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps)]
 
 
-@site("routing")
-def routing(ctx):
+def _routing(ctx):
+    """Embedded, WSGIProcessGroup, process-group= and an undefined group (MODE-009..011): no
+    process group for the server, so /emb runs embedded."""
     probe = "%s/probe.wsgi" % ctx.apps
     lines = [wc.daemon_process("g1", "threads=2"), wc.daemon_process("g2", "threads=2"),
              wc.script_alias("/emb", probe), wc.script_alias("/one", probe)]
@@ -182,8 +184,7 @@ def dying(ctx):
             + [wc.script_alias("/errs", "%s/errors.wsgi" % ctx.apps, process_group="dyinggroup")])
 
 
-@site("traced")
-def traced(ctx):
+def _traced(ctx):
     """ERR-035's own daemon process: one thread, one interpreter (the main one, as C extensions
     using PyGILState need).  tracemalloc takes PyGILState on every raw allocation, so a thread
     whose first thread state is another interpreter's, or another thread in another
@@ -382,8 +383,9 @@ def bigbody(ctx):
     return _daemon_group(ctx, "big", "threads=2") + ["LimitRequestBody 0", wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps)]
 
 
-# Daemon groups whose cases each ask only their own group's processes: one server for them all
-# ("groups"), every group and mount its own.  None of these cases restarts the server or a group,
+# Daemon groups whose cases each ask only their own group's processes (or, MODE-009, an
+# embedded mount's): one server for them all ("groups": the parts below and _processes,
+# _routing and _traced above), every group and mount its own.  None of these cases restarts the server or a group,
 # counts the server's processes or reads more of the error log than it marked, and none needs a
 # server-wide directive: a case that does keeps a site of its own.
 
@@ -432,7 +434,8 @@ def _prio(ctx):
 
 @site("groups")
 def groups_site(ctx):
-    return [line for part in (_identity, _sockets, _rproc, _prio) for line in part(ctx)]
+    return [line for part in (_identity, _sockets, _rproc, _prio, _routing, _traced, _processes)
+            for line in part(ctx)]
 
 
 @site("socket-timeout")
