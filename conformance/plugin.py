@@ -9,8 +9,10 @@ embeds) only runs inside Apache.  The session's state is one `Conformance` objec
 `config.conformance_state`; the `env` fixture hands cases its Env.
 """
 
+import collections
 import datetime
 import platform
+import re
 import time
 
 import pytest
@@ -260,7 +262,63 @@ def server(request, env, case, mode):
     srv.exchanges = []
     offset = srv.log_size()
     request.node.conformance_server = (srv, offset)
+    request.node.conformance_access = _access_size(srv)
     yield srv
+
+
+# An access-log line's request: method and target ("%r" in httpd's LogFormat).
+_ACCESS_REQUEST = re.compile(r'\] "(\S+) (\S+)')
+
+
+def _access_size(srv):
+    try:
+        return (srv.root / "access.log").stat().st_size
+    except OSError:
+        return 0
+
+
+def _requests_logged(srv, since):
+    """The requests the access log records after byte `since`: Counter of "METHOD TARGET"."""
+    try:
+        with open(str(srv.root / "access.log"), "rb") as f:
+            f.seek(since)
+            text = f.read().decode("latin-1")
+    except OSError:
+        return collections.Counter()
+    return collections.Counter(" ".join(m.groups()) for m in map(_ACCESS_REQUEST.search, text.splitlines()) if m)
+
+
+def _requests_recorded(srv):
+    """The requests of the exchanges conformance.client recorded: Counter of "METHOD TARGET"."""
+    return collections.Counter(" ".join(e["request"].split("\n", 1)[0].split(" ")[:2]) for e in srv.exchanges)
+
+
+GRACE_S = 0.05    # for requests nobody recorded: how long their late lines had before
+SETTLE_S = 2.0    # at most, for the access-log lines of the requests recorded
+
+
+def settle(srv, access_since, timeout=SETTLE_S):
+    """Wait until the error log holds every line of the case's requests.  Apache writes a
+    request's access-log line after the request is over (its handler has returned; in daemon
+    mode the daemon has closed the connection), so after every error-log line of it: once the
+    access log holds exactly the requests the client recorded, their lines have landed.  A
+    request made without the recorder (raw requests.get, bursts) can only be noticed once
+    logged: then, or where nothing was recorded, the old fixed grace is added.  Returns how
+    it ended: "recorded", "grace" or "timeout" (a recorded request Apache never logged, such
+    as a request line the client cut off)."""
+    want = _requests_recorded(srv)
+    deadline = time.monotonic() + timeout
+    while True:
+        got = _requests_logged(srv, access_since)
+        if not want - got:
+            break
+        if time.monotonic() > deadline:
+            return "timeout"
+        time.sleep(0.005)
+    if want and got == want:
+        return "recorded"
+    time.sleep(GRACE_S)
+    return "grace"
 
 
 @pytest.hookimpl(wrapper=True)
@@ -270,7 +328,7 @@ def pytest_runtest_call(item):
     srv_off = getattr(item, "conformance_server", None)
     if srv_off:
         srv, offset = srv_off
-        time.sleep(0.05)  # let the last request's log lines land
+        settle(srv, item.conformance_access)
         bad = srv.log_failures(offset, srv.expected_log)
         if bad:
             raise AssertionError("unexpected error-log lines:\n" + "\n".join(bad[:20]))
