@@ -296,12 +296,6 @@ def home_mismatch(ctx):
     return _daemon_home(ctx, "mismatch", venv)
 
 
-@site("options-star")
-def options_star(ctx):
-    # A Match alias whose regex also matches the '*' of "OPTIONS *" (not a path).
-    return _daemon_group(ctx, "star", "threads=2") + [wc.script_alias_match("^(/star|\\*)", "%s/probe.wsgi" % ctx.apps)]
-
-
 @site("switch-interval")
 def switch_interval(ctx):
     # 6.x: WSGISwitchInterval for every process; the group's own switch-interval= too.
@@ -378,9 +372,23 @@ def daemonopts(ctx):
     return lines
 
 
-@site("bigbody")
-def bigbody(ctx):
-    return _daemon_group(ctx, "big", "threads=2") + ["LimitRequestBody 0", wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps)]
+@site("mounts")
+def mounts(ctx):
+    """Mounts whose cases ask only their own paths, in both modes (one daemon group for all in
+    daemon mode): /probe with no body limit (DMN-007's 256 MiB bodies; no other case here sends
+    a body), a Match alias whose regex also matches the '*' of "OPTIONS *" (DIR-023), and
+    pass-authorization= of WSGIScriptAlias beside WSGIPassAuthorization (DIR-022)."""
+    probe = "%s/probe.wsgi" % ctx.apps
+    return _daemon_group(ctx, "mounts", "threads=2") + [
+        "LimitRequestBody 0", wc.script_alias("/probe", probe),
+        wc.script_alias_match("^(/star|\\*)", probe),
+        wc.script_alias("/opt-on", probe, pass_authorization="On"),
+        wc.script_alias("/opt-off", probe, pass_authorization="Off"),
+        wc.script_alias("/opt-none", probe),
+        wc.script_alias("/opt-off-dir-on", probe, pass_authorization="off"),
+    ] + _in_location("/opt-off-dir-on", "WSGIPassAuthorization On") + [
+        wc.script_alias("/opt-on-dir-off", probe, pass_authorization="on"),
+    ] + _in_location("/opt-on-dir-off", "WSGIPassAuthorization Off")
 
 
 # Daemon groups whose cases each ask only their own group's processes (or, MODE-009, an
@@ -527,17 +535,3 @@ def preload_aliases_site(ctx):
     # at start, whether or not a file of that literal name exists.
     shutil.copy(str(a / "load_marker.wsgi"), str(a / "$1.wsgi"))
     return lines
-
-
-@site("passauth")
-def passauth(ctx):
-    """pass-authorization= of WSGIScriptAlias (DIR-022), beside WSGIPassAuthorization."""
-    probe = "%s/probe.wsgi" % ctx.apps
-    return _daemon_group(ctx, "pauth", "threads=2") + [
-        wc.script_alias("/opt-on", probe, pass_authorization="On"),
-        wc.script_alias("/opt-off", probe, pass_authorization="Off"),
-        wc.script_alias("/opt-none", probe),
-        wc.script_alias("/opt-off-dir-on", probe, pass_authorization="off"),
-    ] + _in_location("/opt-off-dir-on", "WSGIPassAuthorization On") + [
-        wc.script_alias("/opt-on-dir-off", probe, pass_authorization="on"),
-    ] + _in_location("/opt-on-dir-off", "WSGIPassAuthorization Off")

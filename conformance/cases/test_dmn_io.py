@@ -14,7 +14,7 @@ from conformance.cases.test_dmn import DAEMON, wait_for_new_pid
 from conformance.cases.test_err import DAEMON_PATH, LOG, NOTHING, Mark, access_status, check_error_path, check_log
 
 
-@case("DMN-007", "a 256 MiB request body and a 256 MiB response cross intact (sha256)", site="bigbody")
+@case("DMN-007", "a 256 MiB request body and a 256 MiB response cross intact (sha256)", site="mounts")
 def test_large_bodies(server, mode, metrics):
     size = 256 << 20
     block = b"".join(bytes(bytearray([i % 251])) for i in range(251)) * 261
