@@ -13,7 +13,9 @@ The file is `json.dumps(journal.to_dict(), indent=1, sort_keys=True)`:
     setup_error   why the target or Apache could not be set up, or null
     target        Target (the resolved module, and the profile it ran under)
     server_python {path, version};  apache: {apxs, httpd, version, mpm};  mode;  client {python}
-    timings       {build_s, server_starts, server_start_s, cases_s}
+    timings       {build_s, server_starts, server_start_s, server_stops, server_stop_s,
+                   server_stop_wait_s, cases_s}: a stop's own seconds run beside the next
+                   server's start; server_stop_wait_s is what the session waited for stops
     summary       {verdict: count} over VERDICTS
     stop_problems servers that did not stop cleanly: [{site, mode, log, leftover_pids}]
     cases         one CaseRecord per (case, mode), sorted
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import List, Optional
 
-SCHEMA = "mod_gateway.conformance-journal/1"
+SCHEMA = "mod_gateway.conformance-journal/2"   # 2: timings.server_stop*
 
 # -- the verdicts ------------------------------------------------------------------------
 
@@ -225,6 +227,9 @@ class Timings(_Record):
     build_s: float = 0.0
     server_starts: int = 0
     server_start_s: float = 0.0
+    server_stops: int = 0
+    server_stop_s: float = 0.0
+    server_stop_wait_s: float = 0.0
     cases_s: float = 0.0
 
 

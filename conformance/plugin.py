@@ -9,8 +9,10 @@ embeds) only runs inside Apache.  The session's state is one `Conformance` objec
 `config.conformance_state`; the `env` fixture hands cases its Env.
 """
 
+import collections
 import datetime
 import platform
+import re
 import time
 
 import pytest
@@ -40,7 +42,7 @@ class Conformance:
         self.error = None            # why the session cannot run (exit 2)
         self.pool = None             # ServerPool
         self.records = []            # journal.CaseRecord, as reported (deduplicated at the end)
-        self.worker_starts = []      # xdist: [(server starts, seconds)] per finished worker
+        self.worker_timings = []     # xdist: each finished worker's ServerPool.timings()
         self.worker_stop_problems = []
 
     def set_up(self):
@@ -78,17 +80,16 @@ class Conformance:
             required=journal.is_required(v.verdict), duration_s=round(report.duration, 3),
             message=v.message, evidence=ev, metrics=props.get("metrics"), nodeid=report.nodeid))
 
-    def starts(self):
-        n = sum(s[0] for s in self.worker_starts) + (self.pool.starts if self.pool else 0)
-        t = sum(s[1] for s in self.worker_starts) + (self.pool.start_s if self.pool else 0.0)
-        return n, round(t, 3)
+    def server_timings(self):
+        """The server starts and stops of this process and of every xdist worker, summed."""
+        parts = self.worker_timings + ([self.pool.timings()] if self.pool else [])
+        return {k: round(sum(p[k] for p in parts), 3) for k in (parts[0] if parts else {})}
 
     def stop_problems(self):
         return list(self.worker_stop_problems) + (self.pool.stop_problems if self.pool else [])
 
     def journal(self):
         opt, env, setup = self.config.option, self.env, self.setup
-        starts, start_s = self.starts()
         j = journal.Journal(
             started=datetime.datetime.utcfromtimestamp(self.started).isoformat() + "Z",
             duration_s=round(time.time() - self.started, 3),
@@ -101,7 +102,7 @@ class Conformance:
             mode=opt.mode,
             client=journal.Client(python=platform.python_version()),
             timings=journal.Timings(build_s=(setup.target.get("build_s", 0.0) if setup else 0.0),
-                                    server_starts=starts, server_start_s=start_s),
+                                    **self.server_timings()),
             stop_problems=[journal.StopProblem.from_dict(p) for p in self.stop_problems()],
             cases=journal.dedupe(self.records))
         return j.finish()
@@ -113,10 +114,10 @@ class Conformance:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error):
-        """xdist: collect each worker's server-start counts for the journal."""
+        """xdist: collect each worker's server starts and stops for the journal."""
         out = getattr(node, "workeroutput", {}) or {}
-        if "conformance_starts" in out:
-            self.worker_starts.append(tuple(out["conformance_starts"]))
+        if "conformance_timings" in out:
+            self.worker_timings.append(dict(out["conformance_timings"]))
             self.worker_stop_problems += out.get("conformance_stop_problems", [])
 
 
@@ -261,7 +262,63 @@ def server(request, env, case, mode):
     srv.exchanges = []
     offset = srv.log_size()
     request.node.conformance_server = (srv, offset)
+    request.node.conformance_access = _access_size(srv)
     yield srv
+
+
+# An access-log line's request: method and target ("%r" in httpd's LogFormat).
+_ACCESS_REQUEST = re.compile(r'\] "(\S+) (\S+)')
+
+
+def _access_size(srv):
+    try:
+        return (srv.root / "access.log").stat().st_size
+    except OSError:
+        return 0
+
+
+def _requests_logged(srv, since):
+    """The requests the access log records after byte `since`: Counter of "METHOD TARGET"."""
+    try:
+        with open(str(srv.root / "access.log"), "rb") as f:
+            f.seek(since)
+            text = f.read().decode("latin-1")
+    except OSError:
+        return collections.Counter()
+    return collections.Counter(" ".join(m.groups()) for m in map(_ACCESS_REQUEST.search, text.splitlines()) if m)
+
+
+def _requests_recorded(srv):
+    """The requests of the exchanges conformance.client recorded: Counter of "METHOD TARGET"."""
+    return collections.Counter(" ".join(e["request"].split("\n", 1)[0].split(" ")[:2]) for e in srv.exchanges)
+
+
+GRACE_S = 0.05    # for requests nobody recorded: how long their late lines had before
+SETTLE_S = 2.0    # at most, for the access-log lines of the requests recorded
+
+
+def settle(srv, access_since, timeout=SETTLE_S):
+    """Wait until the error log holds every line of the case's requests.  Apache writes a
+    request's access-log line after the request is over (its handler has returned; in daemon
+    mode the daemon has closed the connection), so after every error-log line of it: once the
+    access log holds exactly the requests the client recorded, their lines have landed.  A
+    request made without the recorder (raw requests.get, bursts) can only be noticed once
+    logged: then, or where nothing was recorded, the old fixed grace is added.  Returns how
+    it ended: "recorded", "grace" or "timeout" (a recorded request Apache never logged, such
+    as a request line the client cut off)."""
+    want = _requests_recorded(srv)
+    deadline = time.monotonic() + timeout
+    while True:
+        got = _requests_logged(srv, access_since)
+        if not want - got:
+            break
+        if time.monotonic() > deadline:
+            return "timeout"
+        time.sleep(0.005)
+    if want and got == want:
+        return "recorded"
+    time.sleep(GRACE_S)
+    return "grace"
 
 
 @pytest.hookimpl(wrapper=True)
@@ -271,7 +328,7 @@ def pytest_runtest_call(item):
     srv_off = getattr(item, "conformance_server", None)
     if srv_off:
         srv, offset = srv_off
-        time.sleep(0.05)  # let the last request's log lines land
+        settle(srv, item.conformance_access)
         bad = srv.log_failures(offset, srv.expected_log)
         if bad:
             raise AssertionError("unexpected error-log lines:\n" + "\n".join(bad[:20]))
@@ -307,7 +364,7 @@ def pytest_sessionfinish(session, exitstatus):
     if wout is not None:
         # xdist sends workeroutput right after this hook: server counts ride along.
         if state.pool:
-            wout["conformance_starts"] = [state.pool.starts, round(state.pool.start_s, 3)]
+            wout["conformance_timings"] = state.pool.timings()
             wout["conformance_stop_problems"] = state.pool.stop_problems
         return
     if config.option.conformance_json:

@@ -99,6 +99,13 @@ class ServerPool:
                 self.stop_problems.append({"site": key[0], "mode": key[1], "log": problems[:10],
                                            "leftover_pids": list(srv.leftover)})
 
+    def timings(self):
+        """Its starts and stops so far, as journal.Timings names them."""
+        with self._lock:
+            return {"server_starts": self.starts, "server_start_s": round(self.start_s, 3),
+                    "server_stops": self.stops, "server_stop_s": round(self.stop_s, 3),
+                    "server_stop_wait_s": round(self.stop_wait_s, 3)}
+
     def close(self):
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)

@@ -134,9 +134,10 @@ def rootmount(ctx):
     return _daemon_group(ctx, "root", "threads=2") + [wc.script_alias("/", "%s/probe.wsgi" % ctx.apps)]
 
 
-@site("processes")
-def processes(ctx):
-    return _probe_daemon(ctx, "procs", "processes=3 threads=1")
+def _processes(ctx):
+    """processes=3 (MODE-012, MODE-013), at /procs."""
+    return [wc.daemon_process("procs", "processes=3 threads=1"),
+            wc.script_alias("/procs", "%s/probe.wsgi" % ctx.apps, process_group="procs")]
 
 
 @site("onethread")
@@ -148,8 +149,9 @@ def onethread(ctx):
             wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps)]
 
 
-@site("routing")
-def routing(ctx):
+def _routing(ctx):
+    """Embedded, WSGIProcessGroup, process-group= and an undefined group (MODE-009..011): no
+    process group for the server, so /emb runs embedded."""
     probe = "%s/probe.wsgi" % ctx.apps
     lines = [wc.daemon_process("g1", "threads=2"), wc.daemon_process("g2", "threads=2"),
              wc.script_alias("/emb", probe), wc.script_alias("/one", probe)]
@@ -182,8 +184,7 @@ def dying(ctx):
             + [wc.script_alias("/errs", "%s/errors.wsgi" % ctx.apps, process_group="dyinggroup")])
 
 
-@site("traced")
-def traced(ctx):
+def _traced(ctx):
     """ERR-035's own daemon process: one thread, one interpreter (the main one, as C extensions
     using PyGILState need).  tracemalloc takes PyGILState on every raw allocation, so a thread
     whose first thread state is another interpreter's, or another thread in another
@@ -191,19 +192,6 @@ def traced(ctx):
     return [wc.daemon_process("traced", "processes=1 threads=1"),
             wc.script_alias("/errs", "%s/errors.wsgi" % ctx.apps, process_group="traced",
                             application_group=GLOBAL)]
-
-
-@site("identity")
-def identity(ctx):
-    """Daemon identity: user/group/supplementary-groups exactly as configured, and the defaults."""
-    from gateway.httpd import child_user
-    user, _ = child_user()
-    probe = "%s/probe.wsgi" % ctx.apps
-    return [wc.daemon_process("idexplicit", "threads=1", user=user, group="users",
-                              supplementary_groups="adm,nogroup"),
-            wc.script_alias("/explicit", probe, process_group="idexplicit"),
-            wc.daemon_process("iddefault", "threads=1"),
-            wc.script_alias("/default", probe, process_group="iddefault")]
 
 
 # preload.wsgi writes one stderr line at import (MODE-016 checks its form).
@@ -308,12 +296,6 @@ def home_mismatch(ctx):
     return _daemon_home(ctx, "mismatch", venv)
 
 
-@site("options-star")
-def options_star(ctx):
-    # A Match alias whose regex also matches the '*' of "OPTIONS *" (not a path).
-    return _daemon_group(ctx, "star", "threads=2") + [wc.script_alias_match("^(/star|\\*)", "%s/probe.wsgi" % ctx.apps)]
-
-
 @site("switch-interval")
 def switch_interval(ctx):
     # 6.x: WSGISwitchInterval for every process; the group's own switch-interval= too.
@@ -323,6 +305,7 @@ def switch_interval(ctx):
 
 @site("switch-group")
 def switch_group(ctx):
+    # its own server: profile 6's option, which the older releases refuse in any shared config
     return _daemon_group(ctx, "swg", "threads=2 switch-interval=0.004") + [wc.script_alias("/sw", "%s/probe.wsgi" % ctx.apps)]
 
 
@@ -389,13 +372,45 @@ def daemonopts(ctx):
     return lines
 
 
-@site("bigbody")
-def bigbody(ctx):
-    return _daemon_group(ctx, "big", "threads=2") + ["LimitRequestBody 0", wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps)]
+@site("mounts")
+def mounts(ctx):
+    """Mounts whose cases ask only their own paths, in both modes (one daemon group for all in
+    daemon mode): /probe with no body limit (DMN-007's 256 MiB bodies; no other case here sends
+    a body), a Match alias whose regex also matches the '*' of "OPTIONS *" (DIR-023), and
+    pass-authorization= of WSGIScriptAlias beside WSGIPassAuthorization (DIR-022)."""
+    probe = "%s/probe.wsgi" % ctx.apps
+    return _daemon_group(ctx, "mounts", "threads=2") + [
+        "LimitRequestBody 0", wc.script_alias("/probe", probe),
+        wc.script_alias_match("^(/star|\\*)", probe),
+        wc.script_alias("/opt-on", probe, pass_authorization="On"),
+        wc.script_alias("/opt-off", probe, pass_authorization="Off"),
+        wc.script_alias("/opt-none", probe),
+        wc.script_alias("/opt-off-dir-on", probe, pass_authorization="off"),
+    ] + _in_location("/opt-off-dir-on", "WSGIPassAuthorization On") + [
+        wc.script_alias("/opt-on-dir-off", probe, pass_authorization="on"),
+    ] + _in_location("/opt-on-dir-off", "WSGIPassAuthorization Off")
 
 
-@site("sockets")
-def sockets(ctx):
+# Daemon groups whose cases each ask only their own group's processes (or, MODE-009, an
+# embedded mount's): one server for them all ("groups": the parts below and _processes,
+# _routing and _traced above), every group and mount its own.  None of these cases restarts the server or a group,
+# counts the server's processes or reads more of the error log than it marked, and none needs a
+# server-wide directive: a case that does keeps a site of its own.
+
+def _identity(ctx):
+    """Daemon identity (DMN-010, DMN-011): user/group/supplementary-groups exactly as
+    configured, and the defaults."""
+    from gateway.httpd import child_user
+    user, _ = child_user()
+    probe = "%s/probe.wsgi" % ctx.apps
+    return [wc.daemon_process("idexplicit", "threads=1", user=user, group="users",
+                              supplementary_groups="adm,nogroup"),
+            wc.script_alias("/explicit", probe, process_group="idexplicit"),
+            wc.daemon_process("iddefault", "threads=1"),
+            wc.script_alias("/default", probe, process_group="iddefault")]
+
+
+def _sockets(ctx):
     """Daemon groups with and without send-/receive-buffer-size= (DMN-017)."""
     app = "%s/sockets.wsgi" % ctx.apps
     groups = {"plain": "", "sized": "send-buffer-size=40000 receive-buffer-size=50000"}
@@ -406,8 +421,7 @@ def sockets(ctx):
     return lines
 
 
-@site("rproc")
-def rproc(ctx):
+def _rproc(ctx):
     """WSGIRestrictProcess (DMN-028): /allowed is delegated to a group its list names, /refused
     to one its list leaves out."""
     probe = "%s/probe.wsgi" % ctx.apps
@@ -417,14 +431,19 @@ def rproc(ctx):
             + _in_location("/refused", "WSGIRestrictProcess ra", wc.process_group("rb")))
 
 
-@site("prio")
-def prio(ctx):
-    """cpu-priority= (DMN-029) on a site no case restarts: after daemonopts' graceful restart
+def _prio(ctx):
+    """cpu-priority= (DMN-029) where no case restarts: after daemonopts' graceful restart
     (DMN-008) the releases answer its groups 503 for a while."""
     probe = "%s/probe.wsgi" % ctx.apps
-    return [wc.daemon_process("nice", "threads=1 cpu-priority=5"), wc.daemon_process("plain", "threads=1"),
+    return [wc.daemon_process("nice", "threads=1 cpu-priority=5"), wc.daemon_process("unniced", "threads=1"),
             wc.script_alias("/nice", probe, process_group="nice"),
-            wc.script_alias("/plain", probe, process_group="plain")]
+            wc.script_alias("/unniced", probe, process_group="unniced")]
+
+
+@site("groups")
+def groups_site(ctx):
+    return [line for part in (_identity, _sockets, _rproc, _prio, _routing, _traced, _processes)
+            for line in part(ctx)]
 
 
 @site("socket-timeout")
@@ -516,17 +535,3 @@ def preload_aliases_site(ctx):
     # at start, whether or not a file of that literal name exists.
     shutil.copy(str(a / "load_marker.wsgi"), str(a / "$1.wsgi"))
     return lines
-
-
-@site("passauth")
-def passauth(ctx):
-    """pass-authorization= of WSGIScriptAlias (DIR-022), beside WSGIPassAuthorization."""
-    probe = "%s/probe.wsgi" % ctx.apps
-    return _daemon_group(ctx, "pauth", "threads=2") + [
-        wc.script_alias("/opt-on", probe, pass_authorization="On"),
-        wc.script_alias("/opt-off", probe, pass_authorization="Off"),
-        wc.script_alias("/opt-none", probe),
-        wc.script_alias("/opt-off-dir-on", probe, pass_authorization="off"),
-    ] + _in_location("/opt-off-dir-on", "WSGIPassAuthorization On") + [
-        wc.script_alias("/opt-on-dir-off", probe, pass_authorization="on"),
-    ] + _in_location("/opt-on-dir-off", "WSGIPassAuthorization Off")

@@ -402,7 +402,7 @@ AUTH = "Basic dXNlcjpwYXNz"
 @case("DIR-022", "pass-authorization=On|Off of WSGIScriptAlias (any case) passes the Authorization "
                  "header as HTTP_AUTHORIZATION or hides it, over WSGIPassAuthorization of its "
                  "location; hidden by default; another value is a config error with the release's "
-                 "text", site="passauth", expects={"invalid": str})
+                 "text", site="mounts", expects={"invalid": str})
 def test_pass_authorization_option(server, mode, env, expect, tmp_path):
     got = {}
     for path in ("/opt-on", "/opt-off", "/opt-none", "/opt-off-dir-on", "/opt-on-dir-off"):
@@ -421,7 +421,7 @@ def test_pass_authorization_option(server, mode, env, expect, tmp_path):
 
 @case("DIR-023", "\"OPTIONS *\" is Apache's to answer (200, empty, no app), and \"GET *\" too (its 400/404 page), "
                  "even when a WSGIScriptAliasMatch regex matches '*'; the same alias serves its paths",
-      site="options-star")
+      site="mounts")
 def test_options_star(server, mode):
     if server.install.version < (2, 4):
         # 2.2's core logs its 404 for '*' at error level (2.4 at info, AH00128).

@@ -117,7 +117,7 @@ def test_root_refused(env, mode, tmp_path):
 
 
 @case("DMN-010", "user=, group= and supplementary-groups= give the daemon exactly that uid, gid and groups "
-      "(os.getgroups(): the supplementary groups and the primary one)", site="identity", modes=DAEMON)
+      "(os.getgroups(): the supplementary groups and the primary one)", site="groups", modes=DAEMON)
 def test_explicit_identity(server, mode):
     if os.geteuid() != 0:
         pytest.skip("needs Apache started as root to switch users")
@@ -139,7 +139,7 @@ def test_explicit_identity(server, mode):
 
 @case("DMN-011", "by default the daemon runs as Apache's User/Group with that user's groups and HOME, "
       "in the profile's working directory (Apache's; the daemon user's home in 3.4)",
-      site="identity", modes=DAEMON, expects={"cwd": str})
+      site="groups", modes=DAEMON, expects={"cwd": str})
 def test_default_identity(server, mode, expect):
     facts = fetch_json(server, "/default/sys")
     user = server.user[0] if server.user else pwd.getpwuid(os.getuid()).pw_name
@@ -158,7 +158,7 @@ def test_default_identity(server, mode, expect):
 
 @case("DMN-028", "WSGIRestrictProcess: a request delegated to a group the list names is served by that "
       "group; one delegated to a group it leaves out gets the profile's status and log line",
-      site="rproc", modes=DAEMON, expects=DAEMON_PATH)
+      site="groups", modes=DAEMON, expects=DAEMON_PATH)
 def test_restrict_process(server, mode, expect):
     got = fetch_json(server, "/allowed/env")["environ"]["mod_wsgi.process_group"]["value"]
     assert got == "ra", "the allowed request ran in group %r" % got
@@ -168,10 +168,10 @@ def test_restrict_process(server, mode, expect):
 
 
 @case("DMN-029", "cpu-priority=5 runs the group's daemon at nice 5; a group without it keeps Apache's (0)",
-      site="prio", modes=DAEMON)
+      site="groups", modes=DAEMON)
 def test_cpu_priority(server, mode):
     assert fetch_json(server, "/nice/sys")["nice"] == 5
-    assert fetch_json(server, "/plain/sys")["nice"] == 0
+    assert fetch_json(server, "/unniced/sys")["nice"] == 0
 
 
 def _daemon_pids(server, prefix=b"(wsgi:ax-"):

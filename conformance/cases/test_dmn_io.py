@@ -14,7 +14,7 @@ from conformance.cases.test_dmn import DAEMON, wait_for_new_pid
 from conformance.cases.test_err import DAEMON_PATH, LOG, NOTHING, Mark, access_status, check_error_path, check_log
 
 
-@case("DMN-007", "a 256 MiB request body and a 256 MiB response cross intact (sha256)", site="bigbody")
+@case("DMN-007", "a 256 MiB request body and a 256 MiB response cross intact (sha256)", site="mounts")
 def test_large_bodies(server, mode, metrics):
     size = 256 << 20
     block = b"".join(bytes(bytearray([i % 251])) for i in range(251)) * 261
@@ -177,7 +177,7 @@ def _group_sockets(server, path):
 
 @case("DMN-017", "send-buffer-size=N and receive-buffer-size=M size the group's listening socket (the kernel "
       "reports 2N and 2M); without them it has the system defaults, and the connection carrying a request "
-      "has the system defaults either way", site="sockets", modes=DAEMON)
+      "has the system defaults either way", site="groups", modes=DAEMON)
 def test_buffer_sizes(server, mode):
     # Observed on 6.1.1, 5.0.2, 4.9.4, Debian's 4.9.4 and 3.4: the sizes are set on the socket
     # the group listens on (wsgi_setup_socket); an accepted AF_UNIX connection does not inherit them.

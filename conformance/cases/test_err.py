@@ -243,7 +243,7 @@ def test_exception(server, mode, expect):
 
 @case("ERR-035", "a daemon process logging exceptions (each with a 2 KB message) keeps no memory of them: "
       "over each of three runs of 30, Python's traced memory (tracemalloc, Python 3) grows by less than "
-      "16 KiB in at least one; each gives 500 and the profile's log lines", site="traced",
+      "16 KiB in at least one; each gives 500 and the profile's log lines", site="groups",
       modes=("daemon",), expects=DAEMON_PATH)
 def test_logged_exceptions_leave_no_memory(server, mode, expect, env, metrics):
     # Daemon mode: one process (the group's) serves them all; Apache closes the connection

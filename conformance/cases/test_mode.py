@@ -91,7 +91,7 @@ def test_mod_wsgi_module(server, mode):
 
 
 @case("MODE-009", "embedded requests run in an Apache child; daemon requests in another process",
-      site="routing", modes=DAEMON)
+      site="groups", modes=DAEMON)
 def test_embedded_vs_daemon_pid(server, mode):
     emb = fetch_json(server, "/emb/sys")
     dmn = fetch_json(server, "/one/sys")
@@ -100,7 +100,7 @@ def test_embedded_vs_daemon_pid(server, mode):
 
 
 @case("MODE-010", "WSGIProcessGroup and the process-group= option route to the named daemon group",
-      site="routing", modes=DAEMON)
+      site="groups", modes=DAEMON)
 def test_named_groups(server, mode):
     one, _ = environ(server, "/one/env")
     two, _ = environ(server, "/two/env")
@@ -110,12 +110,12 @@ def test_named_groups(server, mode):
 
 
 @case("MODE-011", "a request for an undefined process group gets 500 and the profile's log line naming it",
-      site="routing", modes=DAEMON, expects=DAEMON_PATH)
+      site="groups", modes=DAEMON, expects=DAEMON_PATH)
 def test_unknown_group(server, mode, expect):
     error_path(server, mode, expect, "/unknown/env")
 
 
-@case("MODE-012", "processes=N gives N distinct daemon processes", site="processes", modes=DAEMON)
+@case("MODE-012", "processes=N gives N distinct daemon processes", site="groups", modes=DAEMON)
 def test_processes(server, mode):
     pids = set()
     deadline = time.monotonic() + 20
@@ -123,16 +123,16 @@ def test_processes(server, mode):
         # threads=1: holding requests open in parallel forces them onto different processes.
         import concurrent.futures
         with concurrent.futures.ThreadPoolExecutor(3) as pool:
-            for r in pool.map(lambda _: fetch_json(server, "/probe/sleep?s=0.3",
+            for r in pool.map(lambda _: fetch_json(server, "/procs/sleep?s=0.3",
                                                    headers={"Connection": "close"}), range(3)):
                 pids.add(r["pid"])
     assert len(pids) == 3, "saw pids %s" % sorted(pids)
 
 
 @case("MODE-013", "processes=N makes wsgi.multiprocess True; threads=1 makes wsgi.multithread False",
-      site="processes", modes=DAEMON)
+      site="groups", modes=DAEMON)
 def test_processes_flags(server, mode):
-    env, _ = environ(server)
+    env, _ = environ(server, "/procs/env")
     assert env["wsgi.multiprocess"]["value"] is True
     assert env["wsgi.multithread"]["value"] is False
 

@@ -100,7 +100,8 @@ def journal(cell, cases, rng):
             "target": {"name": cell.target, "kind": cell.target, "profile": cell.profile, "build_s": 0.0},
             "server_python": {"path": cell.python_path, "version": cell.python_version},
             "apache": {"apxs": cell.apxs, "version": cell.apache, "mpm": cell.mpm},
-            "timings": {"build_s": 0.0, "server_starts": 24, "server_start_s": 9.5, "cases_s": 40.0},
+            "timings": {"build_s": 0.0, "server_starts": 24, "server_start_s": 9.5,
+                        "server_stops": 24, "server_stop_s": 7.0, "server_stop_wait_s": 0.5, "cases_s": 40.0},
             "cases": out}
 
 
