@@ -543,7 +543,7 @@ COMMANDS = {
         ELSEWHERE, "how power builds each mutant: build_module(src=...), what --src runs; test_power.py's bounded "
         "run builds mutants so",
         checks(ran_by("conformance/power/run.py", "build.build_module(opts.python, src="),
-               ran_by("gateway/tests/test_power.py", "doc = run.run(opts, chosen"), gateway_build_has_src)),
+               ran_by("conformance/tests/test_power.py", "doc = run.run(opts, chosen"), gateway_build_has_src)),
     "python -m matrix build-httpd": Entry(
         ELSEWHERE, "the gate (tox -e tests) builds the slice's Apaches with its function, test_httpd_builds.py "
         "runs it on a fake release; not run here: minutes of compiling",
