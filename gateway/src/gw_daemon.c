@@ -97,15 +97,6 @@ typedef struct {
 static void start_daemon(gw_daemon_rt *rt, int slot, apr_pool_t *pconf);
 
 /* Another process of the group runs (starting or serving); `slot`'s pid is already cleared. */
-static int others_alive(gw_daemon_rt *rt, int slot)
-{
-    int n = gw_daemon_slots(rt->g), j;
-    for (j = 0; j < n; j++)
-        if (j != slot && rt->pids[j] > 0)
-            return 1;
-    return 0;
-}
-
 /*
  * A daemon went.  How it ended comes from the shared record (what the process
  * wrote before _exit), not from `st`: the MPM reports an exit code or signal
@@ -128,7 +119,7 @@ static void log_daemon_exit(gw_daemon_rt *rt, int slot, pid_t pid, apr_wait_t st
          * second death comes with none ready; the restart backs off either way.
          */
         if (code != GW_EXIT_STARTUP &&
-            (others_serve || (rt->shm->failures == 1 && others_alive(rt, slot)))) {
+            (others_serve || (rt->shm->failures == 1 && gw_others_alive(rt, slot)))) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                          "mod_gateway (pid=%d): Daemon process '%s' (pid %d) died during start-up "
                          "(status %d) while the group's other processes %s; restarting it.",

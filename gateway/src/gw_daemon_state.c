@@ -45,6 +45,15 @@ int gw_others_ready(gw_daemon_rt *rt, int slot)
     return 0;
 }
 
+int gw_others_alive(gw_daemon_rt *rt, int slot)
+{
+    int n = gw_daemon_slots(rt->g), j;
+    for (j = 0; j < n; j++)
+        if (j != slot && rt->pids[j] > 0)
+            return 1;
+    return 0;
+}
+
 void gw_daemon_state_enter(gw_daemon_rt *rt, int slot)
 {
     my_rt = rt;

@@ -46,6 +46,8 @@ volatile int *gw_slot_ready(gw_daemon_rt *rt);
 volatile int *gw_slot_exit(gw_daemon_rt *rt);
 /* Is some process of the group other than `slot` serving?  Then the group is not FAILED. */
 int gw_others_ready(gw_daemon_rt *rt, int slot);
+/* Parent only: has the group a process other than `slot`, serving or still starting? */
+int gw_others_alive(gw_daemon_rt *rt, int slot);
 
 /* In a daemon, right after fork: the group and slot this process is. */
 void gw_daemon_state_enter(gw_daemon_rt *rt, int slot);
