@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from .sites import SiteContext, render_site, site_env
+from .sites import SITE_LOG, SiteContext, render_site, site_env
 from gateway import httpd
 
 # Shutdown lines that no case owns: a crash, or a child Apache had to signal again.
@@ -52,6 +52,8 @@ class ServerPool:
                               module_lines=self.env.target.load_lines(),
                               fragments=render_site(site, ctx), extra_env=site_env(site))
         server.ctx = ctx
+        server.cases_served = 0
+        server.site_log = SITE_LOG.get(site, ())   # its start-up lines by design
         t0 = time.monotonic()
         self.key = (site, mode)
         self.current = server

@@ -267,8 +267,8 @@ def home_missing(ctx):
 # fatal error, mod_gateway's crit line on 3.8+) and the 3.7-and-older and 4.x/5.x ones die.
 @site("home-missing-embedded", log=(
     r"\[(?:wsgi|gateway):crit\] .*(?:Initializing Python failed|Python initialisation failed|WSGI0036: Python "
-    r"interpreter configuration failed in embedded mode): (?:init_fs_encoding: )?failed to get the Python codec "
-    r"of the filesystem encoding$",
+    r"interpreter configuration failed in embedded mode): (?:(?:init_fs_encoding: )?failed to get the Python codec "
+    r"of the filesystem encoding|Failed to import encodings module)$",  # the latter: Python 3.13
     r"\[wsgi:crit\] .*WSGI0001: Python initialisation failed in Apache child process; Python based handlers "
     r"will not be available\.$",
     r"AH00052: child pid \d+ exit signal (?:Segmentation fault \(11\)|Aborted \(6\))"))

@@ -524,11 +524,11 @@ class Server:
         except OSError:
             return 0
 
-    def read_log(self, since=0):
+    def read_log(self, since=0, until=None):
         try:
             with open(self.error_log, "rb") as f:
                 f.seek(since)
-                return f.read().decode("utf-8", "replace")
+                return f.read(-1 if until is None else max(0, until - since)).decode("utf-8", "replace")
         except OSError:
             return ""
 

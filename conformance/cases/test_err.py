@@ -25,7 +25,8 @@ from gateway import httpd
 # number of times (a race, a daemon's restarts).  `traceback`: prefixes after which the lines
 # of a Python traceback through the app's own files may appear (see _traceback_body).
 # Any other line at error level fails the case.
-LOG = {"lines": [(str, [str])], "optional?": [str], "traceback?": [str]}
+# An optional line may be limited to Apache versions ("2.2": any 2.2.x) where only they write it.
+LOG = {"lines": [(str, [str])], "optional?": [(str, {"line": str, "apache": [str]})], "traceback?": [str]}
 PATH = {"status": int, "log": LOG}
 PATH_BY_MODE = {"embedded": PATH, "daemon": PATH}
 DAEMON_PATH = {"daemon": PATH}
@@ -46,10 +47,10 @@ class Mark(object):
         self.access = access.stat().st_size if access.exists() else 0
 
 
-def logged(server, since):
-    """[(raw line, pid, "[module:level] message", at error level)] since offset `since`."""
+def logged(server, since, until=None):
+    """[(raw line, pid, "[module:level] message", at error level)] from offset `since` (to `until`)."""
     out = []
-    for line in server.read_log(since).splitlines():
+    for line in server.read_log(since, until).splitlines():
         parsed = httpd.parse_log_line(line, server.install.version)
         if parsed:
             pid, tag, rest = parsed
@@ -103,6 +104,18 @@ def _match(specs, lines):
     return found
 
 
+def _apache_is(server, version):
+    """Is the server's Apache `version` ("2.2" or "2.4.12": a prefix of whole parts)?"""
+    want = tuple(int(x) for x in version.split("."))
+    return tuple(server.install.version[:len(want)]) == want
+
+
+def optional_lines(server, spec):
+    """The optional lines of a LOG `spec` that apply under the server's Apache."""
+    return [a if isinstance(a, str) else a["line"] for a in spec.get("optional", [])
+            if isinstance(a, str) or any(_apache_is(server, v) for v in a["apache"])]
+
+
 def check_log(server, since, spec, timeout=10.0):
     """The error log since `since` holds one line per `spec["lines"]` entry, in that order
     within each process, and no other line at error level but `optional` ones and, where
@@ -110,7 +123,7 @@ def check_log(server, since, spec, timeout=10.0):
     expected log (the plugin's discipline then passes exactly these)."""
     specs = [[_expand(a, server) for a in (alts if isinstance(alts, list) else [alts])]
              for alts in spec["lines"]]
-    optional = [_expand(a, server) for a in spec.get("optional", [])]
+    optional = [_expand(a, server) for a in optional_lines(server, spec)]
     deadline = time.monotonic() + timeout
     while True:
         lines = logged(server, since)
@@ -133,7 +146,7 @@ def check_log(server, since, spec, timeout=10.0):
     for i, (line, _, body, error) in enumerate(lines):
         if i in found or not error:
             continue
-        if any(re.fullmatch(a, body) for a in optional):
+        if any(re.fullmatch(a, body) for a in optional) or any(re.search(p, line) for p in server.site_log):
             accepted.append(line)
             continue
         rest = [body[m.end():] for m in (re.match(_expand(p, server), body) for p in spec.get("traceback", []))
@@ -147,6 +160,17 @@ def check_log(server, since, spec, timeout=10.0):
     assert not extra, "logged at error level beside the expected lines:\n%s\n(all:\n%s)" % (
         "\n".join(extra), text)
     server.expected_log.extend("^%s$" % re.escape(line) for line in accepted)
+
+
+def check_startup(server, until, alternatives):
+    """Every line at error level the server wrote before byte `until` (its start-up, when
+    the case is the first on its server) matches one of `alternatives` whole; they join the
+    server's expected log."""
+    alts = [_expand(a, server) for a in alternatives]
+    lines = [(line, body) for line, _, body, error in logged(server, 0, until) if error]
+    extra = [line for line, body in lines if not any(re.fullmatch(a, body) for a in alts)]
+    assert not extra, "logged at error level at start-up beside the expected lines:\n%s" % "\n".join(extra)
+    server.expected_log.extend("^%s$" % re.escape(line) for line, _ in lines)
 
 
 def log_has(server, alternatives, since=0, timeout=10.0):

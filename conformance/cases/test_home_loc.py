@@ -6,7 +6,7 @@ import pytest
 
 from conformance.catalogue import case
 from conformance.client import fetch_json, http
-from conformance.cases.test_err import PATH, Mark, check_error_path, log_has
+from conformance.cases.test_err import PATH, Mark, check_error_path, check_startup, log_has, optional_lines
 
 
 @case("HOME-001", "python-home (daemon) / WSGIPythonHome (embedded) at a venv makes sys.prefix the venv",
@@ -58,6 +58,7 @@ def _bad_home(server, path, expect):
         took, resp.status_code)
     check_error_path(server, mark, expect["daemon"], "GET", path, resp.status_code)
     log_has(server, expect["names_home"], since=0)
+    check_startup(server, mark.log, expect["names_home"] + optional_lines(server, expect["daemon"]["log"]))
 
 
 @case("HOME-005", "a missing python-home gives the profile's 5xx within 2 s and its log lines, one naming the "
