@@ -53,7 +53,8 @@ class ServerPool:
                               fragments=render_site(site, ctx), extra_env=site_env(site))
         server.ctx = ctx
         server.cases_served = 0
-        server.site_log = SITE_LOG.get(site, ())   # its start-up lines by design
+        # its start-up lines by design, in the log's spelling for this Apache
+        server.site_log = tuple(httpd.log_pattern(p, self.env.install.version) for p in SITE_LOG.get(site, ()))
         t0 = time.monotonic()
         self.key = (site, mode)
         self.current = server

@@ -271,7 +271,7 @@ def home_missing(ctx):
     r"of the filesystem encoding|Failed to import encodings module)$",  # the latter: Python 3.13
     r"\[wsgi:crit\] .*WSGI0001: Python initialisation failed in Apache child process; Python based handlers "
     r"will not be available\.$",
-    r"AH00052: child pid \d+ exit signal (?:Segmentation fault \(11\)|Aborted \(6\))"))
+    r"AH00052: child pid \d+ exit signal (?:Segmentation fault \(11\)|Abort(?:ed)? \(6\))"))
 def home_missing_embedded(ctx):
     return ["Timeout 8", wc.python_home(ctx.root / "no-such-home"),
             wc.script_alias("/probe", "%s/probe.wsgi" % ctx.apps)]

@@ -46,7 +46,10 @@ LOG_FAILURE = re.compile(r"\[(?:[\w_]*:)?(?:error|crit|alert|emerg)\]|Segmentati
 _LOG_LINE_24 = re.compile(r"^\[[^\]]*\] \[(?P<tag>[^\]\s]+)\] \[pid (?P<pid>\d+)(?::tid \d+)?\] (?P<rest>.*)$")
 _LOG_LINE_22 = re.compile(r"^\[[^\]]*\] \[(?P<tag>emerg|alert|crit|error|warn|notice|info|debug)\] "
                           r"(?P<rest>.*)$")
-_MODULE_TAG = re.compile(r"^\\\[[\w]*:(\w+)\\\]")
+# In a pattern: its leading escaped "[module:level]" tag (the module may be an alternation)
+# and a message code.
+_MODULE_TAG = re.compile(r"^\\\[(?:\w*|\(\?:[\w|]*\)):(\w+)\\\]")
+_MESSAGE_CODE = re.compile(r"AH\d{5}: ")
 
 
 def parse_log_line(line, version):
@@ -59,9 +62,11 @@ def parse_log_line(line, version):
 
 
 def log_pattern(pattern, version):
-    """A pattern written for 2.4's "[module:level] message" text, for Apache `version`:
-    2.2's lines carry the level alone."""
-    return pattern if version >= (2, 4) else _MODULE_TAG.sub(r"\\[\1\\]", pattern, 1)
+    """A pattern written for 2.4's "[module:level] AHnnnnn: message" text, for Apache
+    `version`: 2.2's lines carry the level alone and no message codes."""
+    if version >= (2, 4):
+        return pattern
+    return _MESSAGE_CODE.sub("", _MODULE_TAG.sub(r"\\[\1\\]", pattern, 1))
 
 
 class HttpdError(Exception):

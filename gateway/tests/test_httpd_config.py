@@ -94,3 +94,9 @@ def test_a_log_pattern_drops_the_module_tag_on_22_only():
     assert httpd.log_pattern(r"\[:error\] x", (2, 2, 34)) == r"\[error\] x"
     assert httpd.log_pattern(r"\[wsgi:error\] x", (2, 4, 12)) == r"\[wsgi:error\] x"
     assert httpd.log_pattern(r"Target \[wsgi:error\]", (2, 2, 34)) == r"Target \[wsgi:error\]"
+
+
+def test_a_log_pattern_on_22_loses_message_codes_and_keeps_a_module_alternation_s_level():
+    assert httpd.log_pattern(r"\[core:notice\] AH00052: child pid \d+", (2, 2, 34)) == r"\[notice\] child pid \d+"
+    assert httpd.log_pattern(r"\[(?:wsgi|gateway):crit\] x", (2, 2, 34)) == r"\[crit\] x"
+    assert httpd.log_pattern(r"AH00052: child", (2, 4, 71)) == r"AH00052: child"
