@@ -1,11 +1,13 @@
 """HOME: python-home / WSGIPythonHome / python-path.  LOC: lang and locale of daemon groups."""
 
+import re
 import time
 
 import pytest
 
 from conformance.catalogue import case
 from conformance.client import fetch_json, http
+from gateway import httpd
 from conformance.cases.test_err import PATH, Mark, check_error_path, check_startup, log_has, optional_lines
 
 
@@ -87,6 +89,24 @@ def test_empty_home(server, mode, expect):
       site="home-missing-embedded", modes=("embedded",), profiles=("5", "6"), expects={"names_home": [str]})
 def test_missing_home_embedded(server, mode, expect):
     log_has(server, expect["names_home"], since=0)
+
+
+@case("HOME-009", "a WSGIPythonHome that does not exist (embedded) gets no warning naming it before Python "
+      "starts: 3.4 does not check the path (4.3.2 added the check HOME-008 asks for); Python's own failure "
+      "is the site's declared start-up lines", site="home-missing-embedded", modes=("embedded",),
+      profiles=("3.4",))
+def test_missing_home_unchecked(server, mode):
+    home = str(server.ctx.root / "no-such-home")
+    deadline = time.monotonic() + 10
+    # Python's failure: a declared line of the site, or Python's own words on the child's
+    # stderr (2.7: "ImportError: No module named site", <3.8: "Fatal Python error: ...").
+    while not any(any(re.search(p, line) for p in server.site_log)
+                  or httpd.parse_log_line(line, server.install.version) is None
+                  for line in server.read_log().splitlines()):
+        assert time.monotonic() < deadline, "Python's start-up failure never came:\n" + server.read_log()[-3000:]
+        time.sleep(0.1)
+    warned = [l for l in server.read_log().splitlines() if home in l and re.search(r"\[(?:\w*:)?warn\]", l)]
+    assert not warned, "3.4 does not check WSGIPythonHome, yet:\n" + "\n".join(warned)
 
 
 @case("LOC-001", "lang=X sets LANG=X before Python starts and Python's encodings follow it",

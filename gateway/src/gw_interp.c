@@ -241,6 +241,8 @@ static int is_pyvenv(const char *home)
 static void check_home(server_rec *s, const char *home)
 {
     struct stat st;
+    if (!gw_profile()->warns_unusable_home)
+        return;
     if (stat(home, &st) != 0)
         ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
                      "mod_gateway (pid=%d): Unable to stat "

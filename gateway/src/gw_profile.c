@@ -53,6 +53,7 @@ static const gw_profile_info gw_profiles[] = {
       .input_close_args_first = 1,
       .log_has_name = 1,
       .alias_match_group_options = 1,
+      .warns_unusable_home = 1,
       .daemon_graceful_timeout = 15 },
     { .id = GW_PROFILE_6,
       .name = "6",
@@ -83,6 +84,7 @@ static const gw_profile_info gw_profiles[] = {
       .log_has_name = 1,
       .log_type_module_in_dict = 1,
       .alias_match_group_options = 1,
+      .warns_unusable_home = 1,
       .daemon_graceful_timeout = 15 },
 };
 

@@ -71,6 +71,8 @@ typedef struct {
     int daemon_threads_minimum; /* threads= at least 1 (3.4); 4.x+ takes 0 too */
     int alias_match_group_options; /* 4.x+: WSGIScriptAliasMatch takes process-group= and
                                      * application-group= (3.4 took none; 4.6.0 added them) */
+    int warns_unusable_home; /* 4.x+: a python-home that cannot be stat'ed or is no directory
+                                     * gets a warning before Python starts (4.3.2 added it) */
 } gw_profile_info;
 
 const gw_profile_info *gw_profile(void);
